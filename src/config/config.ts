@@ -1,0 +1,75 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every setting Subledger reads from its environment, validated once at start.
+ * This is the only module that reads `process.env`; everything else is handed a `Config`.
+ * The README's configuration table mirrors this schema: keep them in step.
+ */
+const port = z.coerce.number().int().min(1).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+
+const environmentSchema = z.object({
+  PORT: port.default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: z
+    .url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' })
+    .optional(),
+  DATABASE_POOL_SIZE: positiveInt.max(200).default(10),
+  SUBLEDGER_DATA_DIR: z.string().min(1).default('.data'),
+  EMBEDDED_POSTGRES_PORT: port.default(54329),
+  CATALOG_PATH: z.string().min(1).default('catalog/sample-fitness.json'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PROJECTION_BATCH_SIZE: positiveInt.max(10_000).default(500),
+  PROJECTION_IDLE_POLL_MS: positiveInt.max(60_000).default(200),
+});
+
+export interface Config {
+  readonly http: { readonly port: number; readonly host: string };
+  /** Either an external PostgreSQL server, or the embedded one kept in `dataDir`. */
+  readonly database:
+    | { readonly kind: 'external'; readonly url: string; readonly poolSize: number }
+    | { readonly kind: 'embedded'; readonly dataDir: string; readonly port: number; readonly poolSize: number };
+  readonly catalogPath: string;
+  readonly logLevel: z.infer<typeof environmentSchema>['LOG_LEVEL'];
+  readonly projections: { readonly batchSize: number; readonly idlePollMs: number };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads and validates the environment. Throws a ConfigError naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const parsed = environmentSchema.safeParse(withoutEmptyValues(env));
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`),
+    );
+  }
+  const e = parsed.data;
+  return {
+    http: { port: e.PORT, host: e.HOST },
+    database: e.DATABASE_URL
+      ? { kind: 'external', url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE }
+      : {
+          kind: 'embedded',
+          dataDir: path.resolve(cwd, e.SUBLEDGER_DATA_DIR),
+          port: e.EMBEDDED_POSTGRES_PORT,
+          poolSize: e.DATABASE_POOL_SIZE,
+        },
+    catalogPath: path.resolve(cwd, e.CATALOG_PATH),
+    logLevel: e.LOG_LEVEL,
+    projections: { batchSize: e.PROJECTION_BATCH_SIZE, idlePollMs: e.PROJECTION_IDLE_POLL_MS },
+  };
+}
+
+/** `PORT=` in a shell means "unset", not "the empty string". */
+function withoutEmptyValues(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''),
+  );
+}

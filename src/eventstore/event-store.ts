@@ -1,0 +1,91 @@
+/**
+ * The event store port: the seam where PostgreSQL (now) and EventStoreDB/KurrentDB
+ * (later) plug in. Every adapter passes the contract suite in
+ * test/eventstore/event-store.contract.ts.
+ */
+import type { GlobalPosition } from './global-position.ts';
+
+export interface EventMetadata {
+  /** The store's own time for what the event reports (e.g. Apple's signedDate), ISO 8601. */
+  readonly storeTime?: string;
+  /** The command, notification or request this event was caused by. */
+  readonly causationId?: string;
+  /** Ties together everything that one external interaction set off. */
+  readonly correlationId?: string;
+  /** The verbatim document the fact comes from, kept in the source document archive. */
+  readonly source?: SourceReference;
+  /** Who did it, for actions taken by people (support staff) rather than stores. */
+  readonly actor?: { readonly kind: 'staff' | 'app_user' | 'system'; readonly id: string; readonly reason?: string };
+}
+
+export interface SourceReference {
+  readonly documentId: string;
+  readonly kind: string;
+}
+
+export interface NewEvent<Type extends string = string, Data = unknown> {
+  /** Deterministic: the same fact always gets the same id, which makes appends idempotent. */
+  readonly id: string;
+  readonly type: Type;
+  readonly data: Data;
+  readonly metadata: EventMetadata;
+}
+
+export interface RecordedEvent<Type extends string = string, Data = unknown> extends NewEvent<Type, Data> {
+  readonly streamId: string;
+  /** 0 for a stream's first event. */
+  readonly streamVersion: number;
+  readonly position: GlobalPosition;
+  /** When Subledger recorded it (as opposed to metadata.storeTime, when the store says it happened). */
+  readonly recordedAt: Date;
+}
+
+/** What the writer believes about the stream; anything else is a conflict. */
+export type ExpectedVersion = 'any' | 'no_stream' | 'stream_exists' | number;
+
+export type AppendResult =
+  | {
+      readonly outcome: 'appended';
+      readonly streamVersion: number;
+      /** Position of the last event written: wait for projections to reach it to read your writes. */
+      readonly position: GlobalPosition;
+      /** Ids of events in the batch that were already stored and so were left out. */
+      readonly alreadyRecorded: readonly string[];
+    }
+  | {
+      /** Every event in the batch was stored before: nothing written, not an error. */
+      readonly outcome: 'already_recorded';
+      readonly streamVersion: number;
+      readonly position: GlobalPosition;
+    };
+
+export class WrongExpectedVersionError extends Error {
+  constructor(
+    readonly streamId: string,
+    readonly expected: ExpectedVersion,
+    readonly actual: number | 'no_stream',
+  ) {
+    super(`Stream ${streamId}: expected version ${String(expected)}, but it is at ${String(actual)}`);
+    this.name = 'WrongExpectedVersionError';
+  }
+}
+
+export interface ReadAllOptions {
+  /** Exclusive: events strictly after this position. */
+  readonly after: GlobalPosition;
+  readonly limit: number;
+}
+
+export interface EventStore {
+  /** Appends atomically: all new events of the batch are written, or none. */
+  append(streamId: string, events: readonly NewEvent[], options: { expectedVersion: ExpectedVersion }): Promise<AppendResult>;
+  /** A stream's events, oldest first; an empty array for a stream that does not exist. */
+  readStream(streamId: string, options?: { fromVersion?: number }): Promise<RecordedEvent[]>;
+  /**
+   * Events of all streams in global order. Never skips an event: an event that
+   * commits later always comes after every position already returned.
+   */
+  readAll(options: ReadAllOptions): Promise<RecordedEvent[]>;
+  /** The position of the newest event readers can see, or the start for an empty store. */
+  headPosition(): Promise<GlobalPosition>;
+}

@@ -1,0 +1,152 @@
+import type { DatabaseError } from 'pg';
+import type { Queryable } from '../../db/pool.ts';
+import {
+  WrongExpectedVersionError,
+  type AppendResult,
+  type EventMetadata,
+  type EventStore,
+  type ExpectedVersion,
+  type NewEvent,
+  type ReadAllOptions,
+  type RecordedEvent,
+} from '../event-store.ts';
+import { START, type GlobalPosition } from '../global-position.ts';
+
+interface EventRow {
+  event_id: string;
+  stream_id: string;
+  stream_version: string;
+  type: string;
+  data: unknown;
+  metadata: EventMetadata;
+  recorded_at: Date;
+  commit_position: string;
+  sequence_position: string;
+}
+
+const EVENT_COLUMNS = `event_id, stream_id, stream_version, type, data, metadata, recorded_at,
+  transaction_id::text AS commit_position, global_position AS sequence_position`;
+
+/** How many times an append is retried when it raced a writer of the very same event ids. */
+const DUPLICATE_RACE_RETRIES = 2;
+
+/**
+ * The PostgreSQL event store (schema in src/db/migrations/0001_event_store.sql).
+ * One round trip per append, through the append_to_stream function.
+ */
+export class PostgresEventStore implements EventStore {
+  constructor(private readonly db: Queryable) {}
+
+  async append(
+    streamId: string,
+    events: readonly NewEvent[],
+    { expectedVersion }: { expectedVersion: ExpectedVersion },
+  ): Promise<AppendResult> {
+    if (events.length === 0) throw new Error(`Nothing to append to ${streamId}`);
+    const payload = JSON.stringify(events.map(({ id, type, data, metadata }) => ({ id, type, data, metadata })));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.appendOnce(streamId, events, expectedVersion, payload);
+      } catch (error) {
+        const constraint = (error as DatabaseError).constraint;
+        // Another writer stored one of these very events between our check and our insert:
+        // run again, and the function reports them as already recorded.
+        if (constraint === 'events_event_id_unique' && attempt < DUPLICATE_RACE_RETRIES) continue;
+        if (constraint === 'events_stream_version_unique') {
+          throw new WrongExpectedVersionError(streamId, expectedVersion, await this.currentVersion(streamId));
+        }
+        throw error;
+      }
+    }
+  }
+
+  private async appendOnce(
+    streamId: string,
+    events: readonly NewEvent[],
+    expectedVersion: ExpectedVersion,
+    payload: string,
+  ): Promise<AppendResult> {
+    const { rows } = await this.db.query<{
+      outcome: 'appended' | 'already_recorded' | 'wrong_expected_version';
+      stream_version: string;
+      commit_position: string | null;
+      sequence_position: string | null;
+      already_recorded: string[];
+    }>('SELECT * FROM append_to_stream($1, $2, $3::jsonb)', [streamId, toSqlExpectedVersion(expectedVersion), payload]);
+    const row = rows[0]!;
+    const streamVersion = Number(row.stream_version);
+    if (row.outcome === 'wrong_expected_version') {
+      throw new WrongExpectedVersionError(streamId, expectedVersion, streamVersion < 0 ? 'no_stream' : streamVersion);
+    }
+    const position = { commit: BigInt(row.commit_position!), sequence: BigInt(row.sequence_position!) };
+    if (row.outcome === 'already_recorded') return { outcome: 'already_recorded', streamVersion, position };
+    return { outcome: 'appended', streamVersion, position, alreadyRecorded: row.already_recorded };
+  }
+
+  async readStream(streamId: string, options: { fromVersion?: number } = {}): Promise<RecordedEvent[]> {
+    const { rows } = await this.db.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events
+       WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version`,
+      [streamId, options.fromVersion ?? 0],
+    );
+    return rows.map(toRecordedEvent);
+  }
+
+  async readAll({ after, limit }: ReadAllOptions): Promise<RecordedEvent[]> {
+    const { rows } = await this.db.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events
+       WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
+         AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY transaction_id, global_position
+       LIMIT $3`,
+      [after.commit.toString(), after.sequence.toString(), limit],
+    );
+    return rows.map(toRecordedEvent);
+  }
+
+  async headPosition(): Promise<GlobalPosition> {
+    const { rows } = await this.db.query<{ commit_position: string; sequence_position: string }>(
+      `SELECT transaction_id::text AS commit_position, global_position AS sequence_position FROM events
+       WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+    );
+    const row = rows[0];
+    return row ? { commit: BigInt(row.commit_position), sequence: BigInt(row.sequence_position) } : START;
+  }
+
+  private async currentVersion(streamId: string): Promise<number | 'no_stream'> {
+    const { rows } = await this.db.query<{ version: string | null }>(
+      'SELECT max(stream_version) AS version FROM events WHERE stream_id = $1',
+      [streamId],
+    );
+    const version = rows[0]?.version;
+    return version == null ? 'no_stream' : Number(version);
+  }
+}
+
+function toSqlExpectedVersion(expected: ExpectedVersion): number | null {
+  switch (expected) {
+    case 'any':
+      return null;
+    case 'no_stream':
+      return -1;
+    case 'stream_exists':
+      return -2;
+    default:
+      if (!Number.isInteger(expected) || expected < 0) throw new RangeError(`Invalid expected version ${expected}`);
+      return expected;
+  }
+}
+
+function toRecordedEvent(row: EventRow): RecordedEvent {
+  return {
+    id: row.event_id,
+    type: row.type,
+    data: row.data,
+    metadata: row.metadata,
+    streamId: row.stream_id,
+    streamVersion: Number(row.stream_version),
+    position: { commit: BigInt(row.commit_position), sequence: BigInt(row.sequence_position) },
+    recordedAt: row.recorded_at,
+  };
+}

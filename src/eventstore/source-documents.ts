@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+import type { Queryable } from '../db/pool.ts';
+import type { SourceReference } from './event-store.ts';
+
+/** A document exactly as a store (or an app) sent it: the evidence behind recorded facts. */
+export interface SourceDocument {
+  /** What it is, e.g. `apple.notification.v2`, `google.rtdn`, `google.subscriptionsv2.get`. */
+  readonly kind: string;
+  readonly contentType: string;
+  /** Verbatim, never re-serialised: signatures must still verify years later. */
+  readonly body: string;
+}
+
+export interface ArchivedDocument extends SourceDocument {
+  readonly documentId: string;
+  readonly receivedAt: Date;
+}
+
+/** `sha256:<hex>` of the body: the same document always has the same id. */
+export function documentIdOf(body: string): string {
+  return `sha256:${createHash('sha256').update(body, 'utf8').digest('hex')}`;
+}
+
+/**
+ * Keeps source documents in PostgreSQL, content-addressed. Keeping a document
+ * twice is harmless; it is written before the events that refer to it, so an
+ * event never points at a missing document.
+ */
+export class SourceDocumentArchive {
+  constructor(private readonly db: Queryable) {}
+
+  async keep(document: SourceDocument): Promise<SourceReference> {
+    const documentId = documentIdOf(document.body);
+    await this.db.query(
+      `INSERT INTO source_documents (document_id, kind, content_type, body) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (document_id) DO NOTHING`,
+      [documentId, document.kind, document.contentType, document.body],
+    );
+    return { documentId, kind: document.kind };
+  }
+
+  async find(documentId: string): Promise<ArchivedDocument | undefined> {
+    const { rows } = await this.db.query<{
+      document_id: string;
+      kind: string;
+      content_type: string;
+      body: string;
+      received_at: Date;
+    }>('SELECT * FROM source_documents WHERE document_id = $1', [documentId]);
+    const row = rows[0];
+    return row && {
+      documentId: row.document_id,
+      kind: row.kind,
+      contentType: row.content_type,
+      body: row.body,
+      receivedAt: row.received_at,
+    };
+  }
+}

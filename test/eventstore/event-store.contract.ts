@@ -1,0 +1,174 @@
+import { randomUUID } from 'node:crypto';
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  WrongExpectedVersionError,
+  type EventStore,
+  type NewEvent,
+  type RecordedEvent,
+} from '../../src/eventstore/event-store.ts';
+import { START, comparePositions, type GlobalPosition } from '../../src/eventstore/global-position.ts';
+
+/**
+ * The guarantees every EventStore adapter must keep. An adapter's spec file calls
+ * this with a factory that hands out a store over an empty database.
+ */
+export function eventStoreContract(adapter: string, emptyStore: () => Promise<EventStore>) {
+  describe(`EventStore contract: ${adapter}`, () => {
+    let store: EventStore;
+    beforeEach(async () => {
+      store = await emptyStore();
+    });
+
+    const event = (type = 'Happened', data: unknown = { n: Math.random() }): NewEvent => ({
+      id: randomUUID(),
+      type,
+      data,
+      metadata: { correlationId: 'corr-1', causationId: 'cause-1', storeTime: '2026-01-02T03:04:05.000Z' },
+    });
+    const stream = () => `test-${randomUUID()}`;
+
+    async function readEverything(after: GlobalPosition = START, limit = 1000): Promise<RecordedEvent[]> {
+      const all: RecordedEvent[] = [];
+      for (let page = await store.readAll({ after, limit }); page.length > 0; ) {
+        all.push(...page);
+        page = await store.readAll({ after: page.at(-1)!.position, limit });
+      }
+      return all;
+    }
+
+    describe('append', () => {
+      it('starts a stream at version 0 and keeps type, data and metadata', async () => {
+        const id = stream();
+        const first = event('Started', { plan: 'monthly', nested: { list: [1, 2] } });
+        const result = await store.append(id, [first], { expectedVersion: 'no_stream' });
+        expect(result).toMatchObject({ outcome: 'appended', streamVersion: 0, alreadyRecorded: [] });
+
+        const [read] = await store.readStream(id);
+        expect(read).toMatchObject({
+          id: first.id,
+          type: 'Started',
+          data: { plan: 'monthly', nested: { list: [1, 2] } },
+          metadata: first.metadata,
+          streamId: id,
+          streamVersion: 0,
+        });
+        expect(read!.recordedAt).toBeInstanceOf(Date);
+        expect(comparePositions(read!.position, result.position)).toBe(0);
+      });
+
+      it('writes a batch atomically with consecutive versions', async () => {
+        const id = stream();
+        await store.append(id, [event()], { expectedVersion: 'no_stream' });
+        const result = await store.append(id, [event(), event(), event()], { expectedVersion: 0 });
+        expect(result).toMatchObject({ outcome: 'appended', streamVersion: 3 });
+        expect((await store.readStream(id)).map((e) => e.streamVersion)).toEqual([0, 1, 2, 3]);
+      });
+
+      it.each([
+        ['a version behind', 0],
+        ['a version ahead', 5],
+        ['no_stream for an existing stream', 'no_stream' as const],
+      ])('rejects %s with WrongExpectedVersionError and writes nothing', async (_, expectedVersion) => {
+        const id = stream();
+        await store.append(id, [event(), event()], { expectedVersion: 'no_stream' });
+        const before = await readEverything();
+
+        const attempt = store.append(id, [event()], { expectedVersion });
+        await expect(attempt).rejects.toBeInstanceOf(WrongExpectedVersionError);
+        await expect(attempt).rejects.toMatchObject({ streamId: id, actual: 1 });
+        expect(await store.readStream(id)).toHaveLength(2);
+        expect(await readEverything()).toHaveLength(before.length);
+      });
+
+      it('rejects stream_exists for a stream that does not exist', async () => {
+        const id = stream();
+        await expect(store.append(id, [event()], { expectedVersion: 'stream_exists' })).rejects.toMatchObject({
+          actual: 'no_stream',
+        });
+        expect(await store.readStream(id)).toEqual([]);
+      });
+
+      it("appends anywhere with 'any'", async () => {
+        const id = stream();
+        await store.append(id, [event()], { expectedVersion: 'any' });
+        expect(await store.append(id, [event()], { expectedVersion: 'any' })).toMatchObject({ streamVersion: 1 });
+      });
+
+      it('lets exactly one of two writers with the same expected version win', async () => {
+        const id = stream();
+        await store.append(id, [event()], { expectedVersion: 'no_stream' });
+        const results = await Promise.allSettled(
+          Array.from({ length: 5 }, () => store.append(id, [event()], { expectedVersion: 0 })),
+        );
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        for (const r of results.filter((r) => r.status === 'rejected')) {
+          expect((r as PromiseRejectedResult).reason).toBeInstanceOf(WrongExpectedVersionError);
+        }
+        expect(await store.readStream(id)).toHaveLength(2);
+      });
+    });
+
+    describe('idempotent appends', () => {
+      it('reports an event already stored as already recorded, even with a stale expected version', async () => {
+        const id = stream();
+        const e = event();
+        const first = await store.append(id, [e], { expectedVersion: 'no_stream' });
+        await store.append(id, [event()], { expectedVersion: 0 });
+
+        const again = await store.append(id, [e], { expectedVersion: 'no_stream' });
+        expect(again).toMatchObject({ outcome: 'already_recorded', streamVersion: 1 });
+        expect(comparePositions(again.position, first.position)).toBe(0);
+        expect(await store.readStream(id)).toHaveLength(2);
+      });
+
+      it('leaves out the events of a batch that are stored and appends the rest', async () => {
+        const id = stream();
+        const known = event();
+        await store.append(id, [known], { expectedVersion: 'no_stream' });
+        const fresh = event();
+        const result = await store.append(id, [known, fresh], { expectedVersion: 0 });
+        expect(result).toMatchObject({ outcome: 'appended', streamVersion: 1, alreadyRecorded: [known.id] });
+        expect((await store.readStream(id)).map((e) => e.id)).toEqual([known.id, fresh.id]);
+      });
+
+      it('stores an event once when two writers race to append it', async () => {
+        const id = stream();
+        const e = event();
+        const results = await Promise.all(
+          Array.from({ length: 6 }, () => store.append(id, [e], { expectedVersion: 'any' })),
+        );
+        expect(results.filter((r) => r.outcome === 'appended')).toHaveLength(1);
+        expect(await store.readStream(id)).toHaveLength(1);
+      });
+    });
+
+    describe('reading', () => {
+      it('reads a stream forwards from a version', async () => {
+        const id = stream();
+        await store.append(id, [event(), event(), event()], { expectedVersion: 'no_stream' });
+        expect((await store.readStream(id, { fromVersion: 1 })).map((e) => e.streamVersion)).toEqual([1, 2]);
+        expect(await store.readStream(stream())).toEqual([]);
+      });
+
+      it('reads all streams in append order, page by page, each event once', async () => {
+        const start = await store.headPosition();
+        const appended: string[] = [];
+        for (let i = 0; i < 7; i++) {
+          const batch = [event(), event()];
+          await store.append(stream(), batch, { expectedVersion: 'no_stream' });
+          appended.push(...batch.map((e) => e.id));
+        }
+        const read = await readEverything(start, 3);
+        expect(read.map((e) => e.id)).toEqual(appended);
+        for (let i = 1; i < read.length; i++) {
+          expect(comparePositions(read[i - 1]!.position, read[i]!.position)).toBe(-1);
+        }
+      });
+
+      it('reports the head position of the newest event', async () => {
+        const result = await store.append(stream(), [event()], { expectedVersion: 'no_stream' });
+        expect(comparePositions(await store.headPosition(), result.position)).toBe(0);
+      });
+    });
+  });
+}

@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresEventStore } from '../../src/eventstore/postgres/postgres-event-store.ts';
+import { START } from '../../src/eventstore/global-position.ts';
+import { SourceDocumentArchive, documentIdOf } from '../../src/eventstore/source-documents.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { eventStoreContract } from './event-store.contract.ts';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(() => db.drop());
+
+eventStoreContract('PostgreSQL', async () => {
+  await db.pool.query('TRUNCATE events');
+  return new PostgresEventStore(db.pool);
+});
+
+describe('PostgreSQL global order', () => {
+  const newEvent = () => ({ id: randomUUID(), type: 'Happened', data: {}, metadata: {} });
+
+  it('never lets a reader skip an event whose transaction commits after a later one', async () => {
+    await db.pool.query('TRUNCATE events');
+    const store = new PostgresEventStore(db.pool);
+    await store.append('before', [newEvent()], { expectedVersion: 'no_stream' });
+
+    // Transaction A appends first but stays open...
+    const slow = await db.pool.connect();
+    await slow.query('BEGIN');
+    const inFlight = newEvent();
+    await slow.query('SELECT * FROM append_to_stream($1, NULL, $2::jsonb)', ['slow', JSON.stringify([inFlight])]);
+    // ...while B appends after it and commits.
+    const committed = newEvent();
+    await store.append('fast', [committed], { expectedVersion: 'no_stream' });
+
+    // A consumer reading now must not get past A's event: B's stays hidden too.
+    const seenWhileOpen = await store.readAll({ after: START, limit: 100 });
+    expect(seenWhileOpen.map((e) => e.streamId)).toEqual(['before']);
+    const checkpoint = seenWhileOpen.at(-1)!.position;
+
+    await slow.query('COMMIT');
+    slow.release();
+
+    // From its checkpoint the consumer now gets both, A's first: nothing lost.
+    const seenAfter = await store.readAll({ after: checkpoint, limit: 100 });
+    expect(seenAfter.map((e) => e.id)).toEqual([inFlight.id, committed.id]);
+  });
+
+  it('keeps events of a rolled-back transaction out of the log', async () => {
+    await db.pool.query('TRUNCATE events');
+    const store = new PostgresEventStore(db.pool);
+    const client = await db.pool.connect();
+    await client.query('BEGIN');
+    await client.query('SELECT * FROM append_to_stream($1, NULL, $2::jsonb)', ['gone', JSON.stringify([newEvent()])]);
+    await client.query('ROLLBACK');
+    client.release();
+    await store.append('kept', [newEvent()], { expectedVersion: 'no_stream' });
+    expect((await store.readAll({ after: START, limit: 100 })).map((e) => e.streamId)).toEqual(['kept']);
+  });
+});
+
+describe('source document archive', () => {
+  it('keeps a document verbatim, addressed by its content hash, once', async () => {
+    const archive = new SourceDocumentArchive(db.pool);
+    const body = '{"signedPayload":"eyJhbGciOiJFUzI1NiJ9.e30.sig"}\n';
+    const ref = await archive.keep({ kind: 'apple.notification.v2', contentType: 'application/json', body });
+    expect(ref).toEqual({ documentId: documentIdOf(body), kind: 'apple.notification.v2' });
+    await archive.keep({ kind: 'apple.notification.v2', contentType: 'application/json', body });
+
+    expect(await archive.find(ref.documentId)).toMatchObject({ body, kind: 'apple.notification.v2' });
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM source_documents');
+    expect(rows[0].n).toBe(1);
+  });
+});
