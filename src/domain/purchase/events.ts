@@ -1,0 +1,99 @@
+import type { Timestamp } from '../time.ts';
+
+/**
+ * Store-agnostic facts about one store purchase. The edges (src/ingest) translate
+ * Apple's and Google's documents into these; nothing here knows a store's shape.
+ *
+ * Every event says when the store observed it (`observedAt`: Apple's signedDate,
+ * Google's eventTimeMillis). Facts are merged, not replayed in order: see state.ts.
+ */
+export type PurchaseEvent =
+  | Fact<'SubscriptionStarted', { transaction: Transaction }>
+  | Fact<'SubscriptionRenewed', { transaction: Transaction }>
+  | Fact<'RenewalExtended', { transaction: Transaction; reason?: string }>
+  | Fact<'OneTimeProductPurchased', { transaction: Transaction }>
+  | Fact<'RenewalFailed', { gracePeriodEndsAt?: Timestamp }>
+  | Fact<'GracePeriodExpired', Empty>
+  | Fact<'BillingRecovered', Empty>
+  | Fact<'SubscriptionPutOnHold', Empty>
+  | Fact<'AutoRenewTurnedOff', Empty>
+  | Fact<'AutoRenewTurnedOn', Empty>
+  | Fact<'ProductChangeScheduled', { toProductId: string; change: ProductChangeKind }>
+  | Fact<'ProductChangeCancelled', Empty>
+  | Fact<'ProductChangeApplied', { fromProductId: string; toProductId: string; change: ProductChangeKind }>
+  | Fact<'SubscriptionExpired', { reason: ExpirationReason }>
+  | Fact<'TransactionRefunded', { transactionId: string; refundedAt: Timestamp }>
+  | Fact<'TransactionRevoked', { transactionId: string; revokedAt: Timestamp; reason: RevocationReason }>
+  | Fact<'RefundReversed', { transactionId: string }>
+  | Fact<'SubscriptionPaused', { resumesAt?: Timestamp }>
+  | Fact<'SubscriptionResumed', Empty>
+  | Fact<'PurchaseLinkedToAppUser', { appUserId: string; via: LinkSource }>
+  | Fact<'StoreNoticeRecorded', { notice: string }>;
+
+export type PurchaseEventType = PurchaseEvent['type'];
+
+interface Fact<Type extends string, Data> {
+  readonly type: Type;
+  readonly data: Data & { readonly observedAt: Timestamp };
+}
+type Empty = Record<never, never>;
+
+/** One billing period of a subscription, or the single purchase of a one-time product. */
+export interface Transaction {
+  readonly transactionId: string;
+  /** The store's product id (Apple productId, Google product or subscription id). */
+  readonly productId: string;
+  readonly purchasedAt: Timestamp;
+  /** Absent for purchases that never expire (non-consumables, lifetime). */
+  readonly expiresAt?: Timestamp;
+  readonly periodType: PeriodType;
+  readonly ownership: Ownership;
+  readonly offer?: { readonly type: OfferType; readonly id?: string };
+}
+
+export type PeriodType = 'trial' | 'intro' | 'normal';
+export type Ownership = 'purchased' | 'family_shared';
+export type OfferType = 'introductory' | 'promotional' | 'offer_code' | 'win_back';
+export type ProductChangeKind = 'upgrade' | 'downgrade' | 'crossgrade';
+export type ExpirationReason =
+  | 'voluntary'
+  | 'billing_error'
+  | 'price_increase_declined'
+  | 'product_unavailable'
+  | 'other';
+export type RevocationReason = 'refund' | 'family_sharing_revoked' | 'chargeback' | 'upgraded' | 'other';
+/**
+ * How a purchase came to belong to an app user, strongest last: an app claiming a
+ * receipt, the store telling us the app's account token, support staff moving it.
+ */
+export type LinkSource = 'app_submission' | 'app_account_token' | 'support_transfer';
+
+// A record, so the compiler insists every event type is listed.
+const EVENT_TYPES: Record<PurchaseEventType, true> = {
+  SubscriptionStarted: true,
+  SubscriptionRenewed: true,
+  RenewalExtended: true,
+  OneTimeProductPurchased: true,
+  RenewalFailed: true,
+  GracePeriodExpired: true,
+  BillingRecovered: true,
+  SubscriptionPutOnHold: true,
+  AutoRenewTurnedOff: true,
+  AutoRenewTurnedOn: true,
+  ProductChangeScheduled: true,
+  ProductChangeCancelled: true,
+  ProductChangeApplied: true,
+  SubscriptionExpired: true,
+  TransactionRefunded: true,
+  TransactionRevoked: true,
+  RefundReversed: true,
+  SubscriptionPaused: true,
+  SubscriptionResumed: true,
+  PurchaseLinkedToAppUser: true,
+  StoreNoticeRecorded: true,
+};
+export const PURCHASE_EVENT_TYPES: ReadonlySet<string> = new Set(Object.keys(EVENT_TYPES));
+
+export function isPurchaseEvent(event: { type: string }): event is PurchaseEvent {
+  return PURCHASE_EVENT_TYPES.has(event.type);
+}

@@ -1,0 +1,47 @@
+import type { PurchaseEvent, Transaction } from '../../src/domain/purchase/events.ts';
+import type { PurchaseKey } from '../../src/domain/purchase/purchase-key.ts';
+
+/** Builders for store-agnostic purchase facts, on a calendar counted in days from 2026-01-01. */
+const EPOCH = Date.parse('2026-01-01T00:00:00.000Z');
+const DAY = 86_400_000;
+
+export const MONTHLY = 'com.example.pulse.premium.monthly';
+export const YEARLY = 'com.example.pulse.premium.yearly';
+export const LIFETIME = 'com.example.pulse.premium.lifetime';
+
+/** Day `d` (fractions allowed) as a timestamp. */
+export const day = (d: number) => new Date(EPOCH + d * DAY).toISOString();
+
+export const appleKey = (purchaseId = '1000000001'): PurchaseKey => ({
+  store: 'app_store',
+  environment: 'production',
+  purchaseId,
+});
+
+export function period(id: string, fromDay: number, toDay: number | undefined, overrides: Partial<Transaction> = {}): Transaction {
+  return {
+    transactionId: id,
+    productId: MONTHLY,
+    purchasedAt: day(fromDay),
+    ...(toDay !== undefined && { expiresAt: day(toDay) }),
+    periodType: 'normal',
+    ownership: 'purchased',
+    ...overrides,
+  };
+}
+
+type Data<T extends PurchaseEvent['type']> = Omit<Extract<PurchaseEvent, { type: T }>['data'], 'observedAt'>;
+
+/** A fact observed by the store on day `observedDay`. */
+export function fact<T extends PurchaseEvent['type']>(type: T, observedDay: number, data: Data<T>): PurchaseEvent {
+  return { type, data: { ...data, observedAt: day(observedDay) } } as PurchaseEvent;
+}
+
+export const started = (t: Transaction, observedDay = dayOf(t.purchasedAt)) =>
+  fact('SubscriptionStarted', observedDay, { transaction: t });
+export const renewed = (t: Transaction, observedDay = dayOf(t.purchasedAt)) =>
+  fact('SubscriptionRenewed', observedDay, { transaction: t });
+
+function dayOf(timestamp: string): number {
+  return (Date.parse(timestamp) - EPOCH) / DAY;
+}
