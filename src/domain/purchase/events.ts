@@ -94,6 +94,6 @@ const EVENT_TYPES: Record<PurchaseEventType, true> = {
 };
 export const PURCHASE_EVENT_TYPES: ReadonlySet<string> = new Set(Object.keys(EVENT_TYPES));
 
-export function isPurchaseEvent(event: { type: string }): event is PurchaseEvent {
+export function isPurchaseEvent<E extends { readonly type: string }>(event: E): event is E & PurchaseEvent {
   return PURCHASE_EVENT_TYPES.has(event.type);
 }

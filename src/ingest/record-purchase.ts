@@ -1,0 +1,23 @@
+import { purchaseDecider, type PurchaseCommand } from '../domain/purchase/decider.ts';
+import { isPurchaseEvent, type PurchaseEvent } from '../domain/purchase/events.ts';
+import { purchaseStreamId, type PurchaseKey } from '../domain/purchase/purchase-key.ts';
+import type { PurchaseState } from '../domain/purchase/state.ts';
+import { handleCommand, type HandleResult } from '../eventstore/command-handler.ts';
+import type { EventMetadata, EventStore, RecordedEvent } from '../eventstore/event-store.ts';
+
+/**
+ * Records a command against one purchase stream: the single entry point every
+ * store adapter, app submission and support action goes through.
+ */
+export function recordPurchase(
+  store: EventStore,
+  key: PurchaseKey,
+  command: PurchaseCommand,
+  context: { causationId: string; metadata?: Omit<EventMetadata, 'causationId'> },
+): Promise<HandleResult<PurchaseEvent, PurchaseState>> {
+  return handleCommand(store, purchaseDecider, purchaseStreamId(key), command, {
+    causationId: context.causationId,
+    ...(context.metadata && { metadata: context.metadata }),
+    isEvent: isPurchaseEvent<RecordedEvent>,
+  });
+}

@@ -1,0 +1,144 @@
+import type { Queryable } from '../../db/pool.ts';
+import { productForStoreProduct, type Catalog } from '../../domain/catalog.ts';
+import { isPurchaseEvent, type PurchaseEvent } from '../../domain/purchase/events.ts';
+import { parsePurchaseStreamId, type PurchaseKey } from '../../domain/purchase/purchase-key.ts';
+import { foldPurchase, initialState, type PurchaseState } from '../../domain/purchase/state.ts';
+import { purchaseStatusAt } from '../../domain/purchase/status.ts';
+import type { RecordedEvent } from '../../eventstore/event-store.ts';
+import type { Logger } from '../../observability/logger.ts';
+import type { Projection } from '../projection.ts';
+
+export const PURCHASES_PROJECTION = 'purchases';
+
+export interface PurchasesProjectionOptions {
+  readonly catalog: Catalog;
+  readonly logger: Logger;
+  /** Called after a batch with the app users whose purchases it changed (cache invalidation). */
+  readonly onCustomersChanged?: (appUserIds: ReadonlySet<string>) => void;
+}
+
+/**
+ * The entitlement read model: folds each purchase stream into its state and
+ * status, one `purchases` row per purchase, found by app user.
+ */
+export function purchasesProjection(options: PurchasesProjectionOptions): Projection {
+  const warnedTypes = new Set<string>();
+  return {
+    name: PURCHASES_PROJECTION,
+
+    async apply(events, tx) {
+      const byStream = new Map<string, { key: PurchaseKey; events: PurchaseEvent[]; version: number }>();
+      for (const event of events) {
+        const key = parsePurchaseStreamId(event.streamId);
+        if (!key) continue;
+        if (!isPurchaseEvent(event)) {
+          warnOnce(warnedTypes, event, options.logger);
+          continue;
+        }
+        const entry = byStream.get(event.streamId) ?? { key, events: [], version: event.streamVersion };
+        entry.events.push(event);
+        entry.version = Math.max(entry.version, event.streamVersion);
+        byStream.set(event.streamId, entry);
+      }
+      if (byStream.size === 0) return;
+
+      const previous = await loadStates(tx, [...byStream.keys()]);
+      const rows = [...byStream].map(([streamId, { key, events: news, version }]) =>
+        readModelRow(streamId, key, foldPurchase(news, previous.get(streamId)?.state ?? initialState()), version, options),
+      );
+      await upsertRows(tx, rows);
+
+      if (options.onCustomersChanged) {
+        const owners = new Set<string>();
+        for (const row of rows) if (row.app_user_id) owners.add(row.app_user_id);
+        for (const { appUserId } of previous.values()) if (appUserId) owners.add(appUserId);
+        options.onCustomersChanged(owners);
+      }
+    },
+
+    async reset(tx) {
+      await tx.query('TRUNCATE purchases');
+    },
+  };
+}
+
+/** Writes the read-model rows of purchases folded from scratch (re-fold of one customer). */
+export async function replacePurchaseRows(
+  tx: Queryable,
+  streams: readonly { streamId: string; key: PurchaseKey; state: PurchaseState; version: number }[],
+  options: Pick<PurchasesProjectionOptions, 'catalog' | 'logger'>,
+): Promise<void> {
+  await upsertRows(
+    tx,
+    streams.map((s) => readModelRow(s.streamId, s.key, s.state, s.version, options)),
+  );
+}
+
+function readModelRow(
+  streamId: string,
+  key: PurchaseKey,
+  state: PurchaseState,
+  version: number,
+  { catalog, logger }: Pick<PurchasesProjectionOptions, 'catalog' | 'logger'>,
+) {
+  const status = purchaseStatusAt(state);
+  const product = status.storeProductId ? productForStoreProduct(catalog, key.store, status.storeProductId) : undefined;
+  if (status.storeProductId && !product) {
+    logger.warn({ streamId, storeProductId: status.storeProductId }, 'purchase of a product the catalog does not know');
+  }
+  return {
+    stream_id: streamId,
+    store: key.store,
+    environment: key.environment,
+    purchase_id: key.purchaseId,
+    app_user_id: status.owner?.appUserId ?? null,
+    store_product_id: status.storeProductId ?? null,
+    product_id: product?.id ?? null,
+    access_from: status.access?.from ?? null,
+    access_until: status.access?.until ?? null,
+    lifetime_access: status.access?.until === null,
+    state,
+    status,
+    stream_version: version,
+  };
+}
+
+type Row = ReturnType<typeof readModelRow>;
+
+async function loadStates(tx: Queryable, streamIds: string[]) {
+  const { rows } = await tx.query<{ stream_id: string; state: PurchaseState; app_user_id: string | null }>(
+    'SELECT stream_id, state, app_user_id FROM purchases WHERE stream_id = ANY($1)',
+    [streamIds],
+  );
+  return new Map(rows.map((r) => [r.stream_id, { state: r.state, appUserId: r.app_user_id }]));
+}
+
+/** One statement for the whole batch. */
+async function upsertRows(tx: Queryable, rows: readonly Row[]): Promise<void> {
+  if (rows.length === 0) return;
+  await tx.query(
+    `INSERT INTO purchases (stream_id, store, environment, purchase_id, app_user_id, store_product_id, product_id,
+                            access_from, access_until, lifetime_access, state, status, stream_version, updated_at)
+     SELECT stream_id, store, environment, purchase_id, app_user_id, store_product_id, product_id,
+            access_from, access_until, lifetime_access, state, status, stream_version, now()
+     FROM jsonb_to_recordset($1::jsonb) AS r(
+       stream_id text, store text, environment text, purchase_id text, app_user_id text, store_product_id text,
+       product_id text, access_from timestamptz, access_until timestamptz, lifetime_access boolean,
+       state jsonb, status jsonb, stream_version bigint)
+     ON CONFLICT (stream_id) DO UPDATE SET
+       app_user_id = excluded.app_user_id, store_product_id = excluded.store_product_id,
+       product_id = excluded.product_id, access_from = excluded.access_from, access_until = excluded.access_until,
+       lifetime_access = excluded.lifetime_access, state = excluded.state, status = excluded.status,
+       stream_version = excluded.stream_version, updated_at = now()`,
+    [JSON.stringify(rows)],
+  );
+}
+
+function warnOnce(warned: Set<string>, event: RecordedEvent, logger: Logger): void {
+  if (warned.has(event.type)) return;
+  warned.add(event.type);
+  logger.warn(
+    { eventType: event.type, streamId: event.streamId },
+    'skipping events of a type this version does not know (written by a newer version?)',
+  );
+}

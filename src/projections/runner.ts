@@ -1,0 +1,171 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import pRetry from 'p-retry';
+import type { Pool } from '../db/pool.ts';
+import { withTransaction } from '../db/transaction.ts';
+import type { EventStore } from '../eventstore/event-store.ts';
+import { START, isAtOrAfter, type GlobalPosition } from '../eventstore/global-position.ts';
+import type { Logger } from '../observability/logger.ts';
+import { ensureCheckpoint, lockCheckpoint, readCheckpoint, saveCheckpoint } from './checkpoints.ts';
+import type { Projection } from './projection.ts';
+
+export interface ProjectionRunnerOptions {
+  readonly pool: Pool;
+  readonly eventStore: EventStore;
+  readonly projection: Projection;
+  readonly batchSize: number;
+  /** How long to wait before looking again when there was nothing new. */
+  readonly idlePollMs: number;
+  readonly logger: Logger;
+}
+
+export interface ProjectionRunnerStatus {
+  readonly projection: string;
+  readonly running: boolean;
+  readonly checkpoint: GlobalPosition;
+  /** Set while the last attempt failed (database unreachable, say); cleared by the next success. */
+  readonly failing?: { readonly since: Date; readonly error: string; readonly attempts: number };
+}
+
+/**
+ * Follows the global order of events from the projection's checkpoint, in batches.
+ * Each batch's read-model writes and its new checkpoint commit together, so a crash
+ * never applies an event twice or skips one. Several instances may run the same
+ * projection: the checkpoint row lock lets one advance it at a time.
+ */
+export class ProjectionRunner {
+  private checkpoint: GlobalPosition = START;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private readonly stopping = new AbortController();
+  private wakeUp: (() => void) | undefined;
+  private failing: ProjectionRunnerStatus['failing'];
+  private readonly waiters = new Set<{ target: GlobalPosition; resolve: (reached: boolean) => void }>();
+
+  constructor(private readonly options: ProjectionRunnerOptions) {}
+
+  get name(): string {
+    return this.options.projection.name;
+  }
+
+  async start(): Promise<void> {
+    await ensureCheckpoint(this.options.pool, this.name);
+    this.advanceTo(await readCheckpoint(this.options.pool, this.name));
+    this.running = true;
+    this.loop = this.follow();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.stopping.abort();
+    this.wakeUp?.();
+    await this.loop;
+    for (const waiter of this.waiters) waiter.resolve(false);
+    this.waiters.clear();
+  }
+
+  /** Something was appended: look now rather than at the next poll. */
+  nudge(): void {
+    this.wakeUp?.();
+  }
+
+  status(): ProjectionRunnerStatus {
+    return {
+      projection: this.name,
+      running: this.running,
+      checkpoint: this.checkpoint,
+      ...(this.failing && { failing: this.failing }),
+    };
+  }
+
+  /**
+   * Resolves true once the projection has applied everything up to `position`
+   * (read-your-writes after an append), false when `timeoutMs` passes first.
+   */
+  waitFor(position: GlobalPosition, timeoutMs: number): Promise<boolean> {
+    if (isAtOrAfter(this.checkpoint, position)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter = {
+        target: position,
+        resolve: (reached: boolean) => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          resolve(reached);
+        },
+      };
+      const timer = setTimeout(() => waiter.resolve(false), timeoutMs);
+      this.waiters.add(waiter);
+      this.nudge();
+    });
+  }
+
+  /**
+   * Applies at most one batch. Returns how many events it applied: 0 when caught
+   * up, or when another instance holds the checkpoint.
+   */
+  async processBatch(): Promise<number> {
+    const { projection, eventStore, pool, batchSize } = this.options;
+    const outcome = await withTransaction(pool, async (tx) => {
+      const from = await lockCheckpoint(tx, projection.name, { wait: false });
+      if (!from) return { applied: 0, reached: undefined };
+      const events = await eventStore.readAll({ after: from, limit: batchSize });
+      if (events.length === 0) return { applied: 0, reached: from };
+      await projection.apply(events, tx);
+      const reached = events.at(-1)!.position;
+      await saveCheckpoint(tx, projection.name, reached);
+      return { applied: events.length, reached };
+    });
+    this.advanceTo(outcome.reached ?? (await readCheckpoint(pool, projection.name)));
+    return outcome.applied;
+  }
+
+  /** Applies batches until there is nothing left; returns the number of events applied. */
+  async catchUp(onBatch?: (applied: number) => void): Promise<number> {
+    let total = 0;
+    for (let applied = await this.processBatch(); applied > 0; applied = await this.processBatch()) {
+      total += applied;
+      onBatch?.(applied);
+    }
+    return total;
+  }
+
+  private async follow(): Promise<void> {
+    const { logger, idlePollMs } = this.options;
+    while (this.running) {
+      try {
+        const applied = await pRetry(() => this.processBatch(), {
+          retries: Number.POSITIVE_INFINITY,
+          minTimeout: 100,
+          maxTimeout: 10_000,
+          signal: this.stopping.signal,
+          onFailedAttempt: ({ error, attemptNumber }) => {
+            this.failing = { since: this.failing?.since ?? new Date(), error: error.message, attempts: attemptNumber };
+            logger.warn({ err: error, projection: this.name, attempt: attemptNumber }, 'projection batch failed; retrying');
+          },
+        });
+        if (this.failing) logger.info({ projection: this.name }, 'projection recovered');
+        this.failing = undefined;
+        if (applied === 0) await this.idle(idlePollMs);
+      } catch (error) {
+        if (!this.running) return;
+        logger.error({ err: error, projection: this.name }, 'projection runner stopped unexpectedly');
+        await sleep(idlePollMs);
+      }
+    }
+  }
+
+  private idle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = done;
+    });
+  }
+
+  private advanceTo(position: GlobalPosition): void {
+    this.checkpoint = position;
+    for (const waiter of this.waiters) if (isAtOrAfter(position, waiter.target)) waiter.resolve(true);
+  }
+}

@@ -1,0 +1,81 @@
+import type { FastifyInstance } from 'fastify';
+import { buildApi } from '../api/app.ts';
+import { loadCatalog } from '../config/catalog-file.ts';
+import type { Config } from '../config/config.ts';
+import { loadMigrations, migrate } from '../db/migrate.ts';
+import type { Pool } from '../db/pool.ts';
+import type { Catalog } from '../domain/catalog.ts';
+import type { EventStore } from '../eventstore/event-store.ts';
+import { PostgresEventStore } from '../eventstore/postgres/postgres-event-store.ts';
+import { SourceDocumentArchive } from '../eventstore/source-documents.ts';
+import type { Logger } from '../observability/logger.ts';
+import { purchasesProjection } from '../projections/entitlements/purchases-projection.ts';
+import { ProjectionRunner } from '../projections/runner.ts';
+import { openDatabase } from './database.ts';
+import { checkReadiness } from './readiness.ts';
+
+export interface Subledger {
+  readonly config: Config;
+  readonly catalog: Catalog;
+  readonly pool: Pool;
+  readonly eventStore: EventStore;
+  readonly documents: SourceDocumentArchive;
+  readonly purchases: ProjectionRunner;
+  readonly api: FastifyInstance;
+  /** The address the API listens on, once `listen` has run. */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root: configuration in, a running service out. Reads top to
+ * bottom: catalog, database and schema, event store, projections, HTTP.
+ */
+export async function startSubledger(config: Config, logger: Logger): Promise<Subledger> {
+  const catalog = await loadCatalog(config.catalogPath);
+  const database = await openDatabase(config.database, logger);
+  const stops: (() => Promise<unknown>)[] = [() => database.close()];
+  const stop = async () => {
+    for (const step of stops.reverse()) await step().catch((err) => logger.error({ err }, 'error while stopping'));
+  };
+  try {
+    const { pool } = database;
+    const applied = await migrate(pool);
+    if (applied.length > 0) logger.info({ versions: applied }, 'applied schema migrations');
+    const expectedSchemaVersion = Math.max(...(await loadMigrations()).map((m) => m.version));
+
+    const eventStore = new PostgresEventStore(pool);
+    const purchases = new ProjectionRunner({
+      pool,
+      eventStore,
+      projection: purchasesProjection({ catalog, logger }),
+      batchSize: config.projections.batchSize,
+      idlePollMs: config.projections.idlePollMs,
+      logger,
+    });
+    await purchases.start();
+    stops.push(() => purchases.stop());
+
+    const api = await buildApi({
+      logger,
+      readiness: () => checkReadiness({ pool, eventStore, runners: [purchases], expectedSchemaVersion }),
+    });
+    stops.push(() => api.close());
+    const url = await api.listen({ port: config.http.port, host: config.http.host });
+
+    return {
+      config,
+      catalog,
+      pool,
+      eventStore,
+      documents: new SourceDocumentArchive(pool),
+      purchases,
+      api,
+      url,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
