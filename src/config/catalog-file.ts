@@ -10,7 +10,9 @@ const catalogSchema = z.strictObject({
       z.strictObject({
         id,
         name: z.string().min(1),
-        appStore: z.strictObject({ bundleId: z.string().min(1), appAppleId: z.number().int().positive().optional() }).optional(),
+        appStore: z
+          .strictObject({ bundleId: z.string().min(1), appAppleId: z.number().int().positive().optional() })
+          .optional(),
         playStore: z.strictObject({ packageName: z.string().min(1) }).optional(),
       }),
     )
@@ -60,7 +62,10 @@ export function parseCatalog(text: string, path = '(catalog)'): Catalog {
   }
   const parsed = catalogSchema.safeParse(json);
   if (!parsed.success) {
-    throw new CatalogError(path, parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+    throw new CatalogError(
+      path,
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
+    );
   }
   const problems = catalogProblems(parsed.data);
   if (problems.length > 0) throw new CatalogError(path, problems);

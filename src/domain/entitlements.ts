@@ -42,7 +42,11 @@ export interface CustomerEntitlements {
  * When several purchases unlock the same entitlement, the active one that lasts
  * longest wins; with none active, the one that ended last is shown as expired.
  */
-export function entitlementsAt(purchases: readonly CustomerPurchase[], catalog: Catalog, at: Timestamp): CustomerEntitlements {
+export function entitlementsAt(
+  purchases: readonly CustomerPurchase[],
+  catalog: Catalog,
+  at: Timestamp,
+): CustomerEntitlements {
   const candidates = new Map<string, Entitlement[]>();
   const unknownProducts: CustomerEntitlements['unknownProducts'][number][] = [];
   for (const { key, status } of purchases) {

@@ -30,7 +30,12 @@ export interface HandleOptions<Event extends DomainEvent> {
 
 export type HandleResult<Event, State> =
   | { readonly outcome: 'no_change'; readonly state: State; readonly events: [] }
-  | { readonly outcome: AppendResult['outcome']; readonly state: State; readonly events: Event[]; readonly append: AppendResult };
+  | {
+      readonly outcome: AppendResult['outcome'];
+      readonly state: State;
+      readonly events: Event[];
+      readonly append: AppendResult;
+    };
 
 /** Namespace for event ids (a fixed random UUID): ids are UUIDv5 of stream, cause, type and data. */
 const EVENT_ID_NAMESPACE = '4f0d2d7e-6c35-4d4e-9a36-9d7f5f3c2b11';

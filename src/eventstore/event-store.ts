@@ -78,7 +78,11 @@ export interface ReadAllOptions {
 
 export interface EventStore {
   /** Appends atomically: all new events of the batch are written, or none. */
-  append(streamId: string, events: readonly NewEvent[], options: { expectedVersion: ExpectedVersion }): Promise<AppendResult>;
+  append(
+    streamId: string,
+    events: readonly NewEvent[],
+    options: { expectedVersion: ExpectedVersion },
+  ): Promise<AppendResult>;
   /** A stream's events, oldest first; an empty array for a stream that does not exist. */
   readStream(streamId: string, options?: { fromVersion?: number }): Promise<RecordedEvent[]>;
   /**

@@ -48,12 +48,14 @@ export class SourceDocumentArchive {
       received_at: Date;
     }>('SELECT * FROM source_documents WHERE document_id = $1', [documentId]);
     const row = rows[0];
-    return row && {
-      documentId: row.document_id,
-      kind: row.kind,
-      contentType: row.content_type,
-      body: row.body,
-      receivedAt: row.received_at,
-    };
+    return (
+      row && {
+        documentId: row.document_id,
+        kind: row.kind,
+        contentType: row.content_type,
+        body: row.body,
+        receivedAt: row.received_at,
+      }
+    );
   }
 }

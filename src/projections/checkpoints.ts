@@ -24,21 +24,30 @@ export async function readCheckpoint(db: Queryable, projection: string): Promise
 }
 
 /**
- * Locks the projection's checkpoint for the rest of the transaction, so one
- * instance at a time advances it. `wait: false` gives up at once (undefined)
- * when another instance holds it.
+ * Takes the projection's lock for the rest of the transaction, so one instance at
+ * a time advances it, and reads the checkpoint. `wait: false` gives up at once
+ * (undefined) when another instance holds it.
+ *
+ * An advisory lock rather than SELECT ... FOR UPDATE: locking a row would give the
+ * transaction an id before it reads events, and the event store hides events of
+ * transactions newer than the oldest one running, so the batch would hide the
+ * newest events from itself and every other reader until it commits.
  */
 export async function lockCheckpoint(
   tx: Queryable,
   projection: string,
   { wait }: { wait: boolean },
 ): Promise<GlobalPosition | undefined> {
-  const { rows } = await tx.query<CheckpointRow>(
-    `SELECT commit_position, sequence_position FROM projection_checkpoints
-     WHERE projection = $1 FOR UPDATE ${wait ? '' : 'SKIP LOCKED'}`,
-    [projection],
-  );
-  return rows[0] && toPosition(rows[0]);
+  const lockKey = `subledger.projection:${projection}`;
+  if (wait) {
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lockKey]);
+  } else {
+    const { rows } = await tx.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked', [
+      lockKey,
+    ]);
+    if (!rows[0]?.locked) return undefined;
+  }
+  return readCheckpoint(tx, projection);
 }
 
 export async function saveCheckpoint(tx: Queryable, projection: string, position: GlobalPosition): Promise<void> {

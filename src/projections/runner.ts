@@ -99,10 +99,10 @@ export class ProjectionRunner {
   }
 
   /**
-   * Applies at most one batch. Returns how many events it applied: 0 when caught
-   * up, or when another instance holds the checkpoint.
+   * Applies at most one batch. `applied` is 0 when caught up; `busy` says another
+   * instance holds the projection right now.
    */
-  async processBatch(): Promise<number> {
+  async processBatch(): Promise<{ applied: number; busy: boolean }> {
     const { projection, eventStore, pool, batchSize } = this.options;
     const outcome = await withTransaction(pool, async (tx) => {
       const from = await lockCheckpoint(tx, projection.name, { wait: false });
@@ -115,31 +115,43 @@ export class ProjectionRunner {
       return { applied: events.length, reached };
     });
     this.advanceTo(outcome.reached ?? (await readCheckpoint(pool, projection.name)));
-    return outcome.applied;
+    return { applied: outcome.applied, busy: outcome.reached === undefined };
   }
 
-  /** Applies batches until there is nothing left; returns the number of events applied. */
+  /**
+   * Applies batches until nothing is left (taking turns with other instances);
+   * returns the number of events this runner applied.
+   */
   async catchUp(onBatch?: (applied: number) => void): Promise<number> {
     let total = 0;
-    for (let applied = await this.processBatch(); applied > 0; applied = await this.processBatch()) {
+    for (;;) {
+      const { applied, busy } = await this.processBatch();
+      if (busy) {
+        await sleep(Math.max(10, this.options.idlePollMs));
+        continue;
+      }
+      if (applied === 0) return total;
       total += applied;
       onBatch?.(applied);
     }
-    return total;
   }
 
   private async follow(): Promise<void> {
     const { logger, idlePollMs } = this.options;
     while (this.running) {
       try {
-        const applied = await pRetry(() => this.processBatch(), {
+        const { applied } = await pRetry(() => this.processBatch(), {
           retries: Number.POSITIVE_INFINITY,
           minTimeout: 100,
           maxTimeout: 10_000,
           signal: this.stopping.signal,
           onFailedAttempt: ({ error, attemptNumber }) => {
+            if (!this.running) return;
             this.failing = { since: this.failing?.since ?? new Date(), error: error.message, attempts: attemptNumber };
-            logger.warn({ err: error, projection: this.name, attempt: attemptNumber }, 'projection batch failed; retrying');
+            logger.warn(
+              { err: error, projection: this.name, attempt: attemptNumber },
+              'projection batch failed; retrying',
+            );
           },
         });
         if (this.failing) logger.info({ projection: this.name }, 'projection recovered');

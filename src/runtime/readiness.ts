@@ -6,7 +6,12 @@ import type { ProjectionRunner } from '../projections/runner.ts';
 
 export interface Readiness {
   readonly ready: boolean;
-  readonly database: { readonly reachable: boolean; readonly schemaVersion?: number; readonly expectedSchemaVersion: number; readonly error?: string };
+  readonly database: {
+    readonly reachable: boolean;
+    readonly schemaVersion?: number;
+    readonly expectedSchemaVersion: number;
+    readonly error?: string;
+  };
   readonly projections: readonly {
     readonly name: string;
     readonly running: boolean;

@@ -37,8 +37,12 @@ describe('entitlementsAt', () => {
   it('prefers the purchase that gives access longest when several unlock the same entitlement', () => {
     const monthly = purchase('A', [started(period('t1', 0, 30))]);
     const yearly = purchase('B', [started(period('t2', 5, 370, { productId: YEARLY }))]);
-    const lifetime = purchase('C', [fact('OneTimeProductPurchased', 6, { transaction: period('t3', 6, undefined, { productId: LIFETIME }) })]);
-    expect(entitlementsAt([monthly, yearly], catalog, day(10)).entitlements[0]).toMatchObject({ productId: 'premium_yearly' });
+    const lifetime = purchase('C', [
+      fact('OneTimeProductPurchased', 6, { transaction: period('t3', 6, undefined, { productId: LIFETIME }) }),
+    ]);
+    expect(entitlementsAt([monthly, yearly], catalog, day(10)).entitlements[0]).toMatchObject({
+      productId: 'premium_yearly',
+    });
     expect(entitlementsAt([monthly, yearly, lifetime], catalog, day(10)).entitlements[0]).toMatchObject({
       productId: 'premium_lifetime',
       expiresAt: null,
@@ -56,7 +60,10 @@ describe('entitlementsAt', () => {
       productId: 'premium_monthly',
       active: true,
     });
-    expect(entitlementsAt([refundedYearly], catalog, day(10)).entitlements[0]).toMatchObject({ active: false, revokedAt: day(2) });
+    expect(entitlementsAt([refundedYearly], catalog, day(10)).entitlements[0]).toMatchObject({
+      active: false,
+      revokedAt: day(2),
+    });
   });
 
   it('unlocks every entitlement a bundle product grants', () => {
@@ -83,7 +90,13 @@ describe('catalog file', () => {
       apps: [{ id: 'pulse', name: 'Pulse' }],
       entitlements: [{ id: 'premium' }],
       products: [
-        { id: 'a', appId: 'pulse', type: 'auto_renewable', storeProductIds: { app_store: 'x' }, entitlements: ['premium'] },
+        {
+          id: 'a',
+          appId: 'pulse',
+          type: 'auto_renewable',
+          storeProductIds: { app_store: 'x' },
+          entitlements: ['premium'],
+        },
         { id: 'b', appId: 'nope', type: 'non_consumable', storeProductIds: { app_store: 'x' }, entitlements: ['gold'] },
       ],
     };

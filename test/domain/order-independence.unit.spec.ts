@@ -41,11 +41,15 @@ const purchaseEvent: fc.Arbitrary<PurchaseEvent> = fc.oneof(
   observedDay.map((d) => fact('AutoRenewTurnedOn', d, {})),
   observedDay.map((d) => fact('ProductChangeScheduled', d, { toProductId: YEARLY, change: 'upgrade' })),
   observedDay.map((d) => fact('ProductChangeCancelled', d, {})),
-  observedDay.map((d) => fact('ProductChangeApplied', d, { fromProductId: MONTHLY, toProductId: YEARLY, change: 'upgrade' })),
+  observedDay.map((d) =>
+    fact('ProductChangeApplied', d, { fromProductId: MONTHLY, toProductId: YEARLY, change: 'upgrade' }),
+  ),
   fc
     .tuple(observedDay, fc.constantFrom('voluntary', 'billing_error' as const))
     .map(([d, reason]) => fact('SubscriptionExpired', d, { reason })),
-  fc.tuple(observedDay, transactionId).map(([d, id]) => fact('TransactionRefunded', d, { transactionId: id, refundedAt: day(d) })),
+  fc
+    .tuple(observedDay, transactionId)
+    .map(([d, id]) => fact('TransactionRefunded', d, { transactionId: id, refundedAt: day(d) })),
   fc
     .tuple(observedDay, transactionId)
     .map(([d, id]) => fact('TransactionRevoked', d, { transactionId: id, revokedAt: day(d), reason: 'chargeback' })),
@@ -53,7 +57,11 @@ const purchaseEvent: fc.Arbitrary<PurchaseEvent> = fc.oneof(
   observedDay.map((d) => fact('SubscriptionPaused', d, { resumesAt: day(d + 30) })),
   observedDay.map((d) => fact('SubscriptionResumed', d, {})),
   fc
-    .tuple(observedDay, fc.constantFrom('alice', 'bob'), fc.constantFrom('app_submission', 'app_account_token', 'support_transfer' as const))
+    .tuple(
+      observedDay,
+      fc.constantFrom('alice', 'bob'),
+      fc.constantFrom('app_submission', 'app_account_token', 'support_transfer' as const),
+    )
     .map(([d, appUserId, via]) => fact('PurchaseLinkedToAppUser', d, { appUserId, via })),
   observedDay.map((d) => fact('StoreNoticeRecorded', d, { notice: 'apple:TEST' })),
 );
@@ -62,7 +70,11 @@ const purchaseEvent: fc.Arbitrary<PurchaseEvent> = fc.oneof(
 const deliveries = (events: PurchaseEvent[]) =>
   fc
     .array(fc.nat({ max: Math.max(0, events.length - 1) }), { maxLength: events.length })
-    .chain((repeats) => fc.shuffledSubarray([...events, ...repeats.map((i) => events[i]!)], { minLength: events.length + repeats.length }));
+    .chain((repeats) =>
+      fc.shuffledSubarray([...events, ...repeats.map((i) => events[i]!)], {
+        minLength: events.length + repeats.length,
+      }),
+    );
 
 const lifecycle = fc.array(purchaseEvent, { minLength: 1, maxLength: 40 });
 const moments = fc.array(fc.integer({ min: 0, max: 140 }), { minLength: 1, maxLength: 5 });
@@ -99,33 +111,46 @@ describe('order and duplicates do not matter', () => {
     const billingFact = fc.constantFrom('RenewalFailed', 'BillingRecovered', 'SubscriptionPutOnHold' as const);
     const renewalFact = fc.constantFrom('AutoRenewTurnedOff', 'AutoRenewTurnedOn' as const);
     fc.assert(
-      fc.property(lifecycle, billingFact, renewalFact, fc.integer({ min: 1, max: NEWEST }), (history, billing, renewal, delay) => {
-        const newest = [fact(billing, NEWEST, {}), fact(renewal, NEWEST, {})];
-        const before = purchaseStatusAt(foldPurchase([...history, ...newest]));
-        // The opposite facts, observed earlier, delivered last.
-        const stale = [
-          fact(billing === 'BillingRecovered' ? 'RenewalFailed' : 'BillingRecovered', NEWEST - delay, {}),
-          fact(renewal === 'AutoRenewTurnedOn' ? 'AutoRenewTurnedOff' : 'AutoRenewTurnedOn', NEWEST - delay, {}),
-        ];
-        const after = purchaseStatusAt(foldPurchase([...history, ...newest, ...stale]));
-        expect(after.billing).toBe(before.billing);
-        expect(after.willRenew).toBe(before.willRenew);
-      }),
+      fc.property(
+        lifecycle,
+        billingFact,
+        renewalFact,
+        fc.integer({ min: 1, max: NEWEST }),
+        (history, billing, renewal, delay) => {
+          const newest = [fact(billing, NEWEST, {}), fact(renewal, NEWEST, {})];
+          const before = purchaseStatusAt(foldPurchase([...history, ...newest]));
+          // The opposite facts, observed earlier, delivered last.
+          const stale = [
+            fact(billing === 'BillingRecovered' ? 'RenewalFailed' : 'BillingRecovered', NEWEST - delay, {}),
+            fact(renewal === 'AutoRenewTurnedOn' ? 'AutoRenewTurnedOff' : 'AutoRenewTurnedOn', NEWEST - delay, {}),
+          ];
+          const after = purchaseStatusAt(foldPurchase([...history, ...newest, ...stale]));
+          expect(after.billing).toBe(before.billing);
+          expect(after.willRenew).toBe(before.willRenew);
+        },
+      ),
       { numRuns: 300 },
     );
   });
 
   it('keeps the newest store observation of a transaction, whatever arrives first', () => {
     fc.assert(
-      fc.property(transaction, fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 30 }), (t, extension, gap) => {
-        const original = fact('SubscriptionStarted', 1, { transaction: t });
-        const extended = fact('RenewalExtended', 1 + gap, {
-          transaction: { ...t, expiresAt: new Date(Date.parse(t.expiresAt!) + extension * 86_400_000).toISOString() },
-        });
-        const expected = purchaseStatusAt(foldPurchase([original, extended]));
-        expect(purchaseStatusAt(foldPurchase([extended, original]))).toEqual(expected);
-        expect(expected.current?.expiresAt).toBe(extended.type === 'RenewalExtended' && extended.data.transaction.expiresAt);
-      }),
+      fc.property(
+        transaction,
+        fc.integer({ min: 1, max: 60 }),
+        fc.integer({ min: 1, max: 30 }),
+        (t, extension, gap) => {
+          const original = fact('SubscriptionStarted', 1, { transaction: t });
+          const extended = fact('RenewalExtended', 1 + gap, {
+            transaction: { ...t, expiresAt: new Date(Date.parse(t.expiresAt!) + extension * 86_400_000).toISOString() },
+          });
+          const expected = purchaseStatusAt(foldPurchase([original, extended]));
+          expect(purchaseStatusAt(foldPurchase([extended, original]))).toEqual(expected);
+          expect(expected.current?.expiresAt).toBe(
+            extended.type === 'RenewalExtended' && extended.data.transaction.expiresAt,
+          );
+        },
+      ),
     );
   });
 });

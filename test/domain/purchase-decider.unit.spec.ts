@@ -96,7 +96,10 @@ describe('subscription lifecycle', () => {
 
   it('carries trial and offer details of the current period', () => {
     const trial = period('t1', 0, 7, { periodType: 'trial', offer: { type: 'introductory' } });
-    expect(statusAfter([started(trial)])).toMatchObject({ periodType: 'trial', current: { offer: { type: 'introductory' } } });
+    expect(statusAfter([started(trial)])).toMatchObject({
+      periodType: 'trial',
+      current: { offer: { type: 'introductory' } },
+    });
   });
 
   it('extends access with each renewal', () => {
@@ -124,7 +127,9 @@ describe('subscription lifecycle', () => {
   it('records when auto-renew was turned off, and that it will not renew', () => {
     const status = statusAfter([started(p1), fact('AutoRenewTurnedOff', 10, {}), fact('AutoRenewTurnedOff', 12, {})]);
     expect(status).toMatchObject({ willRenew: false, unsubscribeDetectedAt: day(10) });
-    expect(statusAfter([started(p1), fact('AutoRenewTurnedOff', 10, {}), fact('AutoRenewTurnedOn', 11, {})]).willRenew).toBe(true);
+    expect(
+      statusAfter([started(p1), fact('AutoRenewTurnedOff', 10, {}), fact('AutoRenewTurnedOn', 11, {})]).willRenew,
+    ).toBe(true);
   });
 
   it('removes access from the moment of a refund, and gives it back when the refund is reversed', () => {
@@ -156,7 +161,11 @@ describe('subscription lifecycle', () => {
       fact('ProductChangeApplied', 10, { fromProductId: p1.productId, toProductId: YEARLY, change: 'upgrade' }),
     ];
     const status = statusAfter(events);
-    expect(status).toMatchObject({ storeProductId: YEARLY, access: { until: day(375) }, lastProductChange: { change: 'upgrade' } });
+    expect(status).toMatchObject({
+      storeProductId: YEARLY,
+      access: { until: day(375) },
+      lastProductChange: { change: 'upgrade' },
+    });
     expect(status.pendingProductChange).toBeUndefined();
   });
 
@@ -179,7 +188,9 @@ describe('subscription lifecycle', () => {
     expect(held).toMatchObject({ billing: 'on_hold', willRenew: false, billingIssueDetectedAt: day(30) });
     const paused = statusAfter([started(p1), fact('SubscriptionPaused', 30, { resumesAt: day(60) })]);
     expect(paused.pause).toEqual({ resumesAt: day(60) });
-    expect(statusAfter([started(p1), fact('SubscriptionPaused', 30, {}), fact('SubscriptionResumed', 60, {})]).pause).toBeUndefined();
+    expect(
+      statusAfter([started(p1), fact('SubscriptionPaused', 30, {}), fact('SubscriptionResumed', 60, {})]).pause,
+    ).toBeUndefined();
   });
 
   it('honours renewal extensions', () => {
@@ -188,7 +199,10 @@ describe('subscription lifecycle', () => {
   });
 
   it('keeps store notices with no entitlement effect', () => {
-    const state = foldPurchase([started(p1), fact('StoreNoticeRecorded', 3, { notice: 'apple:PRICE_INCREASE/PENDING' })]);
+    const state = foldPurchase([
+      started(p1),
+      fact('StoreNoticeRecorded', 3, { notice: 'apple:PRICE_INCREASE/PENDING' }),
+    ]);
     expect(state.notices).toEqual([{ observedAt: day(3), value: 'apple:PRICE_INCREASE/PENDING' }]);
   });
 });

@@ -29,7 +29,7 @@ export function eventStoreContract(adapter: string, emptyStore: () => Promise<Ev
 
     async function readEverything(after: GlobalPosition = START, limit = 1000): Promise<RecordedEvent[]> {
       const all: RecordedEvent[] = [];
-      for (let page = await store.readAll({ after, limit }); page.length > 0; ) {
+      for (let page = await store.readAll({ after, limit }); page.length > 0;) {
         all.push(...page);
         page = await store.readAll({ after: page.at(-1)!.position, limit });
       }

@@ -18,7 +18,12 @@ export const appleKey = (purchaseId = '1000000001'): PurchaseKey => ({
   purchaseId,
 });
 
-export function period(id: string, fromDay: number, toDay: number | undefined, overrides: Partial<Transaction> = {}): Transaction {
+export function period(
+  id: string,
+  fromDay: number,
+  toDay: number | undefined,
+  overrides: Partial<Transaction> = {},
+): Transaction {
   return {
     transactionId: id,
     productId: MONTHLY,

@@ -56,11 +56,7 @@ export type Ownership = 'purchased' | 'family_shared';
 export type OfferType = 'introductory' | 'promotional' | 'offer_code' | 'win_back';
 export type ProductChangeKind = 'upgrade' | 'downgrade' | 'crossgrade';
 export type ExpirationReason =
-  | 'voluntary'
-  | 'billing_error'
-  | 'price_increase_declined'
-  | 'product_unavailable'
-  | 'other';
+  'voluntary' | 'billing_error' | 'price_increase_declined' | 'product_unavailable' | 'other';
 export type RevocationReason = 'refund' | 'family_sharing_revoked' | 'chargeback' | 'upgraded' | 'other';
 /**
  * How a purchase came to belong to an app user, strongest last: an app claiming a

@@ -130,7 +130,10 @@ export function evolve(state: PurchaseState, event: PurchaseEvent): PurchaseStat
     case 'SubscriptionExpired':
       return merge(state, 'expirations', at, event.data.reason);
     case 'TransactionRefunded':
-      return withRevocation(state, event.data.transactionId, at, { revokedAt: event.data.refundedAt, reason: 'refund' });
+      return withRevocation(state, event.data.transactionId, at, {
+        revokedAt: event.data.refundedAt,
+        reason: 'refund',
+      });
     case 'TransactionRevoked':
       return withRevocation(state, event.data.transactionId, at, {
         revokedAt: event.data.revokedAt,

@@ -81,16 +81,19 @@ export function purchaseStatusAt(state: PurchaseState, at?: Timestamp): Purchase
       ownership: current.ownership,
     }),
     ...(current && !revocation && { access: accessWindow(current, grace) }),
-    willRenew:
-      kind === 'subscription' && autoRenew && !expiration && !revocation && billing.status !== 'on_hold',
+    willRenew: kind === 'subscription' && autoRenew && !expiration && !revocation && billing.status !== 'on_hold',
     billing: billing.status,
     ...(grace && { gracePeriodEndsAt: grace }),
-    ...(billing.status !== 'ok' && { billingIssueDetectedAt: firstOfTrailingRun(billingTimeline, (b) => b.status !== 'ok') }),
+    ...(billing.status !== 'ok' && {
+      billingIssueDetectedAt: firstOfTrailingRun(billingTimeline, (b) => b.status !== 'ok'),
+    }),
     ...(!autoRenew && { unsubscribeDetectedAt: firstOfTrailingRun(autoRenewTimeline, (on) => !on) }),
     ...(expiration && { expiration: { reason: expiration.value, observedAt: expiration.observedAt } }),
     ...(revocation && { revocation }),
     ...(pendingChange && { pendingProductChange: pendingChange }),
-    ...(seen(state.appliedProductChanges).length > 0 && { lastProductChange: seen(state.appliedProductChanges).at(-1)!.value }),
+    ...(seen(state.appliedProductChanges).length > 0 && {
+      lastProductChange: seen(state.appliedProductChanges).at(-1)!.value,
+    }),
     ...(pause && { pause }),
     ...(ownerAt(seen(state.links)) && { owner: ownerAt(seen(state.links))! }),
   };
@@ -116,7 +119,9 @@ function latestTransaction(transactions: readonly Transaction[]): Transaction | 
   return transactions.reduce<Transaction | undefined>((best, t) => {
     if (!best) return t;
     const order =
-      millis(t.purchasedAt) - millis(best.purchasedAt) || end(t) - end(best) || (t.transactionId > best.transactionId ? 1 : -1);
+      millis(t.purchasedAt) - millis(best.purchasedAt) ||
+      end(t) - end(best) ||
+      (t.transactionId > best.transactionId ? 1 : -1);
     return order > 0 ? t : best;
   }, undefined);
 }
@@ -137,6 +142,8 @@ function firstOfTrailingRun<T>(timeline: Timeline<T>, matches: (value: T) => boo
 function ownerAt(links: Timeline<{ appUserId: string; via: LinkSource }>) {
   const byVia = (via: LinkSource) => links.filter((l) => l.value.via === via);
   return (
-    byVia('support_transfer').at(-1)?.value ?? byVia('app_account_token').at(-1)?.value ?? byVia('app_submission')[0]?.value
+    byVia('support_transfer').at(-1)?.value ??
+    byVia('app_account_token').at(-1)?.value ??
+    byVia('app_submission')[0]?.value
   );
 }

@@ -24,7 +24,9 @@ export async function findCustomerPurchases(db: Queryable, appUserId: string): P
 }
 
 /** Store products seen in purchases that the catalog does not know, with how many purchases each. */
-export async function unknownStoreProducts(db: Queryable): Promise<{ store: Store; storeProductId: string; purchases: number }[]> {
+export async function unknownStoreProducts(
+  db: Queryable,
+): Promise<{ store: Store; storeProductId: string; purchases: number }[]> {
   const { rows } = await db.query<{ store: Store; store_product_id: string; purchases: number }>(
     `SELECT store, store_product_id, count(*)::int AS purchases FROM purchases
      WHERE product_id IS NULL AND store_product_id IS NOT NULL

@@ -44,7 +44,13 @@ export function purchasesProjection(options: PurchasesProjectionOptions): Projec
 
       const previous = await loadStates(tx, [...byStream.keys()]);
       const rows = [...byStream].map(([streamId, { key, events: news, version }]) =>
-        readModelRow(streamId, key, foldPurchase(news, previous.get(streamId)?.state ?? initialState()), version, options),
+        readModelRow(
+          streamId,
+          key,
+          foldPurchase(news, previous.get(streamId)?.state ?? initialState()),
+          version,
+          options,
+        ),
       );
       await upsertRows(tx, rows);
 

@@ -32,32 +32,32 @@ export async function refoldCustomer(
 ): Promise<RefoldResult> {
   const { pool, eventStore } = deps;
   return withTransaction(pool, async (tx) => {
-      await lockCheckpoint(tx, PURCHASES_PROJECTION, { wait: true });
-      const { rows } = await tx.query<{ stream_id: string; status: PurchaseStatus }>(
-        'SELECT stream_id, status FROM purchases WHERE app_user_id = $1 ORDER BY stream_id',
-        [appUserId],
-      );
-      const refolded = await Promise.all(
-        rows.map(async ({ stream_id: streamId, status: before }) => {
-          const events = await eventStore.readStream(streamId);
-          const state = foldPurchase(events.filter(isPurchaseEvent));
-          return {
-            streamId,
-            key: parsePurchaseStreamId(streamId)!,
-            state,
-            version: events.at(-1)?.streamVersion ?? -1,
-            before,
-            // Through JSON, as the read model stores it, so unchanged compares equal.
-            after: JSON.parse(JSON.stringify(purchaseStatusAt(state))) as PurchaseStatus,
-          };
-        }),
-      );
-      if (!dryRun) await replacePurchaseRows(tx, refolded, deps);
-      return {
-        streams: refolded.map((r) => r.streamId),
-        changed: refolded
-          .filter((r) => !isDeepStrictEqual(r.before, r.after))
-          .map(({ streamId, before, after }) => ({ streamId, before, after })),
-      };
+    await lockCheckpoint(tx, PURCHASES_PROJECTION, { wait: true });
+    const { rows } = await tx.query<{ stream_id: string; status: PurchaseStatus }>(
+      'SELECT stream_id, status FROM purchases WHERE app_user_id = $1 ORDER BY stream_id',
+      [appUserId],
+    );
+    const refolded = await Promise.all(
+      rows.map(async ({ stream_id: streamId, status: before }) => {
+        const events = await eventStore.readStream(streamId);
+        const state = foldPurchase(events.filter(isPurchaseEvent));
+        return {
+          streamId,
+          key: parsePurchaseStreamId(streamId)!,
+          state,
+          version: events.at(-1)?.streamVersion ?? -1,
+          before,
+          // Through JSON, as the read model stores it, so unchanged compares equal.
+          after: JSON.parse(JSON.stringify(purchaseStatusAt(state))) as PurchaseStatus,
+        };
+      }),
+    );
+    if (!dryRun) await replacePurchaseRows(tx, refolded, deps);
+    return {
+      streams: refolded.map((r) => r.streamId),
+      changed: refolded
+        .filter((r) => !isDeepStrictEqual(r.before, r.after))
+        .map(({ streamId, before, after }) => ({ streamId, before, after })),
+    };
   });
 }
