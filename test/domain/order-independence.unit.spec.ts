@@ -68,13 +68,11 @@ const purchaseEvent: fc.Arbitrary<PurchaseEvent> = fc.oneof(
 
 /** The same events reordered, with some delivered more than once. */
 const deliveries = (events: PurchaseEvent[]) =>
-  fc
-    .array(fc.nat({ max: Math.max(0, events.length - 1) }), { maxLength: events.length })
-    .chain((repeats) =>
-      fc.shuffledSubarray([...events, ...repeats.map((i) => events[i]!)], {
-        minLength: events.length + repeats.length,
-      }),
-    );
+  fc.array(fc.nat({ max: Math.max(0, events.length - 1) }), { maxLength: events.length }).chain((repeats) =>
+    fc.shuffledSubarray([...events, ...repeats.map((i) => events[i]!)], {
+      minLength: events.length + repeats.length,
+    }),
+  );
 
 const lifecycle = fc.array(purchaseEvent, { minLength: 1, maxLength: 40 });
 const moments = fc.array(fc.integer({ min: 0, max: 140 }), { minLength: 1, maxLength: 5 });
