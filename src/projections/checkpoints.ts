@@ -11,10 +11,7 @@ const toPosition = (row: CheckpointRow): GlobalPosition => ({
   sequence: BigInt(row.sequence_position),
 });
 
-export async function ensureCheckpoint(db: Queryable, projection: string): Promise<void> {
-  await db.query('INSERT INTO projection_checkpoints (projection) VALUES ($1) ON CONFLICT DO NOTHING', [projection]);
-}
-
+/** Where the projection has got to; the start for a projection that never ran. */
 export async function readCheckpoint(db: Queryable, projection: string): Promise<GlobalPosition> {
   const { rows } = await db.query<CheckpointRow>(
     'SELECT commit_position, sequence_position FROM projection_checkpoints WHERE projection = $1',
@@ -52,8 +49,9 @@ export async function lockCheckpoint(
 
 export async function saveCheckpoint(tx: Queryable, projection: string, position: GlobalPosition): Promise<void> {
   await tx.query(
-    `UPDATE projection_checkpoints SET commit_position = $2, sequence_position = $3, updated_at = now()
-     WHERE projection = $1`,
+    `INSERT INTO projection_checkpoints (projection, commit_position, sequence_position) VALUES ($1, $2, $3)
+     ON CONFLICT (projection) DO UPDATE
+     SET commit_position = excluded.commit_position, sequence_position = excluded.sequence_position, updated_at = now()`,
     [projection, position.commit.toString(), position.sequence.toString()],
   );
 }

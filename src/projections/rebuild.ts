@@ -1,7 +1,7 @@
 import type { Pool } from '../db/pool.ts';
 import { withTransaction } from '../db/transaction.ts';
 import { START } from '../eventstore/global-position.ts';
-import { ensureCheckpoint, lockCheckpoint, saveCheckpoint } from './checkpoints.ts';
+import { lockCheckpoint, saveCheckpoint } from './checkpoints.ts';
 import type { Projection } from './projection.ts';
 
 /**
@@ -9,7 +9,6 @@ import type { Projection } from './projection.ts';
  * event, atomically; a runner then rebuilds it from the whole log.
  */
 export async function resetProjection(pool: Pool, projection: Projection): Promise<void> {
-  await ensureCheckpoint(pool, projection.name);
   await withTransaction(pool, async (tx) => {
     await lockCheckpoint(tx, projection.name, { wait: true });
     await projection.reset(tx);

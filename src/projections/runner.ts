@@ -5,7 +5,7 @@ import { withTransaction } from '../db/transaction.ts';
 import type { EventStore } from '../eventstore/event-store.ts';
 import { START, isAtOrAfter, type GlobalPosition } from '../eventstore/global-position.ts';
 import type { Logger } from '../observability/logger.ts';
-import { ensureCheckpoint, lockCheckpoint, readCheckpoint, saveCheckpoint } from './checkpoints.ts';
+import { lockCheckpoint, readCheckpoint, saveCheckpoint } from './checkpoints.ts';
 import type { Projection } from './projection.ts';
 
 export interface ProjectionRunnerOptions {
@@ -48,7 +48,6 @@ export class ProjectionRunner {
   }
 
   async start(): Promise<void> {
-    await ensureCheckpoint(this.options.pool, this.name);
     this.advanceTo(await readCheckpoint(this.options.pool, this.name));
     this.running = true;
     this.loop = this.follow();

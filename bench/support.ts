@@ -1,0 +1,98 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
+
+export interface BenchPostgres {
+  readonly serverUrl: string;
+  /** A new empty database on the server. */
+  freshDatabase(tag: string): Promise<string>;
+  dropDatabase(url: string): Promise<void>;
+  settings(): Promise<Record<string, string>>;
+  stop(): Promise<void>;
+}
+
+/** The embedded PostgreSQL with its default (durable) settings, in a temporary folder, or BENCH_DATABASE_URL. */
+export async function benchPostgres(): Promise<BenchPostgres> {
+  const external = process.env.BENCH_DATABASE_URL;
+  let stopServer = async () => {};
+  let serverUrl: string;
+  if (external) {
+    serverUrl = external;
+  } else {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'subledger-bench-'));
+    const server = await startEmbeddedPostgres({ dataDir, port: 55_000 + (process.pid % 1000), ephemeral: true });
+    serverUrl = server.url;
+    stopServer = async () => {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    };
+  }
+  const admin = async <T>(work: (client: pg.Client) => Promise<T>) => {
+    const client = new pg.Client({ connectionString: serverUrl });
+    await client.connect();
+    try {
+      return await work(client);
+    } finally {
+      await client.end();
+    }
+  };
+  let counter = 0;
+  return {
+    serverUrl,
+    async freshDatabase(tag) {
+      const name = `bench_${tag}_${process.pid}_${counter++}`;
+      await admin((c) => c.query(`CREATE DATABASE ${name}`));
+      const url = new URL(serverUrl);
+      url.pathname = `/${name}`;
+      return url.toString();
+    },
+    async dropDatabase(url) {
+      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`));
+    },
+    async settings() {
+      const { rows } = await admin((c) =>
+        c.query<{ name: string; setting: string }>(
+          `SELECT name, setting FROM pg_settings
+           WHERE name IN ('fsync', 'synchronous_commit', 'wal_sync_method', 'shared_buffers', 'server_version')`,
+        ),
+      );
+      return Object.fromEntries(rows.map((r) => [r.name, r.setting]));
+    },
+    stop: () => stopServer(),
+  };
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+export function machine() {
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model.trim(),
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+  };
+}
+
+/** Runs `writers` concurrent loops that share `total` iterations. */
+export async function inParallel(
+  writers: number,
+  total: number,
+  loop: (writer: number, count: number) => Promise<void>,
+) {
+  const share = Math.floor(total / writers);
+  await Promise.all(Array.from({ length: writers }, (_, w) => loop(w, share + (w < total % writers ? 1 : 0))));
+}
+
+/** Events per second for `count` events done by `work`. */
+export async function rate(count: number, work: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await work();
+  return count / ((performance.now() - started) / 1000);
+}
