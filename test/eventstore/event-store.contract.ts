@@ -108,6 +108,30 @@ export function eventStoreContract(adapter: string, emptyStore: () => Promise<Ev
       });
     });
 
+    it('gives each of many concurrent appends its own outcome', async () => {
+      const taken = stream();
+      await store.append(taken, [event()], { expectedVersion: 'no_stream' });
+      const fresh = Array.from({ length: 10 }, () => stream());
+      const results = await Promise.allSettled([
+        ...fresh.map((id) => store.append(id, [event(), event()], { expectedVersion: 'no_stream' })),
+        ...Array.from({ length: 10 }, () => store.append(taken, [event()], { expectedVersion: 'no_stream' })),
+      ]);
+      expect(results.slice(0, 10).map((r) => r.status)).toEqual(Array(10).fill('fulfilled'));
+      for (const r of results.slice(10)) {
+        expect(r).toMatchObject({ status: 'rejected', reason: expect.any(WrongExpectedVersionError) });
+      }
+      for (const id of fresh) expect(await store.readStream(id)).toHaveLength(2);
+      expect(await store.readStream(taken)).toHaveLength(1);
+    });
+
+    it('rejects events without a UUID id and writes nothing', async () => {
+      const id = stream();
+      await expect(
+        store.append(id, [{ ...event(), id: 'not-a-uuid' }], { expectedVersion: 'any' }),
+      ).rejects.toBeInstanceOf(TypeError);
+      expect(await store.readStream(id)).toEqual([]);
+    });
+
     describe('idempotent appends', () => {
       it('reports an event already stored as already recorded, even with a stale expected version', async () => {
         const id = stream();

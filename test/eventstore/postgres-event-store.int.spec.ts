@@ -60,6 +60,36 @@ describe('PostgreSQL global order', () => {
   });
 });
 
+describe('PostgreSQL group commit', () => {
+  const newEvent = () => ({ id: randomUUID(), type: 'Happened', data: {}, metadata: {} });
+
+  it('gives each append its own outcome when a race with another process breaks the shared transaction', async () => {
+    await db.pool.query('TRUNCATE events');
+    const store = new PostgresEventStore(db.pool);
+    // Another process is writing version 0 of "contested" and has not committed yet.
+    const other = await db.pool.connect();
+    await other.query('BEGIN');
+    await other.query('SELECT * FROM append_to_stream($1, -1, $2::jsonb)', ['contested', JSON.stringify([newEvent()])]);
+
+    // Appends that arrive while another is being committed go together as one group;
+    // the group's insert into "contested" waits...
+    const first = store.append('first', [newEvent()], { expectedVersion: 'no_stream' });
+    const contested = store.append('contested', [newEvent()], { expectedVersion: 'no_stream' });
+    const bystander = store.append('bystander', [newEvent()], { expectedVersion: 'no_stream' });
+    const unrelated = store.append('unrelated', [newEvent()], { expectedVersion: 'no_stream' });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // ...and fails when the other process commits. Each append then gets its own answer.
+    await other.query('COMMIT');
+    other.release();
+
+    await expect(first).resolves.toMatchObject({ outcome: 'appended' });
+    await expect(contested).rejects.toMatchObject({ name: 'WrongExpectedVersionError', actual: 0 });
+    await expect(bystander).resolves.toMatchObject({ outcome: 'appended', streamVersion: 0 });
+    await expect(unrelated).resolves.toMatchObject({ outcome: 'appended', streamVersion: 0 });
+    expect(await store.readStream('contested')).toHaveLength(1);
+  });
+});
+
 describe('source document archive', () => {
   it('keeps a document verbatim, addressed by its content hash, once', async () => {
     const archive = new SourceDocumentArchive(db.pool);

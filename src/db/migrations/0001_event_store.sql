@@ -75,6 +75,25 @@ BEGIN
 END;
 $$;
 
+-- Group commit: several appends, to any streams, in one round trip and one
+-- transaction, so one WAL flush makes them all durable. Each append keeps its own
+-- expected-version check and outcome, exactly as if it ran alone, in order; one
+-- result row per append, in input order.
+--   p_appends: [{"stream": text, "expected": bigint|null, "events": [...]}, ...]
+CREATE FUNCTION append_to_streams(p_appends jsonb)
+RETURNS TABLE (ordinal bigint, outcome text, stream_version bigint, commit_position text, sequence_position bigint,
+               already_recorded text[])
+LANGUAGE plpgsql AS $$
+DECLARE
+  a record;
+BEGIN
+  FOR a IN SELECT value, ord FROM jsonb_array_elements(p_appends) WITH ORDINALITY AS x(value, ord) LOOP
+    RETURN QUERY
+      SELECT a.ord, r.* FROM append_to_stream(a.value->>'stream', (a.value->>'expected')::bigint, a.value->'events') r;
+  END LOOP;
+END;
+$$;
+
 -- The verbatim documents facts come from (signed notifications, store API responses),
 -- addressed by their content hash so keeping the same document twice stores it once.
 CREATE TABLE source_documents (

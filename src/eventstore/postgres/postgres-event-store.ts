@@ -24,17 +24,46 @@ interface EventRow {
   sequence_position: string;
 }
 
+interface AppendRow {
+  outcome: 'appended' | 'already_recorded' | 'wrong_expected_version';
+  stream_version: string;
+  commit_position: string | null;
+  sequence_position: string | null;
+  already_recorded: string[];
+}
+
+interface AppendRequest {
+  readonly streamId: string;
+  readonly expectedVersion: ExpectedVersion;
+  readonly events: readonly NewEvent[];
+}
+
+interface QueuedAppend extends AppendRequest {
+  resolve(result: AppendResult): void;
+  reject(error: unknown): void;
+}
+
 const EVENT_COLUMNS = `event_id, stream_id, stream_version, type, data, metadata, recorded_at,
   transaction_id::text AS commit_position, global_position AS sequence_position`;
-
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** How many times an append is retried when it raced a writer of the very same event ids. */
 const DUPLICATE_RACE_RETRIES = 2;
+/** Appends sent together at most, when callers append concurrently. */
+const MAX_GROUP = 200;
 
 /**
  * The PostgreSQL event store (schema in src/db/migrations/0001_event_store.sql).
- * One round trip per append, through the append_to_stream function.
+ *
+ * Group commit: appends that arrive while another is being committed wait and
+ * then go together, in one round trip and one transaction (append_to_streams), so
+ * one WAL flush makes all of them durable. Each keeps its own expected-version
+ * check, idempotency and outcome. A lone writer is never delayed: it always finds
+ * the queue empty and appends alone (append_to_stream).
  */
 export class PostgresEventStore implements EventStore {
+  private readonly queue: QueuedAppend[] = [];
+  private committing = false;
+
   constructor(private readonly db: Queryable) {}
 
   async append(
@@ -42,11 +71,60 @@ export class PostgresEventStore implements EventStore {
     events: readonly NewEvent[],
     { expectedVersion }: { expectedVersion: ExpectedVersion },
   ): Promise<AppendResult> {
-    if (events.length === 0) throw new Error(`Nothing to append to ${streamId}`);
-    const payload = JSON.stringify(events.map(({ id, type, data, metadata }) => ({ id, type, data, metadata })));
+    if (events.length === 0) throw new TypeError(`Nothing to append to ${streamId}`);
+    const badId = events.find((e) => !UUID.test(e.id));
+    if (badId) throw new TypeError(`Event ids must be UUIDs; got ${JSON.stringify(badId.id)}`);
+    toSqlExpectedVersion(expectedVersion); // rejects a malformed version before anything is queued
+    return new Promise((resolve, reject) => {
+      this.queue.push({ streamId, expectedVersion, events, resolve, reject });
+      void this.commitQueued();
+    });
+  }
+
+  private async commitQueued(): Promise<void> {
+    if (this.committing) return;
+    this.committing = true;
+    try {
+      while (this.queue.length > 0) {
+        const group = this.queue.splice(0, MAX_GROUP);
+        if (group.length === 1) await settle(group[0]!, () => this.appendAlone(group[0]!));
+        else await this.appendTogether(group);
+      }
+    } finally {
+      this.committing = false;
+    }
+  }
+
+  private async appendTogether(group: QueuedAppend[]): Promise<void> {
+    let rows: AppendRow[];
+    try {
+      ({ rows } = await this.db.query<AppendRow & { ordinal: string }>(
+        'SELECT * FROM append_to_streams($1::jsonb) ORDER BY ordinal',
+        [
+          JSON.stringify(
+            group.map((a) => ({ stream: a.streamId, expected: toSqlExpectedVersion(a.expectedVersion), events: a.events })),
+          ),
+        ],
+      ));
+    } catch {
+      // One append broke the shared transaction (it raced a writer in another process, say):
+      // nothing of the group was written; give each its own transaction and its own outcome.
+      await Promise.all(group.map((a) => settle(a, () => this.appendAlone(a))));
+      return;
+    }
+    group.forEach((a, i) => void settle(a, async () => toAppendResult(a, rows[i]!)));
+  }
+
+  private async appendAlone(request: AppendRequest): Promise<AppendResult> {
+    const { streamId, expectedVersion, events } = request;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.appendOnce(streamId, events, expectedVersion, payload);
+        const { rows } = await this.db.query<AppendRow>('SELECT * FROM append_to_stream($1, $2, $3::jsonb)', [
+          streamId,
+          toSqlExpectedVersion(expectedVersion),
+          JSON.stringify(events),
+        ]);
+        return toAppendResult(request, rows[0]!);
       } catch (error) {
         const constraint = (error as DatabaseError).constraint;
         // Another writer stored one of these very events between our check and our insert:
@@ -58,29 +136,6 @@ export class PostgresEventStore implements EventStore {
         throw error;
       }
     }
-  }
-
-  private async appendOnce(
-    streamId: string,
-    events: readonly NewEvent[],
-    expectedVersion: ExpectedVersion,
-    payload: string,
-  ): Promise<AppendResult> {
-    const { rows } = await this.db.query<{
-      outcome: 'appended' | 'already_recorded' | 'wrong_expected_version';
-      stream_version: string;
-      commit_position: string | null;
-      sequence_position: string | null;
-      already_recorded: string[];
-    }>('SELECT * FROM append_to_stream($1, $2, $3::jsonb)', [streamId, toSqlExpectedVersion(expectedVersion), payload]);
-    const row = rows[0]!;
-    const streamVersion = Number(row.stream_version);
-    if (row.outcome === 'wrong_expected_version') {
-      throw new WrongExpectedVersionError(streamId, expectedVersion, streamVersion < 0 ? 'no_stream' : streamVersion);
-    }
-    const position = { commit: BigInt(row.commit_position!), sequence: BigInt(row.sequence_position!) };
-    if (row.outcome === 'already_recorded') return { outcome: 'already_recorded', streamVersion, position };
-    return { outcome: 'appended', streamVersion, position, alreadyRecorded: row.already_recorded };
   }
 
   async readStream(streamId: string, options: { fromVersion?: number } = {}): Promise<RecordedEvent[]> {
@@ -122,6 +177,24 @@ export class PostgresEventStore implements EventStore {
     const version = rows[0]?.version;
     return version == null ? 'no_stream' : Number(version);
   }
+}
+
+async function settle(append: QueuedAppend, work: () => Promise<AppendResult>): Promise<void> {
+  try {
+    append.resolve(await work());
+  } catch (error) {
+    append.reject(error);
+  }
+}
+
+function toAppendResult({ streamId, expectedVersion }: AppendRequest, row: AppendRow): AppendResult {
+  const streamVersion = Number(row.stream_version);
+  if (row.outcome === 'wrong_expected_version') {
+    throw new WrongExpectedVersionError(streamId, expectedVersion, streamVersion < 0 ? 'no_stream' : streamVersion);
+  }
+  const position = { commit: BigInt(row.commit_position!), sequence: BigInt(row.sequence_position!) };
+  if (row.outcome === 'already_recorded') return { outcome: 'already_recorded', streamVersion, position };
+  return { outcome: 'appended', streamVersion, position, alreadyRecorded: row.already_recorded };
 }
 
 function toSqlExpectedVersion(expected: ExpectedVersion): number | null {
