@@ -96,3 +96,20 @@ export async function rate(count: number, work: () => Promise<unknown>): Promise
   await work();
   return count / ((performance.now() - started) / 1000);
 }
+
+/** One-row INSERT commits per second by one writer: the fsync-bound ceiling for any single sequential writer. */
+export async function commitFloor(postgres: BenchPostgres, commits: number): Promise<number> {
+  const url = await postgres.freshDatabase('floor');
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, x text)');
+    for (let i = 0; i < 200; i++) await client.query('INSERT INTO t (x) VALUES ($1)', ['warm-up']);
+    return await rate(commits, async () => {
+      for (let i = 0; i < commits; i++) await client.query('INSERT INTO t (x) VALUES ($1)', ['x']);
+    });
+  } finally {
+    await client.end();
+    await postgres.dropDatabase(url);
+  }
+}
