@@ -31,8 +31,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   await mkdir(options.dataDir, { recursive: true });
   // As root the server runs as the `postgres` user, which must be able to reach its cluster folder.
   await chmod(options.dataDir, 0o755);
-  const password = await readOrCreatePassword(path.join(options.dataDir, 'postgres-password'));
-  const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${options.port}/postgres`;
+  const password = await readOrCreatePassword(passwordFile(options.dataDir));
+  const url = superuserUrl(password, options.port);
   // Another Subledger process (the service, when this is the CLI) may run the server already: share it.
   if (!options.ephemeral && (await answers(url))) return { url, stop: async () => {} };
   const log = options.onLog ?? (() => {});
@@ -72,6 +72,19 @@ async function answers(url: string): Promise<boolean> {
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/** The superuser URL of an embedded PostgreSQL that `startEmbeddedPostgres` created in `dataDir`. */
+export async function embeddedPostgresUrl(dataDir: string, port: number): Promise<string> {
+  return superuserUrl((await readFile(passwordFile(dataDir), 'utf8')).trim(), port);
+}
+
+function superuserUrl(password: string, port: number): string {
+  return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+}
+
+function passwordFile(dataDir: string): string {
+  return path.join(dataDir, 'postgres-password');
 }
 
 async function readOrCreatePassword(file: string): Promise<string> {

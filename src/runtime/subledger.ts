@@ -55,6 +55,7 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
     });
     await purchases.start();
     stops.push(() => purchases.stop());
+    eventStore.onAppended(() => purchases.nudge());
 
     const api = await buildApi({
       logger,

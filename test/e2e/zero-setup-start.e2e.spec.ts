@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { embeddedPostgresUrl } from '../../src/db/embedded-postgres.ts';
 import { createPool } from '../../src/db/pool.ts';
 import { PostgresEventStore } from '../../src/eventstore/postgres/postgres-event-store.ts';
 import { freePort } from '../support/free-port.ts';
@@ -43,8 +44,7 @@ describe('npm start with no configuration', () => {
       });
 
       // Write to the embedded database the service runs, as another Subledger process would.
-      const password = (await readFile(path.join(dataDir, 'postgres-password'), 'utf8')).trim();
-      const pool = createPool(`postgres://postgres:${password}@127.0.0.1:${env.EMBEDDED_POSTGRES_PORT}/postgres`, 1);
+      const pool = createPool(await embeddedPostgresUrl(dataDir, Number(env.EMBEDDED_POSTGRES_PORT)), 1);
       await new PostgresEventStore(pool).append(
         'kept-across-restarts',
         [{ id: randomUUID(), type: 'Noted', data: {}, metadata: {} }],
@@ -58,8 +58,7 @@ describe('npm start with no configuration', () => {
     const second = startSubledgerProcess(env);
     try {
       await waitForHttp(`${base}/ready`, second);
-      const password = (await readFile(path.join(dataDir, 'postgres-password'), 'utf8')).trim();
-      const pool = createPool(`postgres://postgres:${password}@127.0.0.1:${env.EMBEDDED_POSTGRES_PORT}/postgres`, 1);
+      const pool = createPool(await embeddedPostgresUrl(dataDir, Number(env.EMBEDDED_POSTGRES_PORT)), 1);
       expect(await new PostgresEventStore(pool).readStream('kept-across-restarts')).toHaveLength(1);
       const { rows } = await pool.query('SELECT count(*)::int AS n FROM schema_migrations');
       expect(rows[0].n).toBe(2);

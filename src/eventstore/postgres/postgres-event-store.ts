@@ -63,8 +63,21 @@ const MAX_GROUP = 200;
 export class PostgresEventStore implements EventStore {
   private readonly queue: QueuedAppend[] = [];
   private committing = false;
+  private readonly appendListeners = new Set<() => void>();
 
   constructor(private readonly db: Queryable) {}
+
+  /** Calls `listener` after appends commit (to wake projections in this process). Returns an unsubscribe. */
+  onAppended(listener: () => void): () => void {
+    this.appendListeners.add(listener);
+    return () => this.appendListeners.delete(listener);
+  }
+
+  /** How many events the store holds (exact; for progress bars of whole-log work). */
+  async countEvents(): Promise<number> {
+    const { rows } = await this.db.query<{ n: string }>('SELECT count(*) AS n FROM events');
+    return Number(rows[0]!.n);
+  }
 
   async append(
     streamId: string,
@@ -89,6 +102,7 @@ export class PostgresEventStore implements EventStore {
         const group = this.queue.splice(0, MAX_GROUP);
         if (group.length === 1) await settle(group[0]!, () => this.appendAlone(group[0]!));
         else await this.appendTogether(group);
+        for (const listener of this.appendListeners) listener();
       }
     } finally {
       this.committing = false;
@@ -102,7 +116,11 @@ export class PostgresEventStore implements EventStore {
         'SELECT * FROM append_to_streams($1::jsonb) ORDER BY ordinal',
         [
           JSON.stringify(
-            group.map((a) => ({ stream: a.streamId, expected: toSqlExpectedVersion(a.expectedVersion), events: a.events })),
+            group.map((a) => ({
+              stream: a.streamId,
+              expected: toSqlExpectedVersion(a.expectedVersion),
+              events: a.events,
+            })),
           ),
         ],
       ));

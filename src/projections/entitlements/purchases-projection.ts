@@ -13,8 +13,6 @@ export const PURCHASES_PROJECTION = 'purchases';
 export interface PurchasesProjectionOptions {
   readonly catalog: Catalog;
   readonly logger: Logger;
-  /** Called after a batch with the app users whose purchases it changed (cache invalidation). */
-  readonly onCustomersChanged?: (appUserIds: ReadonlySet<string>) => void;
 }
 
 /**
@@ -44,22 +42,9 @@ export function purchasesProjection(options: PurchasesProjectionOptions): Projec
 
       const previous = await loadStates(tx, [...byStream.keys()]);
       const rows = [...byStream].map(([streamId, { key, events: news, version }]) =>
-        readModelRow(
-          streamId,
-          key,
-          foldPurchase(news, previous.get(streamId)?.state ?? initialState()),
-          version,
-          options,
-        ),
+        readModelRow(streamId, key, foldPurchase(news, previous.get(streamId) ?? initialState()), version, options),
       );
       await upsertRows(tx, rows);
-
-      if (options.onCustomersChanged) {
-        const owners = new Set<string>();
-        for (const row of rows) if (row.app_user_id) owners.add(row.app_user_id);
-        for (const { appUserId } of previous.values()) if (appUserId) owners.add(appUserId);
-        options.onCustomersChanged(owners);
-      }
     },
 
     async reset(tx) {
@@ -112,11 +97,11 @@ function readModelRow(
 type Row = ReturnType<typeof readModelRow>;
 
 async function loadStates(tx: Queryable, streamIds: string[]) {
-  const { rows } = await tx.query<{ stream_id: string; state: PurchaseState; app_user_id: string | null }>(
-    'SELECT stream_id, state, app_user_id FROM purchases WHERE stream_id = ANY($1)',
+  const { rows } = await tx.query<{ stream_id: string; state: PurchaseState }>(
+    'SELECT stream_id, state FROM purchases WHERE stream_id = ANY($1)',
     [streamIds],
   );
-  return new Map(rows.map((r) => [r.stream_id, { state: r.state, appUserId: r.app_user_id }]));
+  return new Map(rows.map((r) => [r.stream_id, r.state]));
 }
 
 /** One statement for the whole batch. */

@@ -1,0 +1,75 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresEventStore } from '../../src/eventstore/postgres/postgres-event-store.ts';
+import { recordPurchase } from '../../src/ingest/record-purchase.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { appleKey, day, period, started } from '../support/purchase-facts.ts';
+
+const run = promisify(execFile);
+let db: TestDatabase;
+
+/** The real `subledger` command, as an operator runs it, against the test database. */
+async function subledger(args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['bin/subledger.js', ...args], {
+      env: { PATH: process.env.PATH ?? '', DATABASE_URL: db.url, ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  const store = new PostgresEventStore(db.pool);
+  const key = appleKey('CLI-1');
+  await recordPurchase(
+    store,
+    key,
+    { type: 'LinkToAppUser', data: { appUserId: 'carol', via: 'app_submission', at: day(0) } },
+    { causationId: 'link' },
+  );
+  await recordPurchase(
+    store,
+    key,
+    { type: 'RecordStoreFacts', data: { facts: [started(period('t1', 0, 30))] } },
+    { causationId: 'n1' },
+  );
+});
+afterAll(() => db.drop());
+
+describe('subledger CLI', () => {
+  it('rebuilds the read model from the event store', async () => {
+    const result = await subledger(['rebuild-projections']);
+    expect(result).toMatchObject({ code: 0, stdout: expect.stringContaining('Rebuilt "purchases" from 2 events.') });
+    const { rows } = await db.pool.query('SELECT app_user_id, access_until FROM purchases');
+    expect(rows).toEqual([{ app_user_id: 'carol', access_until: new Date(day(30)) }]);
+  });
+
+  it('shows what a re-fold would change, then applies it', async () => {
+    await db.pool.query(`UPDATE purchases SET status = status || '{"willRenew": false}'`);
+    const dryRun = await subledger(['refold', 'carol', '--dry-run', '--json']);
+    expect(dryRun.code).toBe(0);
+    expect(JSON.parse(dryRun.stdout)).toMatchObject({
+      changed: [{ before: { willRenew: false }, after: { willRenew: true } }],
+    });
+
+    expect((await subledger(['refold', 'carol'])).stdout).toContain('1 purchase(s) of carol; 1 changed.');
+    expect((await subledger(['refold', 'carol'])).stdout).toContain('1 purchase(s) of carol; 0 changed.');
+  });
+
+  it('exits with 2 and names the variable when the configuration is bad', async () => {
+    const result = await subledger(['refold', 'carol'], { LOG_LEVEL: 'chatty' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('LOG_LEVEL');
+  });
+
+  it('explains a missing argument', async () => {
+    const result = await subledger(['refold']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("missing required argument 'appUserId'");
+  });
+});
