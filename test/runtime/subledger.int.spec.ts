@@ -1,0 +1,46 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config.ts';
+import { isAtOrAfter } from '../../src/eventstore/global-position.ts';
+import { silentLogger } from '../../src/observability/logger.ts';
+import { startSubledger, type Subledger } from '../../src/runtime/subledger.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { freePort } from '../support/free-port.ts';
+
+let db: TestDatabase;
+let subledger: Subledger;
+beforeAll(async () => {
+  db = await createTestDatabase({ migrated: false });
+  const config = loadConfig({
+    DATABASE_URL: db.url,
+    PORT: String(await freePort()),
+    // An idle projection would look again only after a minute: appends must wake it.
+    PROJECTION_IDLE_POLL_MS: '60000',
+  });
+  subledger = await startSubledger(config, silentLogger);
+});
+afterAll(async () => {
+  await subledger?.stop();
+  await db.drop();
+});
+
+it('migrates an empty database and serves health and readiness over HTTP', async () => {
+  expect(await (await fetch(`${subledger.url}/health`)).json()).toEqual({ status: 'ok' });
+  const ready = await fetch(`${subledger.url}/ready`);
+  expect(ready.status).toBe(200);
+});
+
+it('wakes its projection when this process appends, without waiting for the next poll', async () => {
+  await sleep(100); // let the runner go idle
+  const { position } = await subledger.eventStore.append(
+    `purchase:app_store:production:${randomUUID()}`,
+    [{ id: randomUUID(), type: 'AutoRenewTurnedOff', data: { observedAt: '2026-01-01T00:00:00.000Z' }, metadata: {} }],
+    { expectedVersion: 'no_stream' },
+  );
+  const deadline = Date.now() + 10_000;
+  while (!isAtOrAfter(subledger.purchases.status().checkpoint, position)) {
+    if (Date.now() > deadline) throw new Error('the projection did not wake up');
+    await sleep(20);
+  }
+});
