@@ -112,7 +112,7 @@ export function subledgerSuite(postgres: BenchPostgres): EngineSuite & { catchUp
           await store.append(
             streamId,
             lifecycle.map((event) => ({
-              id: deterministicEventId(streamId, 'bench', event),
+              id: deterministicEventId(streamId, event),
               type: event.type,
               data: event.data,
               metadata: {},

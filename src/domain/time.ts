@@ -11,6 +11,9 @@ export function millis(timestamp: Timestamp): number {
   return ms;
 }
 
-export function isTimestamp(value: unknown): value is Timestamp {
-  return typeof value === 'string' && !Number.isNaN(Date.parse(value));
+/** Whether `value` is a timestamp in the one form the domain accepts (what `toTimestamp` writes). */
+export function isCanonicalTimestamp(value: unknown): value is Timestamp {
+  if (typeof value !== 'string') return false;
+  const ms = Date.parse(value);
+  return !Number.isNaN(ms) && new Date(ms).toISOString() === value;
 }

@@ -21,9 +21,10 @@ export interface DomainEvent {
 }
 
 export interface HandleOptions<Event extends DomainEvent> {
-  /** Identifies what caused the command (a notification id, a request id): part of each event's id. */
+  /** Identifies what caused the command: a notification id, a request id. */
   readonly causationId: string;
-  readonly metadata?: Omit<EventMetadata, 'causationId'>;
+  /** Metadata for each event; `causationId` is added. */
+  readonly metadata?: (event: Event) => Omit<EventMetadata, 'causationId'>;
   /** Recognises events this decider understands; others in the stream (from newer versions) are skipped. */
   readonly isEvent: (event: RecordedEvent) => event is RecordedEvent & Event;
 }
@@ -37,11 +38,15 @@ export type HandleResult<Event, State> =
       readonly append: AppendResult;
     };
 
-/** Namespace for event ids (a fixed random UUID): ids are UUIDv5 of stream, cause, type and data. */
+/** Namespace for event ids (a fixed random UUID): ids are UUIDv5 of stream, type and data. */
 const EVENT_ID_NAMESPACE = '4f0d2d7e-6c35-4d4e-9a36-9d7f5f3c2b11';
 
-export function deterministicEventId(streamId: string, causationId: string, event: DomainEvent): string {
-  return uuidv5(`${streamId}\n${causationId}\n${event.type}\n${canonical(event.data)}`, EVENT_ID_NAMESPACE);
+/**
+ * The same fact in the same stream always gets the same id, whichever notification
+ * (or redelivery of it) carried it, so the event store records it once.
+ */
+export function deterministicEventId(streamId: string, event: DomainEvent): string {
+  return uuidv5(`${streamId}\n${event.type}\n${canonical(event.data)}`, EVENT_ID_NAMESPACE);
 }
 
 /**
@@ -64,14 +69,13 @@ export async function handleCommand<Command, Event extends DomainEvent, State>(
       const events = decider.decide(command, state);
       if (events.length === 0) return { outcome: 'no_change', state, events: [] };
 
-      const metadata: EventMetadata = { ...options.metadata, causationId: options.causationId };
       const append = await store.append(
         streamId,
         events.map((event) => ({
-          id: deterministicEventId(streamId, options.causationId, event),
+          id: deterministicEventId(streamId, event),
           type: event.type,
           data: event.data,
-          metadata,
+          metadata: { ...options.metadata?.(event), causationId: options.causationId },
         })),
         { expectedVersion: recorded.length === 0 ? 'no_stream' : recorded.at(-1)!.streamVersion },
       );

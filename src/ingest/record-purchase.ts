@@ -13,11 +13,12 @@ export function recordPurchase(
   store: EventStore,
   key: PurchaseKey,
   command: PurchaseCommand,
-  context: { causationId: string; metadata?: Omit<EventMetadata, 'causationId'> },
+  context: { causationId: string; metadata?: Omit<EventMetadata, 'causationId' | 'storeTime'> },
 ): Promise<HandleResult<PurchaseEvent, PurchaseState>> {
   return handleCommand(store, purchaseDecider, purchaseStreamId(key), command, {
     causationId: context.causationId,
-    ...(context.metadata && { metadata: context.metadata }),
+    // Each fact carries the store's own time for it.
+    metadata: (event) => ({ ...context.metadata, storeTime: event.data.observedAt }),
     isEvent: isPurchaseEvent<RecordedEvent>,
   });
 }

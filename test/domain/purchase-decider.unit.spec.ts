@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decide, PurchaseRuleViolation, type PurchaseCommand } from '../../src/domain/purchase/decider.ts';
 import type { PurchaseEvent } from '../../src/domain/purchase/events.ts';
+import { deterministicEventId } from '../../src/eventstore/command-handler.ts';
 import { foldPurchase } from '../../src/domain/purchase/state.ts';
 import { hasAccessAt, purchaseStatusAt } from '../../src/domain/purchase/status.ts';
 import { day, fact, LIFETIME, period, renewed, started, YEARLY } from '../support/purchase-facts.ts';
@@ -20,19 +21,32 @@ describe('recording store facts', () => {
     expect(given([]).when(record(started(first)))).toEqual([started(first)]);
   });
 
-  it('records nothing for facts it already has (a duplicated notification)', () => {
-    expect(given([started(first)]).when(record(started(first)))).toEqual([]);
+  it('decides the same fact with the same event id when a notification is delivered twice', () => {
+    const again = given([started(first)]).when(record(started(first)));
+    expect(again).toEqual([started(first)]);
+    const stream = 'purchase:app_store:production:1';
+    expect(deterministicEventId(stream, again[0]!)).toBe(deterministicEventId(stream, started(first)));
+    expect(deterministicEventId(stream, again[0]!)).not.toBe(deterministicEventId(stream, started(period('t2', 30, 60))));
   });
 
   it('records each fact of a batch once, even when the batch repeats it', () => {
     expect(given([]).when(record(started(first), started(first)))).toEqual([started(first)]);
   });
 
-  it('records a late, older observation, which adds history without changing the present', () => {
+  it('records a late, older observation, which is kept in the log without changing the present', () => {
     const past = [started(first), fact('AutoRenewTurnedOff', 10, {})];
     const lateOlder = fact('AutoRenewTurnedOn', 5, {});
     expect(given(past).when(record(lateOlder))).toEqual([lateOlder]);
     expect(statusAfter([...past, lateOlder]).willRenew).toBe(false);
+  });
+
+  it.each([
+    ['an offset instead of Z', '2026-01-01T10:00:00+01:00'],
+    ['no milliseconds', '2026-01-01T09:00:00Z'],
+    ['no time zone', '2026-01-01T09:00:00.000'],
+  ])('rejects a timestamp with %s, so one instant has one form', (_, refundedAt) => {
+    const refund = fact('TransactionRefunded', 3, { transactionId: 't1', refundedAt });
+    expect(() => given([]).when(record(refund))).toThrow(/refundedAt is not a UTC timestamp/);
   });
 
   it('rejects a transaction that expires before it starts', () => {
@@ -41,7 +55,7 @@ describe('recording store facts', () => {
 
   it('rejects an observation without a valid store time', () => {
     const broken = { type: 'AutoRenewTurnedOff', data: { observedAt: 'yesterday' } } as PurchaseEvent;
-    expect(() => given([]).when(record(broken))).toThrow(/observedAt is not a timestamp/);
+    expect(() => given([]).when(record(broken))).toThrow(/observedAt is not a UTC timestamp/);
   });
 
   it('rejects a store fact that pretends to be a support transfer', () => {

@@ -98,10 +98,10 @@ describe('purchases read model', () => {
     expect(await entitlementsOf('bob', 10)).toEqual([]);
   });
 
-  it('records nothing for a duplicated notification', async () => {
+  it('records a duplicated notification once', async () => {
     await record('A', started(period('t1', 0, 30)));
     const again = await record('A', started(period('t1', 0, 30)));
-    expect(again.outcome).toBe('no_change');
+    expect(again.outcome).toBe('already_recorded');
     expect(await eventStore.readStream(purchaseStreamId(appleKey('A')))).toHaveLength(1);
   });
 

@@ -1,4 +1,5 @@
-import { millis, isTimestamp, type Timestamp } from '../time.ts';
+import { canonical } from '../canonical.ts';
+import { isCanonicalTimestamp, millis, type Timestamp } from '../time.ts';
 import type { LinkSource, PurchaseEvent, Transaction } from './events.ts';
 import { evolve, initialState, type PurchaseState } from './state.ts';
 import { purchaseStatusAt } from './status.ts';
@@ -29,12 +30,25 @@ export class PurchaseRuleViolation extends Error {
 export function decide(command: PurchaseCommand, state: PurchaseState): PurchaseEvent[] {
   switch (command.type) {
     case 'RecordStoreFacts': {
-      command.data.facts.forEach(assertWellFormed);
-      return onlyNews(command.data.facts, state);
+      for (const fact of command.data.facts) {
+        assertWellFormed(fact);
+        if (fact.type === 'PurchaseLinkedToAppUser' && fact.data.via !== 'app_account_token') {
+          throw new PurchaseRuleViolation(
+            'invalid_fact',
+            'A store links purchases to app users only through the app account token',
+          );
+        }
+      }
+      // Every fact is recorded, even one that changes nothing now (an old observation
+      // arriving late): the log is what the stores told us. A fact told twice has the
+      // same event id, so the event store keeps it once.
+      return withoutRepeats(command.data.facts);
     }
     case 'LinkToAppUser': {
       const { appUserId, via, at } = command.data;
       if (!appUserId.trim()) throw new PurchaseRuleViolation('invalid_fact', 'The app user id is empty');
+      const link: PurchaseEvent = { type: 'PurchaseLinkedToAppUser', data: { appUserId, via, observedAt: at } };
+      assertWellFormed(link);
       const owner = purchaseStatusAt(state).owner;
       if (via === 'app_submission' && owner && owner.appUserId !== appUserId) {
         // Stops one customer's receipt from unlocking another account.
@@ -43,23 +57,19 @@ export function decide(command: PurchaseCommand, state: PurchaseState): Purchase
           'This purchase already belongs to another app user; support staff can transfer it',
         );
       }
-      return onlyNews([{ type: 'PurchaseLinkedToAppUser', data: { appUserId, via, observedAt: at } }], state);
+      return [link];
     }
   }
 }
 
 export const purchaseDecider = { decide, evolve, initialState };
 
-/** Leaves out facts the state already holds (and repeats within the batch): nothing recorded twice. */
-function onlyNews(facts: readonly PurchaseEvent[], state: PurchaseState): PurchaseEvent[] {
-  const news: PurchaseEvent[] = [];
-  let known = state;
-  for (const fact of facts) {
-    const next = evolve(known, fact);
-    if (next !== known) news.push(fact);
-    known = next;
-  }
-  return news;
+function withoutRepeats(facts: readonly PurchaseEvent[]): PurchaseEvent[] {
+  const seen = new Set<string>();
+  return facts.filter((fact) => {
+    const key = canonical(fact);
+    return !seen.has(key) && Boolean(seen.add(key));
+  });
 }
 
 function assertWellFormed(fact: PurchaseEvent): void {
@@ -68,10 +78,24 @@ function assertWellFormed(fact: PurchaseEvent): void {
 }
 
 function problemWith(fact: PurchaseEvent): string | undefined {
-  if (!isTimestamp(fact.data.observedAt)) return 'observedAt is not a timestamp';
+  const badTime = nonCanonicalTimestamp(fact.data);
+  if (badTime) return `${badTime} is not a UTC timestamp like 2026-01-31T09:30:00.000Z`;
   if ('transaction' in fact.data) return problemWithTransaction(fact.data.transaction);
-  if (fact.type === 'PurchaseLinkedToAppUser' && fact.data.via !== 'app_account_token') {
-    return 'a store links purchases to app users only through the app account token';
+  return undefined;
+}
+
+/**
+ * The first `...At` field, at any depth, that is not in canonical form. One form only,
+ * so that the same instant always compares, sorts and hashes the same way.
+ */
+function nonCanonicalTimestamp(data: object, path = ''): string | undefined {
+  for (const [key, value] of Object.entries(data)) {
+    const here = path ? `${path}.${key}` : key;
+    if (key.endsWith('At') && !isCanonicalTimestamp(value)) return here;
+    if (value && typeof value === 'object') {
+      const nested = nonCanonicalTimestamp(value, here);
+      if (nested) return nested;
+    }
   }
   return undefined;
 }
@@ -79,10 +103,8 @@ function problemWith(fact: PurchaseEvent): string | undefined {
 function problemWithTransaction(t: Transaction): string | undefined {
   if (!t.transactionId) return 'the transaction has no id';
   if (!t.productId) return 'the transaction has no product id';
-  if (!isTimestamp(t.purchasedAt)) return 'purchasedAt is not a timestamp';
-  if (t.expiresAt !== undefined) {
-    if (!isTimestamp(t.expiresAt)) return 'expiresAt is not a timestamp';
-    if (millis(t.expiresAt) <= millis(t.purchasedAt)) return 'the transaction expires before it starts';
+  if (t.expiresAt !== undefined && millis(t.expiresAt) <= millis(t.purchasedAt)) {
+    return 'the transaction expires before it starts';
   }
   return undefined;
 }

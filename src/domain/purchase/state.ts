@@ -18,8 +18,9 @@ import type {
  * the newest store observation wins; everything that changes over time is a
  * timeline of observations, sorted by store time. Folding any permutation of the
  * same events, with any duplicates, gives a deep-equal state, and an old
- * notification arriving late only adds a point in the past: it can never
- * overwrite what a newer one said. `status.ts` reads the state at a point in time.
+ * notification arriving late can never overwrite what a newer one said: on a
+ * timeline it adds a point in the past, in a register it loses to the newer value
+ * (the event itself stays in the log). `status.ts` reads the state at a point in time.
  */
 export interface PurchaseState {
   readonly transactions: Readonly<Record<string, Observed<Transaction>>>;
@@ -90,9 +91,12 @@ export function evolve(state: PurchaseState, event: PurchaseEvent): PurchaseStat
   const at = event.data.observedAt;
   switch (event.type) {
     case 'SubscriptionStarted':
-    case 'SubscriptionRenewed':
-      // A period that was paid for is also proof that billing worked at that time.
-      return merge(withTransaction(state, event.data.transaction, at), 'billing', at, { status: 'ok' });
+    case 'SubscriptionRenewed': {
+      // A period that was paid for also proves that, at that time, billing worked,
+      // auto-renew was on and the subscription was not paused.
+      const withPeriod = withTransaction(state, event.data.transaction, at);
+      return merge(merge(merge(withPeriod, 'billing', at, { status: 'ok' }), 'autoRenew', at, true), 'pause', at, null);
+    }
     case 'RenewalExtended':
     case 'OneTimeProductPurchased':
       return withTransaction(state, event.data.transaction, at);

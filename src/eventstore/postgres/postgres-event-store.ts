@@ -46,8 +46,8 @@ interface QueuedAppend extends AppendRequest {
 const EVENT_COLUMNS = `event_id, stream_id, stream_version, type, data, metadata, recorded_at,
   transaction_id::text AS commit_position, global_position AS sequence_position`;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** How many times an append is retried when it raced a writer of the very same event ids. */
-const DUPLICATE_RACE_RETRIES = 2;
+/** How many times an append is run again after racing another writer (same event ids, or 'any'). */
+const RACE_RETRIES = 3;
 /** Appends sent together at most, when callers append concurrently. */
 const MAX_GROUP = 200;
 
@@ -57,8 +57,8 @@ const MAX_GROUP = 200;
  * Group commit: appends that arrive while another is being committed wait and
  * then go together, in one round trip and one transaction (append_to_streams), so
  * one WAL flush makes all of them durable. Each keeps its own expected-version
- * check, idempotency and outcome. A lone writer is never delayed: it always finds
- * the queue empty and appends alone (append_to_stream).
+ * check, idempotency and outcome. A lone writer finds the queue empty and appends
+ * alone (append_to_stream), with no added wait.
  */
 export class PostgresEventStore implements EventStore {
   private readonly queue: QueuedAppend[] = [];
@@ -87,6 +87,9 @@ export class PostgresEventStore implements EventStore {
     if (events.length === 0) throw new TypeError(`Nothing to append to ${streamId}`);
     const badId = events.find((e) => !UUID.test(e.id));
     if (badId) throw new TypeError(`Event ids must be UUIDs; got ${JSON.stringify(badId.id)}`);
+    if (new Set(events.map((e) => e.id.toLowerCase())).size !== events.length) {
+      throw new TypeError(`The same event id appears twice in one append to ${streamId}`);
+    }
     toSqlExpectedVersion(expectedVersion); // rejects a malformed version before anything is queued
     return new Promise((resolve, reject) => {
       this.queue.push({ streamId, expectedVersion, events, resolve, reject });
@@ -126,8 +129,9 @@ export class PostgresEventStore implements EventStore {
       ));
     } catch {
       // One append broke the shared transaction (it raced a writer in another process, say):
-      // nothing of the group was written; give each its own transaction and its own outcome.
-      await Promise.all(group.map((a) => settle(a, () => this.appendAlone(a))));
+      // nothing of the group was written; give each its own transaction and its own outcome,
+      // in the order they arrived.
+      for (const append of group) await settle(append, () => this.appendAlone(append));
       return;
     }
     group.forEach((a, i) => void settle(a, async () => toAppendResult(a, rows[i]!)));
@@ -147,7 +151,9 @@ export class PostgresEventStore implements EventStore {
         const constraint = (error as DatabaseError).constraint;
         // Another writer stored one of these very events between our check and our insert:
         // run again, and the function reports them as already recorded.
-        if (constraint === 'events_event_id_unique' && attempt < DUPLICATE_RACE_RETRIES) continue;
+        if (constraint === 'events_event_id_unique' && attempt < RACE_RETRIES) continue;
+        // 'any' promises no conflict: another writer took the version we read, so read again.
+        if (constraint === 'events_stream_version_unique' && expectedVersion === 'any' && attempt < RACE_RETRIES) continue;
         if (constraint === 'events_stream_version_unique') {
           throw new WrongExpectedVersionError(streamId, expectedVersion, await this.currentVersion(streamId));
         }
