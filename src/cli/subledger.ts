@@ -1,5 +1,6 @@
 import { Presets, SingleBar } from 'cli-progress';
 import { Command } from 'commander';
+import { unknownStoreProducts } from '../projections/entitlements/customer-purchases.ts';
 import { refoldCustomer } from '../projections/entitlements/refold-customer.ts';
 import { resetProjection } from '../projections/rebuild.ts';
 import { ProjectionRunner } from '../projections/runner.ts';
@@ -61,6 +62,22 @@ export function cli(): Command {
         const note = dryRun ? ' (dry run: nothing written)' : '';
         console.log(`${result.streams.length} purchase(s) of ${appUserId}; ${result.changed.length} changed${note}.`);
         for (const change of result.changed) console.log(`  ${change.streamId}`);
+      }),
+    );
+
+  program
+    .command('unknown-products')
+    .description('List store products seen in purchases that the catalog does not know')
+    .option('--json', 'print JSON')
+    .action((options: { json?: boolean }) =>
+      withCliServices(async ({ pool }) => {
+        const unknown = await unknownStoreProducts(pool);
+        if (options.json) {
+          console.log(JSON.stringify(unknown, null, 2));
+          return;
+        }
+        if (unknown.length === 0) console.log('Every purchased product is in the catalog.');
+        for (const p of unknown) console.log(`${p.store}\t${p.storeProductId}\t${p.purchases} purchase(s)`);
       }),
     );
 

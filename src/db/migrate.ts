@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Pool } from './pool.ts';
@@ -11,6 +12,8 @@ export interface Migration {
   readonly version: number;
   readonly name: string;
   readonly sql: string;
+  /** sha256 of the SQL: an applied migration must never change. */
+  readonly checksum: string;
 }
 
 /** The versioned SQL files in `src/db/migrations`, named `NNNN_description.sql`, in order. */
@@ -20,7 +23,13 @@ export async function loadMigrations(): Promise<Migration[]> {
     files.map(async (file) => {
       const match = /^(\d{4})_(.+)\.sql$/.exec(file);
       if (!match) throw new Error(`Migration file ${file} is not named NNNN_description.sql`);
-      return { version: Number(match[1]), name: match[2]!, sql: await readFile(migrationsDir + file, 'utf8') };
+      const sql = await readFile(migrationsDir + file, 'utf8');
+      return {
+        version: Number(match[1]),
+        name: match[2]!,
+        sql,
+        checksum: createHash('sha256').update(sql).digest('hex'),
+      };
     }),
   );
 }
@@ -38,15 +47,28 @@ export async function migrate(pool: Pool): Promise<number[]> {
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version integer PRIMARY KEY,
       name text NOT NULL,
+      checksum text NOT NULL,
       applied_at timestamptz NOT NULL DEFAULT now())`);
-    const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
-    const applied = new Set(rows.map((r) => r.version));
+    const { rows } = await client.query<{ version: number; checksum: string }>(
+      'SELECT version, checksum FROM schema_migrations',
+    );
+    const applied = new Map(rows.map((r) => [r.version, r.checksum]));
+    for (const migration of migrations) {
+      const checksum = applied.get(migration.version);
+      if (checksum !== undefined && checksum !== migration.checksum) {
+        throw new Error(
+          `Migration ${migration.version} (${migration.name}) changed after it was applied to this database. ` +
+            'Applied migrations are never edited: add a new one.',
+        );
+      }
+    }
     const pending = migrations.filter((m) => !applied.has(m.version));
     for (const migration of pending) {
       await client.query(migration.sql);
-      await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
+      await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
         migration.version,
         migration.name,
+        migration.checksum,
       ]);
     }
     return pending.map((m) => m.version);
@@ -55,9 +77,13 @@ export async function migrate(pool: Pool): Promise<number[]> {
 
 /** The newest version applied to this database, or 0 for a database never migrated. */
 export async function appliedSchemaVersion(pool: Pool): Promise<number> {
-  const { rows } = await pool.query<{ version: number | null }>(
-    `SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0
-       ELSE (SELECT coalesce(max(version), 0) FROM schema_migrations) END AS version`,
+  // Two statements: PostgreSQL resolves every table a statement names before running it.
+  const { rows: exists } = await pool.query<{ present: boolean }>(
+    "SELECT to_regclass('schema_migrations') IS NOT NULL AS present",
+  );
+  if (!exists[0]?.present) return 0;
+  const { rows } = await pool.query<{ version: number }>(
+    'SELECT coalesce(max(version), 0) AS version FROM schema_migrations',
   );
   return rows[0]?.version ?? 0;
 }

@@ -24,9 +24,3 @@ export function isAtOrAfter(position: GlobalPosition, target: GlobalPosition): b
 export function formatPosition(position: GlobalPosition): string {
   return `${position.commit}.${position.sequence}`;
 }
-
-export function parsePosition(text: string): GlobalPosition {
-  const match = /^(\d{1,19})\.(\d{1,19})$/.exec(text);
-  if (!match) throw new Error(`Not a global position: ${JSON.stringify(text)} (expected "commit.sequence")`);
-  return { commit: BigInt(match[1]!), sequence: BigInt(match[2]!) };
-}

@@ -30,14 +30,16 @@ export interface ProjectionRunnerStatus {
  * Follows the global order of events from the projection's checkpoint, in batches.
  * Each batch's read-model writes and its new checkpoint commit together, so a crash
  * never applies an event twice or skips one. Several instances may run the same
- * projection: the checkpoint row lock lets one advance it at a time.
+ * projection: an advisory lock lets one advance it at a time.
  */
 export class ProjectionRunner {
   private checkpoint: GlobalPosition = START;
   private running = false;
   private loop: Promise<void> | undefined;
-  private readonly stopping = new AbortController();
+  private stopping = new AbortController();
   private wakeUp: (() => void) | undefined;
+  /** A nudge that came while a batch was running: look again at once afterwards. */
+  private nudged = false;
   private failing: ProjectionRunnerStatus['failing'];
   private readonly waiters = new Set<{ target: GlobalPosition; resolve: (reached: boolean) => void }>();
 
@@ -48,7 +50,9 @@ export class ProjectionRunner {
   }
 
   async start(): Promise<void> {
+    if (this.running) return;
     this.advanceTo(await readCheckpoint(this.options.pool, this.name));
+    this.stopping = new AbortController();
     this.running = true;
     this.loop = this.follow();
   }
@@ -64,6 +68,7 @@ export class ProjectionRunner {
 
   /** Something was appended: look now rather than at the next poll. */
   nudge(): void {
+    this.nudged = true;
     this.wakeUp?.();
   }
 
@@ -165,12 +170,18 @@ export class ProjectionRunner {
   }
 
   private idle(ms: number): Promise<void> {
+    if (this.nudged || !this.running) {
+      this.nudged = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
+      const done = () => {
         clearTimeout(timer);
+        this.wakeUp = undefined;
+        this.nudged = false;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.wakeUp = done;
     });
   }

@@ -3,24 +3,7 @@ import { appliedSchemaVersion } from '../db/migrate.ts';
 import type { EventStore } from '../eventstore/event-store.ts';
 import { formatPosition } from '../eventstore/global-position.ts';
 import type { ProjectionRunner } from '../projections/runner.ts';
-
-export interface Readiness {
-  readonly ready: boolean;
-  readonly database: {
-    readonly reachable: boolean;
-    readonly schemaVersion?: number;
-    readonly expectedSchemaVersion: number;
-    readonly error?: string;
-  };
-  readonly projections: readonly {
-    readonly name: string;
-    readonly running: boolean;
-    readonly checkpoint: string;
-    /** Age of the oldest event not yet applied; 0 when caught up. */
-    readonly lagSeconds?: number;
-    readonly failing?: { readonly since: string; readonly error: string; readonly attempts: number };
-  }[];
-}
+import type { Readiness } from '../api/routes/health.ts';
 
 /** Database reachable, schema current, projections running: what /ready reports. */
 export async function checkReadiness(deps: {
@@ -32,7 +15,11 @@ export async function checkReadiness(deps: {
   const { pool, eventStore, runners, expectedSchemaVersion } = deps;
   let database: Readiness['database'];
   try {
-    database = { reachable: true, schemaVersion: await appliedSchemaVersion(pool), expectedSchemaVersion };
+    const [schemaVersion, oldestWriteTransactionSeconds] = await Promise.all([
+      appliedSchemaVersion(pool),
+      oldestWriteTransactionAge(pool),
+    ]);
+    database = { reachable: true, schemaVersion, expectedSchemaVersion, oldestWriteTransactionSeconds };
   } catch (error) {
     database = { reachable: false, expectedSchemaVersion, error: (error as Error).message };
   }
@@ -53,9 +40,18 @@ export async function checkReadiness(deps: {
       };
     }),
   );
+  // A newer schema is fine: during a rolling deploy the new version migrates first.
   const ready =
     database.reachable &&
-    database.schemaVersion === expectedSchemaVersion &&
+    (database.schemaVersion ?? 0) >= expectedSchemaVersion &&
     projections.every((p) => p.running && !p.failing);
   return { ready, database, projections };
+}
+
+async function oldestWriteTransactionAge(pool: Pool): Promise<number> {
+  const { rows } = await pool.query<{ seconds: number | null }>(
+    `SELECT extract(epoch FROM now() - min(xact_start))::float8 AS seconds
+     FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()`,
+  );
+  return Math.max(0, rows[0]?.seconds ?? 0);
 }

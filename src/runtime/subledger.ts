@@ -7,7 +7,6 @@ import type { Pool } from '../db/pool.ts';
 import type { Catalog } from '../domain/catalog.ts';
 import type { EventStore } from '../eventstore/event-store.ts';
 import { PostgresEventStore } from '../eventstore/postgres/postgres-event-store.ts';
-import { SourceDocumentArchive } from '../eventstore/source-documents.ts';
 import type { Logger } from '../observability/logger.ts';
 import { purchasesProjection } from '../projections/entitlements/purchases-projection.ts';
 import { ProjectionRunner } from '../projections/runner.ts';
@@ -19,7 +18,6 @@ export interface Subledger {
   readonly catalog: Catalog;
   readonly pool: Pool;
   readonly eventStore: EventStore;
-  readonly documents: SourceDocumentArchive;
   readonly purchases: ProjectionRunner;
   readonly api: FastifyInstance;
   /** The address the API listens on, once `listen` has run. */
@@ -35,9 +33,14 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
   const catalog = await loadCatalog(config.catalogPath);
   const database = await openDatabase(config.database, logger);
   const stops: (() => Promise<unknown>)[] = [() => database.close()];
-  const stop = async () => {
-    for (const step of stops.reverse()) await step().catch((err) => logger.error({ err }, 'error while stopping'));
-  };
+  let stopped: Promise<void> | undefined;
+  // Last started, first stopped; a second call waits for the first.
+  const stop = () =>
+    (stopped ??= (async () => {
+      for (const step of [...stops].reverse()) {
+        await step().catch((err) => logger.error({ err }, 'error while stopping'));
+      }
+    })());
   try {
     const { pool } = database;
     const applied = await migrate(pool);
@@ -69,7 +72,6 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
       catalog,
       pool,
       eventStore,
-      documents: new SourceDocumentArchive(pool),
       purchases,
       api,
       url,

@@ -26,7 +26,9 @@ describe('recording store facts', () => {
     expect(again).toEqual([started(first)]);
     const stream = 'purchase:app_store:production:1';
     expect(deterministicEventId(stream, again[0]!)).toBe(deterministicEventId(stream, started(first)));
-    expect(deterministicEventId(stream, again[0]!)).not.toBe(deterministicEventId(stream, started(period('t2', 30, 60))));
+    expect(deterministicEventId(stream, again[0]!)).not.toBe(
+      deterministicEventId(stream, started(period('t2', 30, 60))),
+    );
   });
 
   it('records each fact of a batch once, even when the batch repeats it', () => {

@@ -61,6 +61,23 @@ describe('subledger CLI', () => {
     expect((await subledger(['refold', 'carol'])).stdout).toContain('1 purchase(s) of carol; 0 changed.');
   });
 
+  it('lists products the catalog does not know', async () => {
+    expect((await subledger(['unknown-products'])).stdout).toContain('Every purchased product is in the catalog.');
+    const store = new PostgresEventStore(db.pool);
+    const mystery = started(period('t9', 0, 30, { productId: 'com.example.pulse.mystery' }));
+    await recordPurchase(
+      store,
+      appleKey('CLI-2'),
+      { type: 'RecordStoreFacts', data: { facts: [mystery] } },
+      { causationId: 'n2' },
+    );
+    await subledger(['rebuild-projections']);
+    const listed = await subledger(['unknown-products', '--json']);
+    expect(JSON.parse(listed.stdout)).toEqual([
+      { store: 'app_store', storeProductId: 'com.example.pulse.mystery', purchases: 1 },
+    ]);
+  });
+
   it('exits with 2 and names the variable when the configuration is bad', async () => {
     const result = await subledger(['refold', 'carol'], { LOG_LEVEL: 'chatty' });
     expect(result.code).toBe(2);

@@ -1,5 +1,6 @@
 import type { PurchaseEvent, Transaction } from '../../src/domain/purchase/events.ts';
 import type { PurchaseKey } from '../../src/domain/purchase/purchase-key.ts';
+import { toTimestamp } from '../../src/domain/time.ts';
 
 /** Builders for store-agnostic purchase facts, on a calendar counted in days from 2026-01-01. */
 const EPOCH = Date.parse('2026-01-01T00:00:00.000Z');
@@ -10,7 +11,7 @@ export const YEARLY = 'com.example.pulse.premium.yearly';
 export const LIFETIME = 'com.example.pulse.premium.lifetime';
 
 /** Day `d` (fractions allowed) as a timestamp. */
-export const day = (d: number) => new Date(EPOCH + d * DAY).toISOString();
+export const day = (d: number) => toTimestamp(EPOCH + d * DAY);
 
 export const appleKey = (purchaseId = '1000000001'): PurchaseKey => ({
   store: 'app_store',

@@ -1,5 +1,29 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { Readiness } from '../../runtime/readiness.ts';
+
+/** What /ready reports; the runtime computes it. */
+export interface Readiness {
+  readonly ready: boolean;
+  readonly database: {
+    readonly reachable: boolean;
+    readonly schemaVersion?: number;
+    readonly expectedSchemaVersion: number;
+    /**
+     * Age of the oldest transaction holding a transaction id on the server, any database.
+     * Readers see no event committed after it began (that is what keeps them gap-free),
+     * so a long one holds every projection back by that much.
+     */
+    readonly oldestWriteTransactionSeconds?: number;
+    readonly error?: string;
+  };
+  readonly projections: readonly {
+    readonly name: string;
+    readonly running: boolean;
+    readonly checkpoint: string;
+    /** Age of the oldest event not yet applied; 0 when caught up. */
+    readonly lagSeconds?: number;
+    readonly failing?: { readonly since: string; readonly error: string; readonly attempts: number };
+  }[];
+}
 
 /**
  * Liveness (the process answers) and readiness (it can do its work: database

@@ -88,7 +88,7 @@ const EVENT_TYPES: Record<PurchaseEventType, true> = {
   PurchaseLinkedToAppUser: true,
   StoreNoticeRecorded: true,
 };
-export const PURCHASE_EVENT_TYPES: ReadonlySet<string> = new Set(Object.keys(EVENT_TYPES));
+const PURCHASE_EVENT_TYPES: ReadonlySet<string> = new Set(Object.keys(EVENT_TYPES));
 
 export function isPurchaseEvent<E extends { readonly type: string }>(event: E): event is E & PurchaseEvent {
   return PURCHASE_EVENT_TYPES.has(event.type);

@@ -21,6 +21,7 @@ export interface PurchasesProjectionOptions {
  */
 export function purchasesProjection(options: PurchasesProjectionOptions): Projection {
   const warnedTypes = new Set<string>();
+  const warnedProducts = new Set<string>();
   return {
     name: PURCHASES_PROJECTION,
 
@@ -42,7 +43,10 @@ export function purchasesProjection(options: PurchasesProjectionOptions): Projec
 
       const previous = await loadStates(tx, [...byStream.keys()]);
       const rows = [...byStream].map(([streamId, { key, events: news, version }]) =>
-        readModelRow(streamId, key, foldPurchase(news, previous.get(streamId) ?? initialState()), version, options),
+        readModelRow(streamId, key, foldPurchase(news, previous.get(streamId) ?? initialState()), version, {
+          ...options,
+          warnedProducts,
+        }),
       );
       await upsertRows(tx, rows);
     },
@@ -70,12 +74,21 @@ function readModelRow(
   key: PurchaseKey,
   state: PurchaseState,
   version: number,
-  { catalog, logger }: Pick<PurchasesProjectionOptions, 'catalog' | 'logger'>,
+  {
+    catalog,
+    logger,
+    warnedProducts,
+  }: Pick<PurchasesProjectionOptions, 'catalog' | 'logger'> & { warnedProducts?: Set<string> },
 ) {
   const status = purchaseStatusAt(state);
   const product = status.storeProductId ? productForStoreProduct(catalog, key.store, status.storeProductId) : undefined;
-  if (status.storeProductId && !product) {
-    logger.warn({ streamId, storeProductId: status.storeProductId }, 'purchase of a product the catalog does not know');
+  const unknown = status.storeProductId && !product ? `${key.store}:${status.storeProductId}` : undefined;
+  if (unknown && !warnedProducts?.has(unknown)) {
+    warnedProducts?.add(unknown);
+    logger.warn(
+      { streamId, store: key.store, storeProductId: status.storeProductId },
+      'purchase of a product the catalog does not know (listed by `subledger unknown-products`)',
+    );
   }
   return {
     stream_id: streamId,
@@ -120,7 +133,7 @@ async function upsertRows(tx: Queryable, rows: readonly Row[]): Promise<void> {
        app_user_id = excluded.app_user_id, store_product_id = excluded.store_product_id,
        product_id = excluded.product_id, access_from = excluded.access_from, access_until = excluded.access_until,
        lifetime_access = excluded.lifetime_access, state = excluded.state, status = excluded.status,
-       stream_version = excluded.stream_version, updated_at = now()`,
+       stream_version = GREATEST(purchases.stream_version, excluded.stream_version), updated_at = now()`,
     [JSON.stringify(rows)],
   );
 }
