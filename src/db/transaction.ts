@@ -4,6 +4,12 @@ import type { Pool, PoolClient } from './pool.ts';
 export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let connectionLost = false;
+  // A connection dropped between two statements (server restart) is reported by the
+  // next statement; without a listener the client's 'error' event would crash the process.
+  const onConnectionError = () => {
+    connectionLost = true;
+  };
+  client.on('error', onConnectionError);
   try {
     await client.query('BEGIN');
     const result = await work(client);
@@ -15,7 +21,8 @@ export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) 
     });
     throw error;
   } finally {
-    // A client whose ROLLBACK failed is broken: destroy it instead of pooling it.
+    client.off('error', onConnectionError);
+    // A broken client is destroyed instead of going back to the pool.
     client.release(connectionLost);
   }
 }

@@ -48,6 +48,7 @@ const EVENT_COLUMNS = `event_id, stream_id, stream_version, type, data, metadata
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** How many times an append is run again after racing another writer (same event ids, or 'any'). */
 const RACE_RETRIES = 3;
+const ANY_RACE_RETRIES = 100;
 /** Appends sent together at most, when callers append concurrently. */
 const MAX_GROUP = 200;
 
