@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { PurchaseEvent, Transaction } from '../../src/domain/purchase/events.ts';
 import { foldPurchase } from '../../src/domain/purchase/state.ts';
 import { purchaseStatusAt } from '../../src/domain/purchase/status.ts';
-import { day, fact, MONTHLY, YEARLY } from '../support/purchase-facts.ts';
+import { day, fact, LIFETIME, MONTHLY, YEARLY } from '../support/purchase-facts.ts';
 
 /*
  * Stores deliver at least once and in no guaranteed order. These properties state
@@ -24,13 +24,31 @@ const transaction: fc.Arbitrary<Transaction> = fc
     length: fc.integer({ min: 1, max: 40 }),
     periodType: fc.constantFrom('trial', 'intro', 'normal' as const),
     ownership: fc.constantFrom('purchased', 'family_shared' as const),
+    offer: fc.option(fc.record({ type: fc.constantFrom('introductory', 'promotional', 'offer_code' as const) }), {
+      nil: undefined,
+    }),
   })
-  .map(({ from, length, ...t }) => ({ ...t, purchasedAt: day(from), expiresAt: day(from + length) }));
+  .map(({ from, length, offer, ...t }) => ({
+    ...t,
+    purchasedAt: day(from),
+    expiresAt: day(from + length),
+    ...(offer && { offer }),
+  }));
+const lifetimePurchase: fc.Arbitrary<Transaction> = fc
+  .record({ transactionId, from: fc.integer({ min: 0, max: 100 }) })
+  .map(({ transactionId: id, from }) => ({
+    transactionId: id,
+    productId: LIFETIME,
+    purchasedAt: day(from),
+    periodType: 'normal' as const,
+    ownership: 'purchased' as const,
+  }));
 
 const purchaseEvent: fc.Arbitrary<PurchaseEvent> = fc.oneof(
   fc.tuple(observedDay, transaction).map(([d, t]) => fact('SubscriptionStarted', d, { transaction: t })),
   fc.tuple(observedDay, transaction).map(([d, t]) => fact('SubscriptionRenewed', d, { transaction: t })),
   fc.tuple(observedDay, transaction).map(([d, t]) => fact('RenewalExtended', d, { transaction: t })),
+  fc.tuple(observedDay, lifetimePurchase).map(([d, t]) => fact('OneTimeProductPurchased', d, { transaction: t })),
   fc
     .tuple(observedDay, fc.option(fc.integer({ min: 0, max: 130 }), { nil: undefined }))
     .map(([d, grace]) => fact('RenewalFailed', d, grace === undefined ? {} : { gracePeriodEndsAt: day(grace) })),
@@ -87,6 +105,19 @@ describe('order and duplicates do not matter', () => {
         },
       ),
       { numRuns: 500 },
+    );
+  });
+
+  it('gives the same state when folding on from a state stored as JSON (what the projection does)', () => {
+    fc.assert(
+      fc.property(
+        lifecycle.chain((events) => fc.tuple(fc.constant(events), fc.nat({ max: events.length }))),
+        ([events, split]) => {
+          const stored = JSON.parse(JSON.stringify(foldPurchase(events.slice(0, split))));
+          expect(foldPurchase(events.slice(split), stored)).toEqual(foldPurchase(events));
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 

@@ -74,6 +74,29 @@ describe('PostgreSQL global order', () => {
 describe('PostgreSQL group commit', () => {
   const newEvent = () => ({ id: randomUUID(), type: 'Happened', data: {}, metadata: {} });
 
+  it('commits appends that arrive together in one transaction, each with its own outcome', async () => {
+    await db.pool.query('TRUNCATE events');
+    const store = new PostgresEventStore(db.pool);
+    await store.append('taken', [newEvent()], { expectedVersion: 'no_stream' });
+    const first = store.append('first', [newEvent()], { expectedVersion: 'no_stream' }); // in flight...
+    const together = await Promise.allSettled([
+      // ...so these wait and go as one group.
+      store.append('a', [newEvent()], { expectedVersion: 'no_stream' }),
+      store.append('b', [newEvent(), newEvent()], { expectedVersion: 'no_stream' }),
+      store.append('taken', [newEvent()], { expectedVersion: 'no_stream' }),
+      store.append('a', [newEvent()], { expectedVersion: 0 }),
+    ]);
+    await first;
+    const [a, b, taken, aAgain] = together;
+    expect(taken).toMatchObject({ status: 'rejected', reason: { name: 'WrongExpectedVersionError' } });
+    const commits = [a, b, aAgain].map(
+      (r) => (r as PromiseFulfilledResult<{ position: { commit: bigint } }>).value.position.commit,
+    );
+    expect(new Set(commits).size).toBe(1);
+    expect((await store.readStream('a')).map((e) => e.streamVersion)).toEqual([0, 1]);
+    expect(await store.readStream('b')).toHaveLength(2);
+  });
+
   it('gives each append its own outcome when a race with another process breaks the shared transaction', async () => {
     await db.pool.query('TRUNCATE events');
     const store = new PostgresEventStore(db.pool);

@@ -153,14 +153,22 @@ describe('purchases read model', () => {
 });
 
 describe('projection runner', () => {
-  /** A deliberately non-idempotent projection: it counts, so an event applied twice shows. */
-  function countingProjection(failOnce?: { afterEvents: number }) {
+  /**
+   * A deliberately non-idempotent projection: it counts, so an event applied twice shows.
+   * It can fail once, in the middle of a batch, or at COMMIT, after the runner has
+   * written the new checkpoint (a deferred constraint that the batch violates).
+   */
+  function countingProjection(failOnce?: { afterEvents: number } | 'at_commit') {
     let failed = false;
     return {
       name: 'event_counter',
       async apply(events: readonly { id: string }[], tx: import('pg').PoolClient) {
+        if (failOnce === 'at_commit' && !failed) {
+          failed = true;
+          await tx.query('INSERT INTO commit_bomb (k) VALUES (1), (1)');
+        }
         for (const [index, event] of events.entries()) {
-          if (failOnce && !failed && index === failOnce.afterEvents) {
+          if (failOnce && failOnce !== 'at_commit' && !failed && index === failOnce.afterEvents) {
             failed = true;
             throw new Error('crash in the middle of a batch');
           }
@@ -188,6 +196,9 @@ describe('projection runner', () => {
 
   beforeEach(async () => {
     await db.pool.query('CREATE TABLE IF NOT EXISTS counted (event_id uuid PRIMARY KEY, times int NOT NULL)');
+    await db.pool.query(
+      'CREATE TABLE IF NOT EXISTS commit_bomb (k int, CONSTRAINT once UNIQUE (k) DEFERRABLE INITIALLY DEFERRED)',
+    );
     await db.pool.query('TRUNCATE counted');
     for (let i = 0; i < 30; i++) await record(`C${i}`, started(period(`t${i}`, 0, 30)));
   });
@@ -197,6 +208,15 @@ describe('projection runner', () => {
     await failing.start();
     expect(await failing.waitFor(lastWrite, 10_000)).toBe(true);
     expect(failing.status().failing).toBeUndefined();
+    await failing.stop();
+    const { rows } = await db.pool.query('SELECT count(*)::int AS events, max(times) AS most FROM counted');
+    expect(rows[0]).toEqual({ events: 30, most: 1 });
+  });
+
+  it('applies every event exactly once when the batch fails at commit, after the checkpoint was written', async () => {
+    const failing = counterRunner(countingProjection('at_commit'));
+    await failing.start();
+    expect(await failing.waitFor(lastWrite, 10_000)).toBe(true);
     await failing.stop();
     const { rows } = await db.pool.query('SELECT count(*)::int AS events, max(times) AS most FROM counted');
     expect(rows[0]).toEqual({ events: 30, most: 1 });

@@ -31,6 +31,22 @@ it('migrates an empty database and serves health and readiness over HTTP', async
   expect(ready.status).toBe(200);
 });
 
+it('reports how long an open write transaction has been holding readers back', async () => {
+  const other = await db.pool.connect();
+  try {
+    await other.query('BEGIN');
+    await other.query('SELECT pg_current_xact_id()'); // takes a transaction id, as a write would
+    await sleep(1100);
+    const body = (await (await fetch(`${subledger.url}/ready`)).json()) as {
+      database: { oldestWriteTransactionSeconds: number };
+    };
+    expect(body.database.oldestWriteTransactionSeconds).toBeGreaterThanOrEqual(1);
+  } finally {
+    await other.query('ROLLBACK');
+    other.release();
+  }
+});
+
 it('wakes its projection when this process appends, without waiting for the next poll', async () => {
   await sleep(100); // let the runner go idle
   const { position } = await subledger.eventStore.append(
