@@ -68,7 +68,9 @@ function withoutRepeats(facts: readonly PurchaseEvent[]): PurchaseEvent[] {
   const seen = new Set<string>();
   return facts.filter((fact) => {
     const key = canonical(fact);
-    return !seen.has(key) && Boolean(seen.add(key));
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
   });
 }
 
