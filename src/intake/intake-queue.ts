@@ -1,0 +1,51 @@
+/**
+ * The intake queue port: where verified store notifications wait to be processed.
+ * PostgreSQL now (postgres-intake-queue.ts); SQS later. Shaped like SQS FIFO:
+ * at-least-once delivery, visibility timeout, deduplication id, ordering key.
+ */
+export interface IntakeMessageInput {
+  /** Same id, same message: a second enqueue is a no-op (e.g. `apple:<notificationUUID>`). */
+  readonly deduplicationId: string;
+  /** Messages sharing a key are handed out one at a time, oldest first (e.g. one subscription). */
+  readonly orderingKey: string;
+  /** What the document is, e.g. `apple.notification.v2`; picks the handler. */
+  readonly kind: string;
+  /** The verbatim document, already kept in the source document archive. */
+  readonly documentId: string;
+}
+
+export interface ReceivedMessage extends IntakeMessageInput {
+  readonly messageId: string;
+  /** Proves this delivery; acking with an expired receipt does nothing. */
+  readonly receipt: string;
+  /** 1 on the first delivery. */
+  readonly attempt: number;
+  readonly enqueuedAt: Date;
+}
+
+export interface DeadLetter extends IntakeMessageInput {
+  readonly messageId: string;
+  readonly attempts: number;
+  readonly reason: string;
+  readonly enqueuedAt: Date;
+  readonly failedAt: Date;
+}
+
+export interface IntakeQueue {
+  /** `enqueued: false` when a message with the same deduplication id exists (in any state). */
+  enqueue(message: IntakeMessageInput): Promise<{ enqueued: boolean; messageId: string }>;
+  /** Up to `max` messages, each hidden from other receivers for `visibilityTimeoutMs`. */
+  receive(options: { max: number; visibilityTimeoutMs: number }): Promise<ReceivedMessage[]>;
+  /** Done: never delivered again. False when the receipt expired (another receiver may have it). */
+  ack(message: ReceivedMessage): Promise<boolean>;
+  /**
+   * Failed: delivered again after a backoff, or moved to the dead letters with `reason`
+   * once it has been tried `maxAttempts` times (or at once when `permanent`).
+   */
+  fail(message: ReceivedMessage, reason: string, options?: { permanent?: boolean }): Promise<'retry' | 'dead'>;
+  deadLetters(options?: { limit?: number }): Promise<DeadLetter[]>;
+  /** Puts a dead letter back in the queue for a fresh set of attempts. */
+  retryDeadLetter(messageId: string): Promise<boolean>;
+  /** Messages waiting or in flight, for metrics and /ready. */
+  depth(): Promise<number>;
+}

@@ -1,0 +1,152 @@
+import type { Queryable } from '../db/pool.ts';
+import type { DeadLetter, IntakeMessageInput, IntakeQueue, ReceivedMessage } from './intake-queue.ts';
+
+export interface RetryPolicy {
+  /** Deliveries before a message becomes a dead letter. */
+  readonly maxAttempts: number;
+  /** Wait before the second delivery; doubles each time, up to `maxBackoffMs`. */
+  readonly firstBackoffMs: number;
+  readonly maxBackoffMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 8, firstBackoffMs: 1_000, maxBackoffMs: 600_000 };
+
+interface MessageRow {
+  message_id: string;
+  deduplication_id: string;
+  ordering_key: string;
+  kind: string;
+  document_id: string;
+  attempts: number;
+  receipt: string;
+  enqueued_at: Date;
+}
+
+/** The intake queue in PostgreSQL (schema: src/db/migrations/0003_intake_queue.sql). */
+export class PostgresIntakeQueue implements IntakeQueue {
+  constructor(
+    private readonly db: Queryable,
+    private readonly retry: RetryPolicy = DEFAULT_RETRY_POLICY,
+  ) {}
+
+  async enqueue(message: IntakeMessageInput): Promise<{ enqueued: boolean; messageId: string }> {
+    const { rows } = await this.db.query<{ message_id: string; inserted: boolean }>(
+      `WITH inserted AS (
+         INSERT INTO intake_messages (deduplication_id, ordering_key, kind, document_id)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (deduplication_id) DO NOTHING
+         RETURNING message_id
+       )
+       SELECT message_id, true AS inserted FROM inserted
+       UNION ALL
+       SELECT message_id, false FROM intake_messages
+       WHERE deduplication_id = $1 AND NOT EXISTS (SELECT 1 FROM inserted)`,
+      [message.deduplicationId, message.orderingKey, message.kind, message.documentId],
+    );
+    const row = rows[0]!;
+    return { enqueued: row.inserted, messageId: row.message_id };
+  }
+
+  async receive({
+    max,
+    visibilityTimeoutMs,
+  }: {
+    max: number;
+    visibilityTimeoutMs: number;
+  }): Promise<ReceivedMessage[]> {
+    // Only the oldest pending message of each ordering group can go out, and only when
+    // it is visible: while it is in flight, the rest of its group waits.
+    const { rows } = await this.db.query<MessageRow>(
+      `WITH heads AS (
+         SELECT DISTINCT ON (ordering_key) message_id
+         FROM intake_messages WHERE state = 'pending'
+         ORDER BY ordering_key, message_id
+       ),
+       chosen AS (
+         SELECT m.message_id FROM intake_messages m JOIN heads USING (message_id)
+         WHERE m.visible_at <= now()
+         ORDER BY m.message_id
+         LIMIT $1
+         FOR UPDATE OF m SKIP LOCKED
+       )
+       UPDATE intake_messages m
+       SET attempts = m.attempts + 1,
+           receipt = gen_random_uuid(),
+           visible_at = now() + make_interval(secs => $2::float8 / 1000)
+       FROM chosen WHERE m.message_id = chosen.message_id
+       RETURNING m.message_id, m.deduplication_id, m.ordering_key, m.kind, m.document_id, m.attempts,
+                 m.receipt, m.enqueued_at`,
+      [max, visibilityTimeoutMs],
+    );
+    return rows
+      .sort((a, b) => Number(a.message_id) - Number(b.message_id))
+      .map((r) => ({
+        messageId: r.message_id,
+        deduplicationId: r.deduplication_id,
+        orderingKey: r.ordering_key,
+        kind: r.kind,
+        documentId: r.document_id,
+        receipt: r.receipt,
+        attempt: r.attempts,
+        enqueuedAt: r.enqueued_at,
+      }));
+  }
+
+  async ack(message: ReceivedMessage): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `UPDATE intake_messages SET state = 'done', receipt = NULL, finished_at = now(), last_error = NULL
+       WHERE message_id = $1 AND receipt = $2 AND state = 'pending'`,
+      [message.messageId, message.receipt],
+    );
+    return rowCount === 1;
+  }
+
+  async fail(message: ReceivedMessage, reason: string, { permanent = false } = {}): Promise<'retry' | 'dead'> {
+    const dead = permanent || message.attempt >= this.retry.maxAttempts;
+    const backoffMs = Math.min(this.retry.maxBackoffMs, this.retry.firstBackoffMs * 2 ** (message.attempt - 1));
+    await this.db.query(
+      `UPDATE intake_messages
+       SET state = CASE WHEN $3 THEN 'dead' ELSE 'pending' END,
+           finished_at = CASE WHEN $3 THEN now() END,
+           visible_at = now() + make_interval(secs => $4::float8 / 1000),
+           receipt = NULL, last_error = $5
+       WHERE message_id = $1 AND receipt = $2 AND state = 'pending'`,
+      [message.messageId, message.receipt, dead, backoffMs, reason],
+    );
+    return dead ? 'dead' : 'retry';
+  }
+
+  async deadLetters({ limit = 100 } = {}): Promise<DeadLetter[]> {
+    const { rows } = await this.db.query<MessageRow & { last_error: string; finished_at: Date }>(
+      `SELECT * FROM intake_messages WHERE state = 'dead' ORDER BY finished_at DESC LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => ({
+      messageId: r.message_id,
+      deduplicationId: r.deduplication_id,
+      orderingKey: r.ordering_key,
+      kind: r.kind,
+      documentId: r.document_id,
+      attempts: r.attempts,
+      reason: r.last_error,
+      enqueuedAt: r.enqueued_at,
+      failedAt: r.finished_at,
+    }));
+  }
+
+  async retryDeadLetter(messageId: string): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `UPDATE intake_messages SET state = 'pending', attempts = 0, visible_at = now(), finished_at = NULL
+       WHERE message_id = $1 AND state = 'dead'`,
+      [messageId],
+    );
+    return rowCount === 1;
+  }
+
+  async depth(): Promise<number> {
+    const { rows } = await this.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM intake_messages WHERE state = 'pending'`,
+    );
+    return rows[0]!.n;
+  }
+}
