@@ -20,7 +20,8 @@ export type PurchaseEvent =
   | Fact<'AutoRenewTurnedOn', Empty>
   | Fact<'ProductChangeScheduled', { toProductId: string; change: ProductChangeKind }>
   | Fact<'ProductChangeCancelled', Empty>
-  | Fact<'ProductChangeApplied', { fromProductId: string; toProductId: string; change: ProductChangeKind }>
+  /** `fromProductId` is absent when the store does not say (Apple's upgrade notice names only the new product). */
+  | Fact<'ProductChangeApplied', { fromProductId?: string; toProductId: string; change: ProductChangeKind }>
   | Fact<'SubscriptionExpired', { reason: ExpirationReason }>
   | Fact<'TransactionRefunded', { transactionId: string; refundedAt: Timestamp }>
   | Fact<'TransactionRevoked', { transactionId: string; revokedAt: Timestamp; reason: RevocationReason }>

@@ -61,7 +61,7 @@ export interface PendingProductChange {
   readonly change: ProductChangeKind;
 }
 export interface AppliedProductChange extends PendingProductChange {
-  readonly fromProductId: string;
+  readonly fromProductId?: string;
 }
 export interface Pause {
   readonly resumesAt?: Timestamp;
@@ -92,10 +92,18 @@ export function evolve(state: PurchaseState, event: PurchaseEvent): PurchaseStat
   switch (event.type) {
     case 'SubscriptionStarted':
     case 'SubscriptionRenewed': {
-      // A period that was paid for also proves that, at that time, billing worked,
-      // auto-renew was on and the subscription was not paused.
+      // A period that was paid for also proves that, when it began, billing worked,
+      // auto-renew was on and the subscription was not paused. Dated at the period's
+      // start, so anything the store said after that (auto-renew turned off in the
+      // same notification, say) stays the newer word.
+      const began = event.data.transaction.purchasedAt;
       const withPeriod = withTransaction(state, event.data.transaction, at);
-      return merge(merge(merge(withPeriod, 'billing', at, { status: 'ok' }), 'autoRenew', at, true), 'pause', at, null);
+      return merge(
+        merge(merge(withPeriod, 'billing', began, { status: 'ok' }), 'autoRenew', began, true),
+        'pause',
+        began,
+        null,
+      );
     }
     case 'RenewalExtended':
     case 'OneTimeProductPurchased':
@@ -126,7 +134,7 @@ export function evolve(state: PurchaseState, event: PurchaseEvent): PurchaseStat
     case 'ProductChangeApplied': {
       const { fromProductId, toProductId, change } = event.data;
       return merge(merge(state, 'productChange', at, null), 'appliedProductChanges', at, {
-        fromProductId,
+        ...(fromProductId !== undefined && { fromProductId }),
         toProductId,
         change,
       });
