@@ -1,15 +1,21 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../observability/logger.ts';
+import { installProblemHandlers } from './problems.ts';
+import { appleWebhookRoutes } from './routes/apple-webhook.ts';
 import { healthRoutes, type Readiness } from './routes/health.ts';
 
 export interface ApiDependencies {
   readonly logger: Logger;
   readonly readiness: () => Promise<Readiness>;
+  /** The App Store webhook, when the service ingests App Store notifications. */
+  readonly apple?: Parameters<typeof appleWebhookRoutes>[1];
 }
 
 /** The HTTP surface. Routes are thin: parse, call one use case, shape the reply. */
 export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: 256 * 1024 });
+  installProblemHandlers(app);
   await app.register(healthRoutes, { readiness: deps.readiness });
+  if (deps.apple) await app.register(appleWebhookRoutes, deps.apple);
   return app;
 }

@@ -21,6 +21,9 @@ const environmentSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PROJECTION_BATCH_SIZE: positiveInt.max(10_000).default(500),
   PROJECTION_IDLE_POLL_MS: positiveInt.max(60_000).default(200),
+  APPLE_TRUSTED_ROOTS: z.string().min(1).default('certs/apple/AppleRootCA-G3.cer'),
+  APPLE_ONLINE_CHECKS: z.enum(['on', 'off']).optional(),
+  NODE_ENV: z.string().optional(),
 });
 
 export interface Config {
@@ -32,6 +35,12 @@ export interface Config {
   readonly catalogPath: string;
   readonly logLevel: z.infer<typeof environmentSchema>['LOG_LEVEL'];
   readonly projections: { readonly batchSize: number; readonly idlePollMs: number };
+  readonly apple: {
+    /** DER or PEM files of the roots App Store signatures must chain to. */
+    readonly trustedRoots: readonly string[];
+    /** OCSP revocation checks of Apple's certificates (needs the network). */
+    readonly onlineChecks: boolean;
+  };
 }
 
 export class ConfigError extends Error {
@@ -63,6 +72,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     catalogPath: path.resolve(cwd, e.CATALOG_PATH),
     logLevel: e.LOG_LEVEL,
     projections: { batchSize: e.PROJECTION_BATCH_SIZE, idlePollMs: e.PROJECTION_IDLE_POLL_MS },
+    apple: {
+      trustedRoots: e.APPLE_TRUSTED_ROOTS.split(',').map((file) => path.resolve(cwd, file.trim())),
+      // On in production unless turned off; off elsewhere, where the network may be closed.
+      onlineChecks: (e.APPLE_ONLINE_CHECKS ?? (e.NODE_ENV === 'production' ? 'on' : 'off')) === 'on',
+    },
   };
 }
 

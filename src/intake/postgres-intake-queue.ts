@@ -24,10 +24,18 @@ interface MessageRow {
 
 /** The intake queue in PostgreSQL (schema: src/db/migrations/0003_intake_queue.sql). */
 export class PostgresIntakeQueue implements IntakeQueue {
+  private readonly enqueueListeners = new Set<() => void>();
+
   constructor(
     private readonly db: Queryable,
     private readonly retry: RetryPolicy = DEFAULT_RETRY_POLICY,
   ) {}
+
+  /** Calls `listener` after each new message (to wake a worker in this process). Returns an unsubscribe. */
+  onEnqueued(listener: () => void): () => void {
+    this.enqueueListeners.add(listener);
+    return () => this.enqueueListeners.delete(listener);
+  }
 
   async enqueue(message: IntakeMessageInput): Promise<{ enqueued: boolean; messageId: string }> {
     const { rows } = await this.db.query<{ message_id: string; inserted: boolean }>(
@@ -44,6 +52,7 @@ export class PostgresIntakeQueue implements IntakeQueue {
       [message.deduplicationId, message.orderingKey, message.kind, message.documentId],
     );
     const row = rows[0]!;
+    if (row.inserted) for (const listener of this.enqueueListeners) listener();
     return { enqueued: row.inserted, messageId: row.message_id };
   }
 

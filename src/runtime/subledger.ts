@@ -10,6 +10,12 @@ import { PostgresEventStore } from '../eventstore/postgres/postgres-event-store.
 import type { Logger } from '../observability/logger.ts';
 import { purchasesProjection } from '../projections/entitlements/purchases-projection.ts';
 import { ProjectionRunner } from '../projections/runner.ts';
+import { SourceDocumentArchive } from '../eventstore/source-documents.ts';
+import { APPLE_NOTIFICATION_KIND, processAppleNotification } from '../ingest/apple/process-notification.ts';
+import { AppleNotificationVerifier, loadTrustedRoots } from '../ingest/apple/verify-notification.ts';
+import { IntakeWorker } from '../ingest/intake-worker.ts';
+import type { IntakeQueue } from '../intake/intake-queue.ts';
+import { PostgresIntakeQueue } from '../intake/postgres-intake-queue.ts';
 import { openDatabase } from './database.ts';
 import { checkReadiness } from './readiness.ts';
 
@@ -18,6 +24,8 @@ export interface Subledger {
   readonly catalog: Catalog;
   readonly pool: Pool;
   readonly eventStore: EventStore;
+  readonly queue: IntakeQueue;
+  readonly intake: IntakeWorker;
   readonly purchases: ProjectionRunner;
   readonly api: FastifyInstance;
   /** The address the API listens on, once `listen` has run. */
@@ -60,9 +68,26 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
     stops.push(() => purchases.stop());
     eventStore.onAppended(() => purchases.nudge());
 
+    const documents = new SourceDocumentArchive(pool);
+    const queue = new PostgresIntakeQueue(pool);
+    const intake = new IntakeWorker({
+      queue,
+      documents,
+      logger,
+      handlers: { [APPLE_NOTIFICATION_KIND]: (document) => processAppleNotification(document, { eventStore, logger }) },
+    });
+    intake.start();
+    stops.push(() => intake.stop());
+    queue.onEnqueued(() => intake.nudge());
+    const verifier = new AppleNotificationVerifier(catalog.apps, {
+      trustedRoots: await loadTrustedRoots(config.apple.trustedRoots),
+      onlineChecks: config.apple.onlineChecks,
+    });
+
     const api = await buildApi({
       logger,
       readiness: () => checkReadiness({ pool, eventStore, runners: [purchases], expectedSchemaVersion }),
+      apple: { verifier, documents, queue },
     });
     stops.push(() => api.close());
     const url = await api.listen({ port: config.http.port, host: config.http.host });
@@ -72,6 +97,8 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
       catalog,
       pool,
       eventStore,
+      queue,
+      intake,
       purchases,
       api,
       url,

@@ -11,7 +11,15 @@ describe('configuration', () => {
       catalogPath: path.resolve('/srv/subledger', 'catalog/sample-fitness.json'),
       logLevel: 'info',
       projections: { batchSize: 500, idlePollMs: 200 },
+      apple: { trustedRoots: [path.resolve('/srv/subledger', 'certs/apple/AppleRootCA-G3.cer')], onlineChecks: false },
     });
+  });
+
+  it('checks Apple certificates online in production unless told not to', () => {
+    expect(loadConfig({ NODE_ENV: 'production' }).apple.onlineChecks).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', APPLE_ONLINE_CHECKS: 'off' }).apple.onlineChecks).toBe(false);
+    expect(loadConfig({ APPLE_ONLINE_CHECKS: 'on' }).apple.onlineChecks).toBe(true);
+    expect(loadConfig({ APPLE_TRUSTED_ROOTS: 'a.cer, b.pem' }, '/x').apple.trustedRoots).toEqual(['/x/a.cer', '/x/b.pem']);
   });
 
   it('uses DATABASE_URL when it is set', () => {

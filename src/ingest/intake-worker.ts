@@ -1,0 +1,111 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ArchivedDocument, SourceDocumentArchive } from '../eventstore/source-documents.ts';
+import type { IntakeQueue, ReceivedMessage } from '../intake/intake-queue.ts';
+import type { Logger } from '../observability/logger.ts';
+
+/** A message that no retry can fix (not what it claims to be, breaks a rule): dead-letter it at once. */
+export class PermanentFailure extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PermanentFailure';
+  }
+}
+
+export type DocumentHandler = (document: ArchivedDocument) => Promise<void>;
+
+export interface IntakeWorkerOptions {
+  readonly queue: IntakeQueue;
+  readonly documents: SourceDocumentArchive;
+  /** By message kind, e.g. `apple.notification.v2`. */
+  readonly handlers: Readonly<Record<string, DocumentHandler>>;
+  readonly logger: Logger;
+  readonly batchSize?: number;
+  readonly visibilityTimeoutMs?: number;
+  readonly idlePollMs?: number;
+}
+
+/**
+ * Processes accepted notifications from the intake queue: at least once, so every
+ * handler is idempotent (the event store keeps a fact once). A failure is retried
+ * with backoff by the queue; a permanent one goes to the dead letters with its reason.
+ */
+export class IntakeWorker {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+
+  constructor(private readonly options: IntakeWorkerOptions) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.follow();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wakeUp?.();
+    await this.loop;
+  }
+
+  /** Something was enqueued: look now. */
+  nudge(): void {
+    this.wakeUp?.();
+  }
+
+  /** Receives and handles one batch; returns how many messages it handled. */
+  async processBatch(): Promise<number> {
+    const { queue, batchSize = 10, visibilityTimeoutMs = 60_000 } = this.options;
+    const messages = await queue.receive({ max: batchSize, visibilityTimeoutMs });
+    await Promise.all(messages.map((message) => this.handle(message)));
+    return messages.length;
+  }
+
+  private async handle(message: ReceivedMessage): Promise<void> {
+    const { queue, documents, handlers, logger } = this.options;
+    const log = logger.child({
+      messageId: message.messageId,
+      deduplicationId: message.deduplicationId,
+      attempt: message.attempt,
+    });
+    try {
+      const handler = handlers[message.kind];
+      if (!handler) throw new PermanentFailure(`No handler for messages of kind ${message.kind}`);
+      const document = await documents.find(message.documentId);
+      if (!document) throw new PermanentFailure(`Document ${message.documentId} is missing from the archive`);
+      await handler(document);
+      await queue.ack(message);
+    } catch (error) {
+      const permanent = error instanceof PermanentFailure;
+      const outcome = await queue.fail(message, (error as Error).message, { permanent });
+      log.warn(
+        { err: error, outcome },
+        outcome === 'dead' ? 'intake message dead-lettered' : 'intake message failed; will retry',
+      );
+    }
+  }
+
+  private async follow(): Promise<void> {
+    const { idlePollMs = 200, logger } = this.options;
+    while (this.running) {
+      try {
+        if ((await this.processBatch()) === 0) await this.idle(idlePollMs);
+      } catch (error) {
+        logger.warn({ err: error }, 'intake worker could not receive; retrying');
+        await sleep(idlePollMs * 5);
+      }
+    }
+  }
+
+  private idle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeUp = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeUp = done;
+    });
+  }
+}
