@@ -3,7 +3,7 @@ import pRetry from 'p-retry';
 import type { Pool } from '../db/pool.ts';
 import { withTransaction } from '../db/transaction.ts';
 import type { EventStore } from '../eventstore/event-store.ts';
-import { START, isAtOrAfter, type GlobalPosition } from '../eventstore/global-position.ts';
+import { START, comparePositions, isAtOrAfter, type GlobalPosition } from '../eventstore/global-position.ts';
 import type { Logger } from '../observability/logger.ts';
 import { lockCheckpoint, readCheckpoint, saveCheckpoint } from './checkpoints.ts';
 import type { Projection } from './projection.ts';
@@ -108,18 +108,26 @@ export class ProjectionRunner {
    */
   async processBatch(): Promise<{ applied: number; busy: boolean }> {
     const { projection, eventStore, pool, batchSize } = this.options;
+    // Events are read before the transaction opens: a transaction that waited on another
+    // connection (say, for a TRUNCATE or ALTER queued on `events`) while holding locks
+    // would be a deadlock PostgreSQL cannot see.
+    const from = await readCheckpoint(pool, projection.name);
+    const events = await eventStore.readAll({ after: from, limit: batchSize });
+    if (events.length === 0) {
+      this.advanceTo(from);
+      return { applied: 0, busy: false };
+    }
     const outcome = await withTransaction(pool, async (tx) => {
-      const from = await lockCheckpoint(tx, projection.name, { wait: false });
-      if (!from) return { applied: 0, reached: undefined };
-      const events = await eventStore.readAll({ after: from, limit: batchSize });
-      if (events.length === 0) return { applied: 0, reached: from };
+      const locked = await lockCheckpoint(tx, projection.name, { wait: false });
+      // Another instance holds the projection, or moved it on since we read: leave it.
+      if (!locked || comparePositions(locked, from) !== 0) return { applied: 0, reached: locked };
       await projection.apply(events, tx);
       const reached = events.at(-1)!.position;
       await saveCheckpoint(tx, projection.name, reached);
       return { applied: events.length, reached };
     });
     this.advanceTo(outcome.reached ?? (await readCheckpoint(pool, projection.name)));
-    return { applied: outcome.applied, busy: outcome.reached === undefined };
+    return { applied: outcome.applied, busy: outcome.applied === 0 };
   }
 
   /**

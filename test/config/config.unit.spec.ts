@@ -19,7 +19,10 @@ describe('configuration', () => {
     expect(loadConfig({ NODE_ENV: 'production' }).apple.onlineChecks).toBe(true);
     expect(loadConfig({ NODE_ENV: 'production', APPLE_ONLINE_CHECKS: 'off' }).apple.onlineChecks).toBe(false);
     expect(loadConfig({ APPLE_ONLINE_CHECKS: 'on' }).apple.onlineChecks).toBe(true);
-    expect(loadConfig({ APPLE_TRUSTED_ROOTS: 'a.cer, b.pem' }, '/x').apple.trustedRoots).toEqual(['/x/a.cer', '/x/b.pem']);
+    expect(loadConfig({ APPLE_TRUSTED_ROOTS: 'a.cer, b.pem' }, '/x').apple.trustedRoots).toEqual([
+      '/x/a.cer',
+      '/x/b.pem',
+    ]);
   });
 
   it('uses DATABASE_URL when it is set', () => {

@@ -51,8 +51,8 @@ export function purchaseStatusAt(state: PurchaseState, at?: Timestamp): Purchase
     const revocation = state.revocations[t.transactionId]?.value;
     return revocation && millis(revocation.revokedAt) <= cutoff ? revocation : undefined;
   };
-  const live = transactions.filter((t) => !revocationOf(t));
-  const current = latestTransaction(live) ?? latestTransaction(transactions);
+  // The newest period decides; a refund or revocation of it ends access early.
+  const current = latestTransaction(transactions);
   const kind = !current ? 'unknown' : transactions.some((t) => t.expiresAt !== undefined) ? 'subscription' : 'one_time';
   const sinceCurrent = <T>(timeline: Timeline<T>) =>
     current ? timeline.filter((o) => millis(o.observedAt) >= millis(current.purchasedAt)) : timeline;
@@ -80,7 +80,7 @@ export function purchaseStatusAt(state: PurchaseState, at?: Timestamp): Purchase
       periodType: current.periodType,
       ownership: current.ownership,
     }),
-    ...(current && !revocation && { access: accessWindow(current, grace) }),
+    ...(current && accessWindow(current, grace, revocation) && { access: accessWindow(current, grace, revocation)! }),
     willRenew: kind === 'subscription' && autoRenew && !expiration && !revocation && billing.status !== 'on_hold',
     billing: billing.status,
     ...(grace && { gracePeriodEndsAt: grace }),
@@ -106,10 +106,16 @@ export function hasAccessAt(status: PurchaseStatus, at: Timestamp): boolean {
   return millis(status.access.from) <= t && (status.access.until === null || t < millis(status.access.until));
 }
 
-function accessWindow(current: Transaction, gracePeriodEndsAt: Timestamp | undefined) {
-  if (current.expiresAt === undefined) return { from: current.purchasedAt, until: null };
-  const until =
-    gracePeriodEndsAt && millis(gracePeriodEndsAt) > millis(current.expiresAt) ? gracePeriodEndsAt : current.expiresAt;
+/** From the period's start to its end (or grace end), cut short by a revocation; undefined if empty. */
+function accessWindow(
+  current: Transaction,
+  gracePeriodEndsAt: Timestamp | undefined,
+  revocation: Revocation | undefined,
+): { from: Timestamp; until: Timestamp | null } | undefined {
+  let until: Timestamp | null = current.expiresAt ?? null;
+  if (until !== null && gracePeriodEndsAt && millis(gracePeriodEndsAt) > millis(until)) until = gracePeriodEndsAt;
+  if (revocation && (until === null || millis(revocation.revokedAt) < millis(until))) until = revocation.revokedAt;
+  if (until !== null && millis(until) <= millis(current.purchasedAt)) return undefined;
   return { from: current.purchasedAt, until };
 }
 

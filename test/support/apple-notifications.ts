@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import type { AppleTestSigner } from '../../src/ingest/apple/test-signer.ts';
+
+export const BUNDLE_ID = 'com.example.pulse';
+export const APP_APPLE_ID = 1234567890;
+export const MONTHLY = 'com.example.pulse.premium.monthly';
+export const DAY = 86_400_000;
+
+export interface NotificationSpec {
+  readonly type: string;
+  readonly subtype?: string;
+  readonly uuid?: string;
+  readonly signedDate: number;
+  readonly environment?: 'Sandbox' | 'Production';
+  readonly bundleId?: string;
+  /** Fields of the signed transaction over the defaults (a monthly subscription). */
+  readonly transaction?: Record<string, unknown> | false;
+  readonly renewalInfo?: Record<string, unknown> | false;
+}
+
+/** Signs a notification, with its transaction and renewal info, the way the App Store does. */
+export async function signNotification(signer: AppleTestSigner, spec: NotificationSpec): Promise<string> {
+  const environment = spec.environment ?? 'Sandbox';
+  const bundleId = spec.bundleId ?? BUNDLE_ID;
+  const originalTransactionId = '2000000812345678';
+  const transaction =
+    spec.transaction === false
+      ? undefined
+      : {
+          transactionId: originalTransactionId,
+          originalTransactionId,
+          bundleId,
+          productId: MONTHLY,
+          purchaseDate: spec.signedDate,
+          originalPurchaseDate: spec.signedDate,
+          expiresDate: spec.signedDate + 30 * DAY,
+          quantity: 1,
+          type: 'Auto-Renewable Subscription',
+          inAppOwnershipType: 'PURCHASED',
+          signedDate: spec.signedDate,
+          environment,
+          ...spec.transaction,
+        };
+  const renewalInfo =
+    spec.renewalInfo === false || !transaction
+      ? undefined
+      : {
+          originalTransactionId: transaction.originalTransactionId,
+          productId: transaction.productId,
+          autoRenewProductId: transaction.productId,
+          autoRenewStatus: 1,
+          signedDate: spec.signedDate,
+          environment,
+          ...spec.renewalInfo,
+        };
+  return signer.sign({
+    notificationType: spec.type,
+    ...(spec.subtype && { subtype: spec.subtype }),
+    notificationUUID: spec.uuid ?? randomUUID(),
+    version: '2.0',
+    signedDate: spec.signedDate,
+    data: {
+      appAppleId: APP_APPLE_ID,
+      bundleId,
+      environment,
+      status: 1,
+      ...(transaction && { signedTransactionInfo: await signer.sign(transaction) }),
+      ...(renewalInfo && { signedRenewalInfo: await signer.sign(renewalInfo) }),
+    },
+  });
+}
