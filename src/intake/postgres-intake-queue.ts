@@ -89,16 +89,7 @@ export class PostgresIntakeQueue implements IntakeQueue {
     );
     return rows
       .sort((a, b) => Number(a.message_id) - Number(b.message_id))
-      .map((r) => ({
-        messageId: r.message_id,
-        deduplicationId: r.deduplication_id,
-        orderingKey: r.ordering_key,
-        kind: r.kind,
-        documentId: r.document_id,
-        receipt: r.receipt,
-        attempt: r.attempts,
-        enqueuedAt: r.enqueued_at,
-      }));
+      .map((r) => ({ ...messageOf(r), receipt: r.receipt, attempt: r.attempts }));
   }
 
   async ack(message: ReceivedMessage): Promise<boolean> {
@@ -130,17 +121,7 @@ export class PostgresIntakeQueue implements IntakeQueue {
       `SELECT * FROM intake_messages WHERE state = 'dead' ORDER BY finished_at DESC LIMIT $1`,
       [limit],
     );
-    return rows.map((r) => ({
-      messageId: r.message_id,
-      deduplicationId: r.deduplication_id,
-      orderingKey: r.ordering_key,
-      kind: r.kind,
-      documentId: r.document_id,
-      attempts: r.attempts,
-      reason: r.last_error,
-      enqueuedAt: r.enqueued_at,
-      failedAt: r.finished_at,
-    }));
+    return rows.map((r) => ({ ...messageOf(r), attempts: r.attempts, reason: r.last_error, failedAt: r.finished_at }));
   }
 
   async retryDeadLetter(messageId: string): Promise<boolean> {
@@ -158,4 +139,15 @@ export class PostgresIntakeQueue implements IntakeQueue {
     );
     return rows[0]!.n;
   }
+}
+
+function messageOf(row: MessageRow) {
+  return {
+    messageId: row.message_id,
+    deduplicationId: row.deduplication_id,
+    orderingKey: row.ordering_key,
+    kind: row.kind,
+    documentId: row.document_id,
+    enqueuedAt: row.enqueued_at,
+  };
 }
