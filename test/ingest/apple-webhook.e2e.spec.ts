@@ -104,6 +104,24 @@ describe('POST /v1/webhooks/apple', () => {
     });
   });
 
+  it('loses nothing when the process stops between acceptance and processing', async () => {
+    await subledger.intake.stop(); // as if the process died right after answering 200
+    const accepted = await notify({
+      type: 'SUBSCRIBED',
+      subtype: 'INITIAL_BUY',
+      signedDate: T0,
+      transaction: { appAccountToken: USER },
+    });
+    expect(accepted).toMatchObject({ status: 200, body: { status: 'accepted' } });
+    expect(await counts()).toEqual({ events: 0, queued: 1, documents: 1 });
+
+    subledger.intake.start(); // the next start picks the notification up from the queue
+    await processed();
+    expect(await entitlementsOf(USER, T0 + DAY)).toEqual([expect.objectContaining({ id: 'premium', active: true })]);
+    const { rows } = await db.pool.query(`SELECT state, attempts FROM intake_messages`);
+    expect(rows).toEqual([{ state: 'done', attempts: 1 }]);
+  });
+
   it('changes nothing when the same notification is delivered twice', async () => {
     const payload = await signNotification(ca.signer, {
       type: 'SUBSCRIBED',
