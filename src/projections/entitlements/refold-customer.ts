@@ -21,9 +21,10 @@ export interface RefoldResult {
  * Re-folds one customer's purchases from the event store and rewrites their
  * read-model rows: "the projection was wrong, fix this customer now".
  *
- * It holds the projection's checkpoint lock so the runner cannot interleave. It
- * may fold events the runner has not applied yet; the runner applying them again
- * later changes nothing, because folding is a merge.
+ * It reads the streams, then takes the projection's lock so the runner cannot
+ * interleave, and writes only if the runner applied nothing newer meanwhile (else
+ * it reads again). It may fold events the runner has not applied yet; the runner
+ * applying them later changes nothing, because folding is a merge.
  */
 export async function refoldCustomer(
   deps: { pool: Pool; eventStore: EventStore; catalog: Catalog; logger: Logger },
@@ -31,33 +32,44 @@ export async function refoldCustomer(
   { dryRun = false }: { dryRun?: boolean } = {},
 ): Promise<RefoldResult> {
   const { pool, eventStore } = deps;
-  return withTransaction(pool, async (tx) => {
-    await lockCheckpoint(tx, PURCHASES_PROJECTION, { wait: true });
-    const { rows } = await tx.query<{ stream_id: string; status: PurchaseStatus }>(
-      'SELECT stream_id, status FROM purchases WHERE app_user_id = $1 ORDER BY stream_id',
+  for (let attempt = 1; ; attempt++) {
+    // Read the streams first, outside the transaction: a transaction must never wait on
+    // another connection while it holds locks (see the projection runner).
+    const { rows: owned } = await pool.query<{ stream_id: string }>(
+      'SELECT stream_id FROM purchases WHERE app_user_id = $1 ORDER BY stream_id',
       [appUserId],
     );
-    const refolded = await Promise.all(
-      rows.map(async ({ stream_id: streamId, status: before }) => {
+    const folded = await Promise.all(
+      owned.map(async ({ stream_id: streamId }) => {
         const events = await eventStore.readStream(streamId);
         const state = foldPurchase(events.filter(isPurchaseEvent));
-        return {
-          streamId,
-          key: parsePurchaseStreamId(streamId)!,
-          state,
-          version: events.at(-1)?.streamVersion ?? -1,
-          before,
-          // Through JSON, as the read model stores it, so unchanged compares equal.
-          after: JSON.parse(JSON.stringify(purchaseStatusAt(state))) as PurchaseStatus,
-        };
+        return { streamId, key: parsePurchaseStreamId(streamId)!, state, version: events.at(-1)?.streamVersion ?? -1 };
       }),
     );
-    if (!dryRun) await replacePurchaseRows(tx, refolded, deps);
-    return {
-      streams: refolded.map((r) => r.streamId),
-      changed: refolded
-        .filter((r) => !isDeepStrictEqual(r.before, r.after))
-        .map(({ streamId, before, after }) => ({ streamId, before, after })),
-    };
-  });
+    const result = await withTransaction(pool, async (tx): Promise<RefoldResult | undefined> => {
+      await lockCheckpoint(tx, PURCHASES_PROJECTION, { wait: true });
+      const { rows } = await tx.query<{ stream_id: string; status: PurchaseStatus; stream_version: string }>(
+        'SELECT stream_id, status, stream_version FROM purchases WHERE stream_id = ANY($1)',
+        [folded.map((f) => f.streamId)],
+      );
+      const current = new Map(rows.map((r) => [r.stream_id, r]));
+      // The runner applied newer events between our read and the lock: read again.
+      if (folded.some((f) => Number(current.get(f.streamId)?.stream_version ?? -1) > f.version)) return undefined;
+      const refolded = folded.map((f) => ({
+        ...f,
+        before: current.get(f.streamId)!.status,
+        // Through JSON, as the read model stores it, so unchanged compares equal.
+        after: JSON.parse(JSON.stringify(purchaseStatusAt(f.state))) as PurchaseStatus,
+      }));
+      if (!dryRun) await replacePurchaseRows(tx, refolded, deps);
+      return {
+        streams: refolded.map((r) => r.streamId),
+        changed: refolded
+          .filter((r) => !isDeepStrictEqual(r.before, r.after))
+          .map(({ streamId, before, after }) => ({ streamId, before, after })),
+      };
+    });
+    if (result) return result;
+    if (attempt >= 5) throw new Error(`The purchases of ${appUserId} keep changing; try again`);
+  }
 }
