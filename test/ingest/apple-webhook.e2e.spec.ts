@@ -84,14 +84,17 @@ async function processed() {
   expect(await subledger.purchases.waitFor(head, 10_000)).toBe(true);
 }
 
+/** The user's first purchase, with the app account token that links it to them. */
+const initialBuy: NotificationSpec = {
+  type: 'SUBSCRIBED',
+  subtype: 'INITIAL_BUY',
+  signedDate: T0,
+  transaction: { appAccountToken: USER },
+};
+
 describe('POST /v1/webhooks/apple', () => {
   it('accepts a verified notification durably and turns it into an entitlement', async () => {
-    const accepted = await notify({
-      type: 'SUBSCRIBED',
-      subtype: 'INITIAL_BUY',
-      signedDate: T0,
-      transaction: { appAccountToken: USER },
-    });
+    const accepted = await notify(initialBuy);
     expect(accepted).toMatchObject({ status: 200, body: { status: 'accepted' } });
     await processed();
     expect(await entitlementsOf(USER, T0 + DAY)).toEqual([
@@ -106,12 +109,7 @@ describe('POST /v1/webhooks/apple', () => {
 
   it('loses nothing when the process stops between acceptance and processing', async () => {
     await subledger.intake.stop(); // as if the process died right after answering 200
-    const accepted = await notify({
-      type: 'SUBSCRIBED',
-      subtype: 'INITIAL_BUY',
-      signedDate: T0,
-      transaction: { appAccountToken: USER },
-    });
+    const accepted = await notify(initialBuy);
     expect(accepted).toMatchObject({ status: 200, body: { status: 'accepted' } });
     expect(await counts()).toEqual({ events: 0, queued: 1, documents: 1 });
 
