@@ -39,13 +39,11 @@ export async function processAppleNotification(
   }
   const context = {
     notificationUUID: notification.notificationUUID,
-    notice: 'notice' in translation ? translation.notice : undefined,
+    type: notification.notificationType,
+    subtype: notification.subtype,
   };
   if (!translation.known) {
-    deps.logger.warn(
-      { ...context, type: notification.notificationType, subtype: notification.subtype },
-      'App Store notification of a type Subledger does not know; recorded as a notice',
-    );
+    deps.logger.warn(context, 'App Store notification of a type Subledger does not know; recorded as a notice');
   }
   if (translation.kind === 'no_purchase') {
     deps.logger.info(context, 'App Store notification about no single purchase; kept in the archive');
