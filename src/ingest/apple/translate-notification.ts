@@ -28,7 +28,7 @@ export type AppleTranslation =
   | { readonly kind: 'no_purchase'; readonly notice: string; readonly known: boolean };
 
 /** Every type and subtype Apple documents; `''` stands for "no subtype". */
-const KNOWN_TYPES: Readonly<Record<string, readonly string[]>> = {
+export const KNOWN_APPLE_NOTIFICATION_TYPES: Readonly<Record<string, readonly string[]>> = {
   SUBSCRIBED: ['INITIAL_BUY', 'RESUBSCRIBE'],
   DID_RENEW: ['', 'BILLING_RECOVERY'],
   DID_FAIL_TO_RENEW: ['', 'GRACE_PERIOD'],
@@ -96,7 +96,7 @@ export function translateAppleNotification({
   renewalInfo,
 }: VerifiedAppleNotification): AppleTranslation {
   const { notificationType: type, subtype = '' } = notification;
-  const known = KNOWN_TYPES[type]?.includes(subtype) ?? false;
+  const known = KNOWN_APPLE_NOTIFICATION_TYPES[type]?.includes(subtype) ?? false;
   const notice = `apple:${type}${subtype ? `/${subtype}` : ''}`;
   if (!transaction) return { kind: 'no_purchase', notice, known };
 

@@ -1,0 +1,109 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { expect } from 'vitest';
+import { loadConfig } from '../../src/config/config.ts';
+import { entitlementsAt, type Entitlement } from '../../src/domain/entitlements.ts';
+import { createAppleTestCa, type AppleTestCa } from '../../src/ingest/apple/test-signer.ts';
+import { silentLogger } from '../../src/observability/logger.ts';
+import { findCustomerPurchases } from '../../src/projections/entitlements/customer-purchases.ts';
+import { startSubledger, type Subledger } from '../../src/runtime/subledger.ts';
+import { signNotification, type NotificationSpec } from './apple-notifications.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+import { eventually } from './eventually.ts';
+import { freePort } from './free-port.ts';
+
+export interface HttpAnswer {
+  readonly status: number;
+  readonly type: string | null;
+  readonly body: Record<string, unknown>;
+}
+
+/**
+ * A running Subledger on its own database that trusts a freshly generated test CA
+ * in place of Apple's root, with helpers to talk to it over real HTTP.
+ */
+export interface AppleHarness {
+  readonly subledger: Subledger;
+  readonly db: TestDatabase;
+  readonly ca: AppleTestCa;
+  /** POSTs JSON (or a raw string) to a path of the running service. */
+  post(pathname: string, body: unknown, options?: { raw?: boolean }): Promise<HttpAnswer>;
+  /** Signs a notification with the test CA and posts it to the App Store webhook. */
+  notify(spec: NotificationSpec): Promise<HttpAnswer>;
+  /** Waits until the intake queue is drained and the projections have caught up. */
+  processed(): Promise<void>;
+  /** Rows in the tables a notification can write to. */
+  counts(): Promise<{ events: number; queued: number; documents: number }>;
+  /** The app user's entitlements at `at` (ms), from the read model. */
+  entitlementsOf(appUserId: string, at: number): Promise<readonly Entitlement[]>;
+  /** Empties every table, between tests. */
+  reset(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startAppleHarness(env: Record<string, string> = {}): Promise<AppleHarness> {
+  const ca = await createAppleTestCa({ name: 'Subledger test' });
+  const certDir = await mkdtemp(path.join(tmpdir(), 'subledger-apple-'));
+  await writeFile(path.join(certDir, 'root.pem'), ca.rootPem);
+  const db = await createTestDatabase({ migrated: false });
+  const subledger = await startSubledger(
+    loadConfig({
+      DATABASE_URL: db.url,
+      PORT: String(await freePort()),
+      APPLE_TRUSTED_ROOTS: path.join(certDir, 'root.pem'),
+      PROJECTION_IDLE_POLL_MS: '20',
+      ...env,
+    }),
+    silentLogger,
+  );
+
+  async function post(pathname: string, body: unknown, options: { raw?: boolean } = {}): Promise<HttpAnswer> {
+    const response = await fetch(`${subledger.url}${pathname}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: options.raw ? (body as string) : JSON.stringify(body),
+    });
+    return {
+      status: response.status,
+      type: response.headers.get('content-type'),
+      body: (await response.json()) as Record<string, unknown>,
+    };
+  }
+
+  return {
+    subledger,
+    db,
+    ca,
+    post,
+    notify: async (spec) => post('/v1/webhooks/apple', { signedPayload: await signNotification(ca.signer, spec) }),
+    async processed() {
+      await eventually(
+        () => subledger.queue.depth(),
+        (depth) => depth === 0,
+      );
+      const head = await subledger.eventStore.headPosition();
+      expect(await subledger.purchases.waitFor(head, 10_000)).toBe(true);
+    },
+    async counts() {
+      const { rows } = await db.pool.query(
+        `SELECT (SELECT count(*)::int FROM events) AS events,
+                (SELECT count(*)::int FROM intake_messages) AS queued,
+                (SELECT count(*)::int FROM source_documents) AS documents`,
+      );
+      return rows[0];
+    },
+    async entitlementsOf(appUserId, at) {
+      const purchases = await findCustomerPurchases(db.pool, appUserId);
+      return entitlementsAt(purchases, subledger.catalog, new Date(at).toISOString()).entitlements;
+    },
+    async reset() {
+      await db.pool.query('TRUNCATE events, purchases, intake_messages, source_documents, projection_checkpoints');
+    },
+    async stop() {
+      await subledger.stop();
+      await db.drop();
+      await rm(certDir, { recursive: true, force: true });
+    },
+  };
+}
