@@ -21,6 +21,8 @@ const environmentSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PROJECTION_BATCH_SIZE: positiveInt.max(10_000).default(500),
   PROJECTION_IDLE_POLL_MS: positiveInt.max(60_000).default(200),
+  INTAKE_WORKER: z.enum(['on', 'off']).default('on'),
+  INTAKE_VISIBILITY_TIMEOUT_SECONDS: positiveInt.max(43_200).default(60),
   APPLE_TRUSTED_ROOTS: z.string().min(1).default('certs/apple/AppleRootCA-G3.cer'),
   APPLE_ONLINE_CHECKS: z.enum(['on', 'off']).optional(),
   NODE_ENV: z.string().optional(),
@@ -35,6 +37,15 @@ export interface Config {
   readonly catalogPath: string;
   readonly logLevel: z.infer<typeof environmentSchema>['LOG_LEVEL'];
   readonly projections: { readonly batchSize: number; readonly idlePollMs: number };
+  readonly intake: {
+    /**
+     * Whether this instance processes accepted notifications. Off for an instance
+     * that only accepts webhooks while others (sharing the database) process them.
+     */
+    readonly worker: boolean;
+    /** How long a received message stays hidden before another worker may retry it (a crashed worker's). */
+    readonly visibilityTimeoutMs: number;
+  };
   readonly apple: {
     /** DER or PEM files of the roots App Store signatures must chain to. */
     readonly trustedRoots: readonly string[];
@@ -72,6 +83,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     catalogPath: path.resolve(cwd, e.CATALOG_PATH),
     logLevel: e.LOG_LEVEL,
     projections: { batchSize: e.PROJECTION_BATCH_SIZE, idlePollMs: e.PROJECTION_IDLE_POLL_MS },
+    intake: { worker: e.INTAKE_WORKER === 'on', visibilityTimeoutMs: e.INTAKE_VISIBILITY_TIMEOUT_SECONDS * 1000 },
     apple: {
       trustedRoots: e.APPLE_TRUSTED_ROOTS.split(',').map((file) => path.resolve(cwd, file.trim())),
       // On in production unless turned off; off elsewhere, where the network may be closed.

@@ -75,10 +75,13 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
       documents,
       logger,
       handlers: { [APPLE_NOTIFICATION_KIND]: (document) => processAppleNotification(document, { eventStore, logger }) },
+      visibilityTimeoutMs: config.intake.visibilityTimeoutMs,
     });
-    intake.start();
-    stops.push(() => intake.stop());
-    queue.onEnqueued(() => intake.nudge());
+    if (config.intake.worker) {
+      intake.start();
+      stops.push(() => intake.stop());
+      queue.onEnqueued(() => intake.nudge());
+    }
     const verifier = new AppleNotificationVerifier(catalog.apps, {
       trustedRoots: await loadTrustedRoots(config.apple.trustedRoots),
       onlineChecks: config.apple.onlineChecks,

@@ -9,9 +9,13 @@ export interface RunningProcess {
   stop(): Promise<number | null>;
 }
 
-/** Runs `npm start`'s command (tsx src/main.ts) as a real process with the given environment only. */
+/**
+ * Runs the program `npm start` runs (src/main.ts under tsx) as a real process with the
+ * given environment only. One process, with tsx as a loader rather than its CLI (which
+ * runs the program in a child of its own): a signal, SIGKILL included, reaches it.
+ */
 export function startSubledgerProcess(env: Record<string, string>): RunningProcess {
-  const child = spawn(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'src/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -22,7 +26,8 @@ export function startSubledgerProcess(env: Record<string, string>): RunningProce
     child,
     output: () => output,
     async stop() {
-      if (child.exitCode !== null) return child.exitCode;
+      // A process killed by a signal has no exit code, only a signal code.
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill('SIGTERM');
       const [code] = await once(child, 'exit');
       return code as number | null;
