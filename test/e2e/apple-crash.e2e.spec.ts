@@ -118,7 +118,7 @@ describe('a process killed with SIGKILL', () => {
     const second = await start();
     const after = await eventually(messages, allDone, 60_000);
     expect(after).toHaveLength(purchases.length);
-        const { rows } = await db.pool.query<{ stream_id: string; n: number }>(
+    const { rows } = await db.pool.query<{ stream_id: string; n: number }>(
       `SELECT stream_id, count(*)::int AS n FROM events GROUP BY stream_id`,
     );
     // Messages the dead worker had taken were processed again: the facts were recorded once all the same.
