@@ -78,7 +78,7 @@ const purchaseEvent: fc.Arbitrary<PurchaseEvent> = fc.oneof(
     .tuple(
       observedDay,
       fc.constantFrom('alice', 'bob'),
-      fc.constantFrom('app_submission', 'app_account_token', 'support_transfer' as const),
+      fc.constantFrom('app_submission', 'app_account_token', 'restore_transfer', 'support_transfer' as const),
     )
     .map(([d, appUserId, via]) => fact('PurchaseLinkedToAppUser', d, { appUserId, via })),
   observedDay.map((d) => fact('StoreNoticeRecorded', d, { notice: 'apple:TEST' })),

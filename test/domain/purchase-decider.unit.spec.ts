@@ -67,9 +67,14 @@ describe('recording store facts', () => {
 });
 
 describe('linking a purchase to an app user', () => {
-  const link = (appUserId: string, via: 'app_submission' | 'support_transfer', at: number): PurchaseCommand => ({
+  const link = (
+    appUserId: string,
+    via: 'app_submission' | 'support_transfer',
+    at: number,
+    whenOwnedByAnother?: 'transfer' | 'keep',
+  ): PurchaseCommand => ({
     type: 'LinkToAppUser',
-    data: { appUserId, via, at: day(at) },
+    data: { appUserId, via, at: day(at), ...(whenOwnedByAnother && { whenOwnedByAnother }) },
   });
   const linked = (appUserId: string, via: string, at: number) =>
     fact('PurchaseLinkedToAppUser', at, { appUserId, via: via as never });
@@ -78,15 +83,37 @@ describe('linking a purchase to an app user', () => {
     expect(given([]).when(link('alice', 'app_submission', 1))).toEqual([linked('alice', 'app_submission', 1)]);
   });
 
-  it('refuses another app user claiming a purchase that is already theirs', () => {
-    expect(() => given([linked('alice', 'app_submission', 1)]).when(link('bob', 'app_submission', 2))).toThrow(
-      expect.objectContaining({ code: 'purchase_belongs_to_another_user' }),
-    );
+  it('records nothing new when the owner claims their purchase again', () => {
+    expect(given([linked('alice', 'app_submission', 1)]).when(link('alice', 'app_submission', 2))).toEqual([]);
+  });
+
+  it('keeps a purchase with its owner when the app keeps on restore, and records the refused claim', () => {
+    const past = [linked('alice', 'app_submission', 1)];
+    const events = given(past).when(link('bob', 'app_submission', 2, 'keep'));
+    expect(events).toEqual([fact('PurchaseClaimRefused', 2, { appUserId: 'bob', ownerAppUserId: 'alice' })]);
+    expect(statusAfter([...past, ...events]).owner?.appUserId).toBe('alice');
+  });
+
+  it('moves a purchase to the claimant when the app transfers on restore, even from an account token', () => {
+    const past = [linked('alice', 'app_account_token', 1)];
+    const events = given(past).when(link('bob', 'app_submission', 2, 'transfer'));
+    expect(events).toEqual([
+      fact('PurchaseLinkedToAppUser', 2, { appUserId: 'bob', via: 'restore_transfer', previousAppUserId: 'alice' }),
+    ]);
+    // A renewal later still carries alice's account token: the transfer stands.
+    const later = [...past, ...events, linked('alice', 'app_account_token', 3)];
+    expect(statusAfter(later).owner).toEqual({ appUserId: 'bob', via: 'restore_transfer' });
+    // Restored on alice's account again: back to her.
+    const back = given(later).when(link('alice', 'app_submission', 4, 'transfer'));
+    expect(statusAfter([...later, ...back]).owner?.appUserId).toBe('alice');
   });
 
   it('lets support staff transfer a purchase, and the transfer wins', () => {
     const past = [linked('alice', 'app_submission', 1)];
     const events = given(past).when(link('bob', 'support_transfer', 2));
+    expect(events).toEqual([
+      fact('PurchaseLinkedToAppUser', 2, { appUserId: 'bob', via: 'support_transfer', previousAppUserId: 'alice' }),
+    ]);
     expect(statusAfter([...past, ...events]).owner).toEqual({ appUserId: 'bob', via: 'support_transfer' });
   });
 

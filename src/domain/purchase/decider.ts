@@ -14,12 +14,23 @@ export type PurchaseCommand =
   /** An app user (or support staff) claims this purchase. */
   | {
       readonly type: 'LinkToAppUser';
-      readonly data: { readonly appUserId: string; readonly via: LinkSource; readonly at: Timestamp };
+      readonly data: {
+        readonly appUserId: string;
+        readonly via: Exclude<LinkSource, 'app_account_token' | 'restore_transfer'>;
+        readonly at: Timestamp;
+        /**
+         * For an app's claim of a purchase another user owns (a restore on another
+         * account): move it to the claimant, or refuse (the default) and keep it.
+         */
+        readonly whenOwnedByAnother?: RestorePolicy;
+      };
     };
+
+export type RestorePolicy = 'transfer' | 'keep';
 
 export class PurchaseRuleViolation extends Error {
   constructor(
-    readonly code: 'invalid_fact' | 'purchase_belongs_to_another_user',
+    readonly code: 'invalid_fact',
     message: string,
   ) {
     super(message);
@@ -45,19 +56,25 @@ export function decide(command: PurchaseCommand, state: PurchaseState): Purchase
       return withoutRepeats(command.data.facts);
     }
     case 'LinkToAppUser': {
-      const { appUserId, via, at } = command.data;
+      const { appUserId, via, at, whenOwnedByAnother = 'keep' } = command.data;
       if (!appUserId.trim()) throw new PurchaseRuleViolation('invalid_fact', 'The app user id is empty');
-      const link: PurchaseEvent = { type: 'PurchaseLinkedToAppUser', data: { appUserId, via, observedAt: at } };
-      assertWellFormed(link);
+      if (!isCanonicalTimestamp(at)) throw new PurchaseRuleViolation('invalid_fact', `${at} is not a UTC timestamp`);
       const owner = purchaseStatusAt(state).owner;
-      if (via === 'app_submission' && owner && owner.appUserId !== appUserId) {
-        // Stops one customer's receipt from unlocking another account.
-        throw new PurchaseRuleViolation(
-          'purchase_belongs_to_another_user',
-          'This purchase already belongs to another app user; support staff can transfer it',
-        );
+      const link = (data: { via: LinkSource; previousAppUserId?: string }): PurchaseEvent => ({
+        type: 'PurchaseLinkedToAppUser',
+        data: { appUserId, ...data, observedAt: at },
+      });
+      if (via === 'support_transfer') {
+        return [link({ via, ...(owner && owner.appUserId !== appUserId && { previousAppUserId: owner.appUserId }) })];
       }
-      return [link];
+      if (!owner) return [link({ via })];
+      // Claimed again by its owner (a reinstall, a second device): nothing new to record.
+      if (owner.appUserId === appUserId) return [];
+      // A restore on another account. Both outcomes are recorded, for support to see.
+      if (whenOwnedByAnother === 'transfer') {
+        return [link({ via: 'restore_transfer', previousAppUserId: owner.appUserId })];
+      }
+      return [{ type: 'PurchaseClaimRefused', data: { appUserId, ownerAppUserId: owner.appUserId, observedAt: at } }];
     }
   }
 }

@@ -28,7 +28,10 @@ export type PurchaseEvent =
   | Fact<'RefundReversed', { transactionId: string }>
   | Fact<'SubscriptionPaused', { resumesAt?: Timestamp }>
   | Fact<'SubscriptionResumed', Empty>
-  | Fact<'PurchaseLinkedToAppUser', { appUserId: string; via: LinkSource }>
+  /** `previousAppUserId`: whom a transfer took the purchase from. */
+  | Fact<'PurchaseLinkedToAppUser', { appUserId: string; via: LinkSource; previousAppUserId?: string }>
+  /** An app user claimed a purchase that belongs to another, and the app keeps purchases with their owner. */
+  | Fact<'PurchaseClaimRefused', { appUserId: string; ownerAppUserId: string }>
   | Fact<'StoreNoticeRecorded', { notice: string }>;
 
 export type PurchaseEventType = PurchaseEvent['type'];
@@ -60,10 +63,12 @@ export type ExpirationReason =
   'voluntary' | 'billing_error' | 'price_increase_declined' | 'product_unavailable' | 'other';
 export type RevocationReason = 'refund' | 'family_sharing_revoked' | 'chargeback' | 'upgraded' | 'other';
 /**
- * How a purchase came to belong to an app user, strongest last: an app claiming a
- * receipt, the store telling us the app's account token, support staff moving it.
+ * How a purchase came to belong to an app user: an app claiming a receipt, the store
+ * telling us the app's account token, a restore on another account moving it there
+ * (when the app transfers on restore), support staff moving it. See status.ts for
+ * which wins.
  */
-export type LinkSource = 'app_submission' | 'app_account_token' | 'support_transfer';
+export type LinkSource = 'app_submission' | 'app_account_token' | 'restore_transfer' | 'support_transfer';
 
 // A record, so the compiler insists every event type is listed.
 const EVENT_TYPES: Record<PurchaseEventType, true> = {
@@ -87,6 +92,7 @@ const EVENT_TYPES: Record<PurchaseEventType, true> = {
   SubscriptionPaused: true,
   SubscriptionResumed: true,
   PurchaseLinkedToAppUser: true,
+  PurchaseClaimRefused: true,
   StoreNoticeRecorded: true,
 };
 const PURCHASE_EVENT_TYPES: ReadonlySet<string> = new Set(Object.keys(EVENT_TYPES));

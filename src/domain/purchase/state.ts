@@ -33,6 +33,8 @@ export interface PurchaseState {
   readonly expirations: Timeline<ExpirationReason>;
   readonly pause: Timeline<Pause | null>;
   readonly links: Timeline<AppUserLink>;
+  /** Claims by app users refused because the purchase is another's: kept for support. */
+  readonly refusedClaims: Timeline<RefusedClaim>;
   /** Store messages with no entitlement effect (price increase consent, test, ...), kept for support. */
   readonly notices: Timeline<string>;
 }
@@ -70,6 +72,10 @@ export interface AppUserLink {
   readonly appUserId: string;
   readonly via: LinkSource;
 }
+export interface RefusedClaim {
+  readonly appUserId: string;
+  readonly ownerAppUserId: string;
+}
 
 export function initialState(): PurchaseState {
   return {
@@ -82,6 +88,7 @@ export function initialState(): PurchaseState {
     expirations: [],
     pause: [],
     links: [],
+    refusedClaims: [],
     notices: [],
   };
 }
@@ -159,6 +166,11 @@ export function evolve(state: PurchaseState, event: PurchaseEvent): PurchaseStat
       return merge(state, 'pause', at, null);
     case 'PurchaseLinkedToAppUser':
       return merge(state, 'links', at, { appUserId: event.data.appUserId, via: event.data.via });
+    case 'PurchaseClaimRefused':
+      return merge(state, 'refusedClaims', at, {
+        appUserId: event.data.appUserId,
+        ownerAppUserId: event.data.ownerAppUserId,
+      });
     case 'StoreNoticeRecorded':
       return merge(state, 'notices', at, event.data.notice);
     default: {

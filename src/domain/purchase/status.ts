@@ -140,15 +140,16 @@ function firstOfTrailingRun<T>(timeline: Timeline<T>, matches: (value: T) => boo
 }
 
 /**
- * Who the purchase belongs to: the latest transfer by support staff; else the
- * account token the store reports; else the first app user who claimed it (a
- * later claim by someone else does not take it over). A function of the set of
- * links, so arrival order does not matter.
+ * Who the purchase belongs to: the latest transfer (by support staff, or by a restore
+ * on another account where the app transfers on restore); else the account token the
+ * store reports; else the first app user who claimed it (a later claim by someone
+ * else does not take it over). A function of the set of links, so arrival order
+ * does not matter.
  */
 function ownerAt(links: Timeline<{ appUserId: string; via: LinkSource }>) {
-  const byVia = (via: LinkSource) => links.filter((l) => l.value.via === via);
+  const byVia = (...via: LinkSource[]) => links.filter((l) => via.includes(l.value.via));
   return (
-    byVia('support_transfer').at(-1)?.value ??
+    byVia('support_transfer', 'restore_transfer').at(-1)?.value ??
     byVia('app_account_token').at(-1)?.value ??
     byVia('app_submission')[0]?.value
   );
