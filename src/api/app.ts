@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../observability/logger.ts';
 import { installProblemHandlers } from './problems.ts';
 import { appleWebhookRoutes } from './routes/apple-webhook.ts';
+import { customerRoutes, type CustomerRouteDeps } from './routes/customers.ts';
 import { healthRoutes, type Readiness } from './routes/health.ts';
 
 export interface ApiDependencies {
@@ -9,6 +10,7 @@ export interface ApiDependencies {
   readonly readiness: () => Promise<Readiness>;
   /** The App Store webhook, when the service ingests App Store notifications. */
   readonly apple?: Parameters<typeof appleWebhookRoutes>[1];
+  readonly customers?: CustomerRouteDeps;
 }
 
 /** The HTTP surface. Routes are thin: parse, call one use case, shape the reply. */
@@ -17,5 +19,6 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   installProblemHandlers(app);
   await app.register(healthRoutes, { readiness: deps.readiness });
   if (deps.apple) await app.register(appleWebhookRoutes, deps.apple);
+  if (deps.customers) await app.register(customerRoutes, deps.customers);
   return app;
 }

@@ -14,6 +14,7 @@ const catalogSchema = z.strictObject({
           .strictObject({ bundleId: z.string().min(1), appAppleId: z.number().int().positive().optional() })
           .optional(),
         playStore: z.strictObject({ packageName: z.string().min(1) }).optional(),
+        restoreBehavior: z.enum(['transfer', 'keep']).optional(),
       }),
     )
     .min(1),

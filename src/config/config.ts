@@ -25,6 +25,16 @@ const environmentSchema = z.object({
   INTAKE_VISIBILITY_TIMEOUT_SECONDS: positiveInt.max(43_200).default(60),
   APPLE_TRUSTED_ROOTS: z.string().min(1).default('certs/apple/AppleRootCA-G3.cer'),
   APPLE_ONLINE_CHECKS: z.enum(['on', 'off']).optional(),
+  APPLE_ACCEPT_SANDBOX: z.enum(['on', 'off']).default('on'),
+  APPLE_SHARED_SECRET: z.string().optional(),
+  APPLE_VERIFY_RECEIPT_URL: z.url().default('https://buy.itunes.apple.com/verifyReceipt'),
+  APPLE_VERIFY_RECEIPT_SANDBOX_URL: z.url().default('https://sandbox.itunes.apple.com/verifyReceipt'),
+  APPLE_API_KEY_FILE: z.string().optional(),
+  APPLE_API_KEY_ID: z.string().optional(),
+  APPLE_API_ISSUER_ID: z.string().optional(),
+  APPLE_API_URL: z.url().default('https://api.storekit.apple.com'),
+  APPLE_API_SANDBOX_URL: z.url().default('https://api.storekit-sandbox.apple.com'),
+  APPLE_RECHECK_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(900),
   NODE_ENV: z.string().optional(),
 });
 
@@ -51,6 +61,22 @@ export interface Config {
     readonly trustedRoots: readonly string[];
     /** OCSP revocation checks of Apple's certificates (needs the network). */
     readonly onlineChecks: boolean;
+    /** Sandbox purchases grant entitlements (App Review buys in the sandbox against production builds). */
+    readonly acceptSandbox: boolean;
+    /** Legacy receipts (verifyReceipt): the app-specific shared secret and Apple's endpoints. */
+    readonly receipts: {
+      readonly sharedSecret?: string;
+      readonly urls: { readonly production: string; readonly sandbox: string };
+    };
+    /** App Store Server API access, for reconciliation; absent when no key is configured. */
+    readonly serverApi?: {
+      readonly keyFile: string;
+      readonly keyId: string;
+      readonly issuerId: string;
+      readonly urls: { readonly Production: string; readonly Sandbox: string };
+    };
+    /** How often subscriptions that lapsed without a renewal notification are re-checked with Apple; 0 = never. */
+    readonly recheckIntervalMs: number;
   };
 }
 
@@ -70,6 +96,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     );
   }
   const e = parsed.data;
+  const apiKey = [e.APPLE_API_KEY_FILE, e.APPLE_API_KEY_ID, e.APPLE_API_ISSUER_ID];
+  if (apiKey.some(Boolean) && !apiKey.every(Boolean)) {
+    throw new ConfigError([
+      'APPLE_API_KEY_FILE, APPLE_API_KEY_ID and APPLE_API_ISSUER_ID: set all three (App Store Server API access) or none',
+    ]);
+  }
   return {
     http: { port: e.PORT, host: e.HOST },
     database: e.DATABASE_URL
@@ -88,6 +120,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       trustedRoots: e.APPLE_TRUSTED_ROOTS.split(',').map((file) => path.resolve(cwd, file.trim())),
       // On in production unless turned off; off elsewhere, where the network may be closed.
       onlineChecks: (e.APPLE_ONLINE_CHECKS ?? (e.NODE_ENV === 'production' ? 'on' : 'off')) === 'on',
+      acceptSandbox: e.APPLE_ACCEPT_SANDBOX === 'on',
+      receipts: {
+        ...(e.APPLE_SHARED_SECRET && { sharedSecret: e.APPLE_SHARED_SECRET }),
+        urls: { production: e.APPLE_VERIFY_RECEIPT_URL, sandbox: e.APPLE_VERIFY_RECEIPT_SANDBOX_URL },
+      },
+      ...(e.APPLE_API_KEY_FILE &&
+        e.APPLE_API_KEY_ID &&
+        e.APPLE_API_ISSUER_ID && {
+          serverApi: {
+            keyFile: path.resolve(cwd, e.APPLE_API_KEY_FILE),
+            keyId: e.APPLE_API_KEY_ID,
+            issuerId: e.APPLE_API_ISSUER_ID,
+            urls: { Production: e.APPLE_API_URL, Sandbox: e.APPLE_API_SANDBOX_URL },
+          },
+        }),
+      recheckIntervalMs: e.APPLE_RECHECK_INTERVAL_SECONDS * 1000,
     },
   };
 }

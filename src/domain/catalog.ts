@@ -1,3 +1,4 @@
+import type { RestorePolicy } from './purchase/decider.ts';
 import type { Store } from './purchase/purchase-key.ts';
 
 /**
@@ -16,6 +17,12 @@ export interface App {
   readonly name: string;
   readonly appStore?: { readonly bundleId: string; readonly appAppleId?: number };
   readonly playStore?: { readonly packageName: string };
+  /**
+   * A purchase restored on another account of this app: `transfer` moves it to the new
+   * account (the default, as the stores let one Apple ID or Google account restore
+   * anywhere); `keep` leaves it with its owner and refuses the restore.
+   */
+  readonly restoreBehavior?: RestorePolicy;
 }
 
 export type ProductType = 'auto_renewable' | 'non_renewing' | 'non_consumable' | 'consumable';

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../api/app.ts';
 import { loadCatalog } from '../config/catalog-file.ts';
@@ -13,6 +14,8 @@ import { ProjectionRunner } from '../projections/runner.ts';
 import { SourceDocumentArchive } from '../eventstore/source-documents.ts';
 import { APPLE_NOTIFICATION_KIND, processAppleNotification } from '../ingest/apple/process-notification.ts';
 import { AppleNotificationVerifier, loadTrustedRoots } from '../ingest/apple/verify-notification.ts';
+import { AppleReconciler } from '../ingest/apple/reconcile.ts';
+import { LapsedSubscriptionRecheck } from '../ingest/apple/recheck-lapsed.ts';
 import { IntakeWorker } from '../ingest/intake-worker.ts';
 import type { IntakeQueue } from '../intake/intake-queue.ts';
 import { PostgresIntakeQueue } from '../intake/postgres-intake-queue.ts';
@@ -27,6 +30,8 @@ export interface Subledger {
   readonly queue: IntakeQueue;
   readonly intake: IntakeWorker;
   readonly purchases: ProjectionRunner;
+  /** App Store Server API reconciliation, when an API key is configured. */
+  readonly reconciler: AppleReconciler | undefined;
   readonly api: FastifyInstance;
   /** The address the API listens on, once `listen` has run. */
   readonly url: string;
@@ -86,11 +91,38 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
       trustedRoots: await loadTrustedRoots(config.apple.trustedRoots),
       onlineChecks: config.apple.onlineChecks,
     });
+    const reconciler = await appleReconciler(config, { catalog, verifier, documents, eventStore, queue, logger });
+    if (reconciler && config.apple.recheckIntervalMs > 0) {
+      const recheck = new LapsedSubscriptionRecheck({
+        pool,
+        reconciler,
+        logger,
+        intervalMs: config.apple.recheckIntervalMs,
+      });
+      recheck.start();
+      stops.push(() => recheck.stop());
+    }
 
     const api = await buildApi({
       logger,
       readiness: () => checkReadiness({ pool, eventStore, runners: [purchases], expectedSchemaVersion }),
       apple: { verifier, documents, queue },
+      customers: {
+        db: pool,
+        catalog,
+        eventStore,
+        entitlements: purchases,
+        apple: {
+          catalog,
+          verifier,
+          documents,
+          eventStore,
+          logger,
+          acceptSandbox: config.apple.acceptSandbox,
+          receipts: config.apple.receipts,
+          ...(reconciler && { reconciler }),
+        },
+      },
     });
     stops.push(() => api.close());
     const url = await api.listen({ port: config.http.port, host: config.http.host });
@@ -98,6 +130,7 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
     return {
       config,
       catalog,
+      reconciler,
       pool,
       eventStore,
       queue,
@@ -111,4 +144,26 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
     await stop();
     throw error;
   }
+}
+
+/** App Store Server API access, when a key is configured: reconciliation needs it. */
+export async function appleReconciler(
+  config: Config,
+  deps: Omit<ConstructorParameters<typeof AppleReconciler>[0], 'apps' | 'access'> & { catalog: Catalog },
+): Promise<AppleReconciler | undefined> {
+  const api = config.apple.serverApi;
+  if (!api) {
+    deps.logger.info('no App Store Server API key configured: App Store purchases are not reconciled with Apple');
+    return undefined;
+  }
+  return new AppleReconciler({
+    ...deps,
+    apps: deps.catalog.apps,
+    access: {
+      signingKey: await readFile(api.keyFile, 'utf8'),
+      keyId: api.keyId,
+      issuerId: api.issuerId,
+      baseUrls: api.urls,
+    },
+  });
 }

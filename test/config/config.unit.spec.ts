@@ -11,8 +11,31 @@ describe('configuration', () => {
       catalogPath: path.resolve('/srv/subledger', 'catalog/sample-fitness.json'),
       logLevel: 'info',
       projections: { batchSize: 500, idlePollMs: 200 },
-      apple: { trustedRoots: [path.resolve('/srv/subledger', 'certs/apple/AppleRootCA-G3.cer')], onlineChecks: false },
+      intake: { worker: true, visibilityTimeoutMs: 60_000 },
+      apple: {
+        trustedRoots: [path.resolve('/srv/subledger', 'certs/apple/AppleRootCA-G3.cer')],
+        onlineChecks: false,
+        acceptSandbox: true,
+        receipts: {
+          urls: {
+            production: 'https://buy.itunes.apple.com/verifyReceipt',
+            sandbox: 'https://sandbox.itunes.apple.com/verifyReceipt',
+          },
+        },
+        recheckIntervalMs: 900_000,
+      },
     });
+  });
+
+  it('reaches the App Store Server API only with a whole key: file, key id and issuer', () => {
+    const key = { APPLE_API_KEY_FILE: 'keys/AuthKey.p8', APPLE_API_KEY_ID: 'ABC123', APPLE_API_ISSUER_ID: 'issuer' };
+    expect(loadConfig(key, '/x').apple.serverApi).toEqual({
+      keyFile: '/x/keys/AuthKey.p8',
+      keyId: 'ABC123',
+      issuerId: 'issuer',
+      urls: { Production: 'https://api.storekit.apple.com', Sandbox: 'https://api.storekit-sandbox.apple.com' },
+    });
+    expect(() => loadConfig({ APPLE_API_KEY_ID: 'ABC123' })).toThrow(/set all three/);
   });
 
   it('checks Apple certificates online in production unless told not to', () => {

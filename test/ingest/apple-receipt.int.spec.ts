@@ -45,7 +45,7 @@ beforeAll(async () => {
   apple.register('sandbox', SANDBOX_RECEIPT, subscription('Sandbox'));
   apple.register('production', OTHER_APP_RECEIPT, subscription('Production', 'com.example.other'));
   apple.register('production', OUTAGE_RECEIPT, { status: 21105, 'is-retryable': true });
-  options = { expectedBundleId: BUNDLE, sharedSecret: SECRET, urls: apple.urls, timeoutMs: 2_000 };
+  options = { expectedBundleIds: [BUNDLE], sharedSecret: SECRET, urls: apple.urls, timeoutMs: 2_000 };
 });
 afterAll(() => apple.close());
 

@@ -21,6 +21,7 @@ function transaction(overrides: Partial<AppleTransaction> = {}): AppleTransactio
   return {
     transactionId: '2000000001',
     originalTransactionId: '2000000001',
+    bundleId: 'com.example.pulse',
     productId: MONTHLY,
     type: 'Auto-Renewable Subscription',
     purchaseDate: T0,

@@ -29,6 +29,7 @@ export interface AppleHarness {
   readonly ca: AppleTestCa;
   /** POSTs JSON (or a raw string) to a path of the running service. */
   post(pathname: string, body: unknown, options?: { raw?: boolean }): Promise<HttpAnswer>;
+  get(pathname: string): Promise<HttpAnswer>;
   /** Signs a notification with the test CA and posts it to the App Store webhook. */
   notify(spec: NotificationSpec): Promise<HttpAnswer>;
   /** Waits until the intake queue is drained and the projections have caught up. */
@@ -58,24 +59,27 @@ export async function startAppleHarness(env: Record<string, string> = {}): Promi
     silentLogger,
   );
 
-  async function post(pathname: string, body: unknown, options: { raw?: boolean } = {}): Promise<HttpAnswer> {
-    const response = await fetch(`${subledger.url}${pathname}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: options.raw ? (body as string) : JSON.stringify(body),
-    });
+  async function request(pathname: string, init?: RequestInit): Promise<HttpAnswer> {
+    const response = await fetch(`${subledger.url}${pathname}`, init);
     return {
       status: response.status,
       type: response.headers.get('content-type'),
       body: (await response.json()) as Record<string, unknown>,
     };
   }
+  const post = (pathname: string, body: unknown, options: { raw?: boolean } = {}) =>
+    request(pathname, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: options.raw ? (body as string) : JSON.stringify(body),
+    });
 
   return {
     subledger,
     db,
     ca,
     post,
+    get: (pathname) => request(pathname),
     notify: async (spec) => post('/v1/webhooks/apple', { signedPayload: await signNotification(ca.signer, spec) }),
     async processed() {
       await eventually(

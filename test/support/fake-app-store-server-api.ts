@@ -17,6 +17,8 @@ export interface FakeAppStoreServerApiOptions {
   readonly keyId: string;
   readonly issuerId: string;
   readonly bundleId: string;
+  /** Other apps of the same team: the key works for them too, and they have no data here. */
+  readonly otherBundleIds?: readonly string[];
   readonly environment?: 'Sandbox' | 'Production';
   readonly appAppleId?: number;
   /** Apple pages by 20; smaller here so that tests cross page boundaries. Default 2. */
@@ -175,7 +177,7 @@ export async function startFakeAppStoreServerApi(
   }
 
   // What Apple checks: https://developer.apple.com/documentation/appstoreserverapi/generating-json-web-tokens-for-api-requests
-  async function authenticate(request: IncomingMessage): Promise<void> {
+  async function authenticate(request: IncomingMessage): Promise<string> {
     const token = request.headers.authorization?.match(/^Bearer (.+)$/)?.[1];
     try {
       if (!token) throw new Error('no bearer token');
@@ -186,14 +188,23 @@ export async function startFakeAppStoreServerApi(
         requiredClaims: ['iat', 'exp'],
       });
       if (protectedHeader.kid !== options.keyId) throw new Error('wrong kid');
-      if (payload.bid !== options.bundleId) throw new Error('wrong bid');
+      const bid = String(payload.bid);
+      if (bid !== options.bundleId && !options.otherBundleIds?.includes(bid)) throw new Error('wrong bid');
       // Apple refuses tokens meant to live longer than an hour.
       if (payload.exp! - payload.iat! > 3600) throw new Error('token lives too long');
+      return bid;
     } catch {
       // Apple documents no errorCode for 401 and answers with plain text, not its JSON
       // error body; Apple's library then throws APIException(401) with no apiError.
       throw new Reply(401, 'Unauthenticated');
     }
+  }
+
+  /** Another app of the team knows none of this app's transactions and sent none of its notifications. */
+  function otherApp(url: URL): Reply {
+    if (url.pathname === '/inApps/v1/notifications/history')
+      return new Reply(200, { notificationHistory: [], hasMore: false });
+    return new Reply(404, NOT_FOUND);
   }
 
   async function handle(request: IncomingMessage): Promise<Reply> {
@@ -205,7 +216,8 @@ export async function startFakeAppStoreServerApi(
       return new Reply(status, { ...(errorCode !== undefined && { errorCode }), errorMessage: 'Injected failure.' });
     }
     try {
-      await authenticate(request);
+      const bid = await authenticate(request);
+      if (bid !== options.bundleId) return otherApp(url);
       return new Reply(200, await route(request, url));
     } catch (error) {
       if (error instanceof Reply) return error;

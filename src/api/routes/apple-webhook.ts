@@ -1,24 +1,12 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { acceptAppleNotification } from '../../ingest/apple/accept-notification.ts';
-import { AppleRejection, type AppleRejectionCode } from '../../ingest/apple/verify-notification.ts';
 import { sendProblem } from '../problems.ts';
+import { sendAppleProblem } from './apple-problems.ts';
 
 type Deps = Parameters<typeof acceptAppleNotification>[0];
 
 const body = z.object({ signedPayload: z.string().min(1) });
-
-/** 503 for a check that may pass later (Apple retries); 4xx, which Apple does not retry, for the rest. */
-const STATUS_BY_REJECTION: Record<AppleRejectionCode, number> = {
-  malformed_payload: 400,
-  unknown_app: 422,
-  unsupported_environment: 422,
-  invalid_signature: 401,
-  invalid_certificate: 401,
-  wrong_app: 422,
-  wrong_environment: 422,
-  verification_unavailable: 503,
-};
 
 /** App Store Server Notifications V2: `POST /v1/webhooks/apple` with `{"signedPayload": "<JWS>"}`. */
 export const appleWebhookRoutes: FastifyPluginAsync<Deps> = async (app, deps) => {
@@ -32,9 +20,11 @@ export const appleWebhookRoutes: FastifyPluginAsync<Deps> = async (app, deps) =>
       request.log.info(accepted, 'App Store notification accepted');
       return reply.code(200).send({ status: accepted.outcome, notificationUUID: accepted.notificationUUID });
     } catch (error) {
-      if (!(error instanceof AppleRejection)) throw error; // a database failure: 500, and Apple retries
-      request.log.warn({ code: error.code, reason: error.message }, 'App Store notification rejected');
-      return sendProblem(reply, STATUS_BY_REJECTION[error.code], error.code, error.message);
+      // Anything else (the database is down) is a 500, and Apple retries.
+      const problem = sendAppleProblem(reply, error);
+      if (!problem) throw error;
+      request.log.warn({ err: error }, 'App Store notification rejected');
+      return problem;
     }
   });
 };

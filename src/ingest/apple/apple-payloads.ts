@@ -22,6 +22,7 @@ export type AppleEnvironment = 'Sandbox' | 'Production' | 'Xcode' | 'LocalTestin
 export interface AppleTransaction {
   readonly transactionId: string;
   readonly originalTransactionId: string;
+  readonly bundleId: string;
   readonly productId: string;
   readonly type: 'Auto-Renewable Subscription' | 'Non-Consumable' | 'Consumable' | 'Non-Renewing Subscription';
   readonly purchaseDate: number;

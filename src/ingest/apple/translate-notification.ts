@@ -100,8 +100,7 @@ export function translateAppleNotification({
   const notice = `apple:${type}${subtype ? `/${subtype}` : ''}`;
   if (!transaction) return { kind: 'no_purchase', notice, known };
 
-  const observedAt = toTimestamp(notification.signedDate);
-  const at: At = (type, data) => ({ type, data: { ...data, observedAt } }) as PurchaseEvent;
+  const at = observedAt(notification.signedDate);
   const facts: PurchaseEvent[] = [...transactionFacts(type, transaction, at)];
   const subscription = transaction.type === 'Auto-Renewable Subscription';
   if (subscription && renewalInfo) facts.push(...renewalFacts(subtype, transaction, renewalInfo, at));
@@ -130,16 +129,45 @@ export function translateAppleNotification({
   }
   if (!known || NOTICE_ONLY.has(type)) facts.push(at('StoreNoticeRecorded', { notice }));
 
+  return { kind: 'purchase', key: purchaseKeyOf(transaction), facts, known };
+}
+
+/**
+ * What a signed transaction, and the renewal info that may come with it, say on
+ * their own: a StoreKit 2 purchase an app submits, an answer of the App Store Server
+ * API. Each is observed at its own `signedDate`: Apple signs them when asked, so
+ * that is when they were true.
+ */
+export function translateAppleTransaction({
+  transaction,
+  renewalInfo,
+}: {
+  readonly transaction: AppleTransaction;
+  readonly renewalInfo?: AppleRenewalInfo;
+}): { key: PurchaseKey; facts: PurchaseEvent[] } {
+  const facts = transactionFacts('', transaction, observedAt(transaction.signedDate));
+  if (transaction.type === 'Auto-Renewable Subscription' && renewalInfo) {
+    const at = observedAt(renewalInfo.signedDate);
+    facts.push(...renewalFacts('', transaction, renewalInfo, at));
+    // Apple gives an expiration intent only once the subscription has expired.
+    if (renewalInfo.expirationIntent !== undefined && !renewalInfo.isInBillingRetryPeriod) {
+      facts.push(at('SubscriptionExpired', { reason: expirationReason('', renewalInfo) }));
+    }
+  }
+  return { key: purchaseKeyOf(transaction), facts };
+}
+
+export function purchaseKeyOf(transaction: AppleTransaction): PurchaseKey {
   return {
-    kind: 'purchase',
-    key: {
-      store: 'app_store',
-      environment: environmentOf(transaction.environment),
-      purchaseId: transaction.originalTransactionId,
-    },
-    facts,
-    known,
+    store: 'app_store',
+    environment: environmentOf(transaction.environment),
+    purchaseId: transaction.originalTransactionId,
   };
+}
+
+function observedAt(time: number): At {
+  const at = toTimestamp(time);
+  return (type, data) => ({ type, data: { ...data, observedAt: at } }) as PurchaseEvent;
 }
 
 type FactOf<T extends PurchaseEvent['type']> = Extract<PurchaseEvent, { type: T }>;

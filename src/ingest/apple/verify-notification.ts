@@ -69,27 +69,30 @@ export class AppleNotificationVerifier {
   ) {}
 
   async verify(signedPayload: string): Promise<VerifiedAppleNotification> {
-    const claimed = claimedOrigin(signedPayload);
+    const claimed = claimedOrigin(decodeJwsPayload(signedPayload), 'notification');
     const verifier = this.verifierFor(claimed.bundleId, claimed.environment);
     return translateFailures(async () => {
       const notification = await verifier.verifyAndDecodeNotification(signedPayload);
-      const data = notification.data;
-      const transaction = data?.signedTransactionInfo
-        ? ((await verifier.verifyAndDecodeTransaction(data.signedTransactionInfo)) as unknown as AppleTransaction)
-        : undefined;
-      const renewalInfo = data?.signedRenewalInfo
-        ? ((await verifier.verifyAndDecodeRenewalInfo(data.signedRenewalInfo)) as unknown as AppleRenewalInfo)
-        : undefined;
-      // Apple's library does not tie renewal info to an app: tie it to the verified transaction.
-      if (renewalInfo && renewalInfo.originalTransactionId !== transaction?.originalTransactionId) {
-        throw new AppleRejection('wrong_app', 'The renewal info belongs to another subscription than the transaction');
-      }
+      const { signedTransactionInfo, signedRenewalInfo } = notification.data ?? {};
       return {
         notification: notification as unknown as AppleNotification,
-        ...(transaction && { transaction }),
-        ...(renewalInfo && { renewalInfo }),
+        ...(await verifyNested(verifier, signedTransactionInfo, signedRenewalInfo)),
       };
     });
+  }
+
+  /**
+   * A signed transaction from StoreKit 2 or the App Store Server API, with the signed
+   * renewal info that may come with it (Get All Subscription Statuses).
+   */
+  async verifyTransaction(
+    signedTransaction: string,
+    signedRenewalInfo?: string,
+  ): Promise<{ transaction: AppleTransaction; renewalInfo?: AppleRenewalInfo }> {
+    const claimed = claimedOrigin(decodeJwsPayload(signedTransaction), 'transaction');
+    const verifier = this.verifierFor(claimed.bundleId, claimed.environment);
+    const verified = await translateFailures(() => verifyNested(verifier, signedTransaction, signedRenewalInfo));
+    return verified as { transaction: AppleTransaction; renewalInfo?: AppleRenewalInfo };
   }
 
   private verifierFor(bundleId: string, environment: 'Production' | 'Sandbox'): SignedDataVerifier {
@@ -114,12 +117,36 @@ export class AppleNotificationVerifier {
   }
 }
 
-/** The app and environment a payload claims, before anything is verified. */
-function claimedOrigin(signedPayload: string): { bundleId: string; environment: 'Production' | 'Sandbox' } {
-  const payload = decodeJwsPayload(signedPayload);
-  const data = (payload as { data?: { bundleId?: unknown; environment?: unknown } } | undefined)?.data;
+async function verifyNested(
+  verifier: SignedDataVerifier,
+  signedTransaction: string | undefined,
+  signedRenewalInfo: string | undefined,
+): Promise<{ transaction?: AppleTransaction; renewalInfo?: AppleRenewalInfo }> {
+  const transaction = signedTransaction
+    ? ((await verifier.verifyAndDecodeTransaction(signedTransaction)) as unknown as AppleTransaction)
+    : undefined;
+  const renewalInfo = signedRenewalInfo
+    ? ((await verifier.verifyAndDecodeRenewalInfo(signedRenewalInfo)) as unknown as AppleRenewalInfo)
+    : undefined;
+  // Apple's library does not tie renewal info to an app: tie it to the verified transaction.
+  if (renewalInfo && renewalInfo.originalTransactionId !== transaction?.originalTransactionId) {
+    throw new AppleRejection('wrong_app', 'The renewal info belongs to another subscription than the transaction');
+  }
+  return { ...(transaction && { transaction }), ...(renewalInfo && { renewalInfo }) };
+}
+
+/**
+ * The app and environment a payload claims, before anything is verified: a
+ * notification's `data`, or a transaction's own fields.
+ */
+function claimedOrigin(
+  payload: unknown,
+  kind: 'notification' | 'transaction',
+): { bundleId: string; environment: 'Production' | 'Sandbox' } {
+  type Origin = { bundleId?: unknown; environment?: unknown };
+  const data = kind === 'notification' ? (payload as { data?: Origin } | undefined)?.data : (payload as Origin);
   if (!data || typeof data.bundleId !== 'string') {
-    throw new AppleRejection('malformed_payload', 'signedPayload is not a notification with data.bundleId');
+    throw new AppleRejection('malformed_payload', `The JWS is not an App Store ${kind} with a bundleId`);
   }
   if (data.environment !== 'Production' && data.environment !== 'Sandbox') {
     throw new AppleRejection(

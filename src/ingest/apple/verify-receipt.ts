@@ -12,8 +12,8 @@ export const APPLE_VERIFY_RECEIPT_URLS: Readonly<Record<Environment, string>> = 
 };
 
 export interface ReceiptVerifierOptions {
-  /** The app whose receipts we accept; a receipt of another app is refused (`wrong_app`). */
-  readonly expectedBundleId: string;
+  /** The apps whose receipts we accept; a receipt of another app is refused (`wrong_app`). */
+  readonly expectedBundleIds: readonly string[];
   /** The app-specific shared secret; without it Apple leaves out auto-renewable details. */
   readonly sharedSecret?: string;
   readonly urls?: Partial<Record<Environment, string>>;
@@ -140,8 +140,8 @@ export async function verifyAppleReceipt(
   if (bundleId === undefined) {
     throw new ReceiptRejection('receipt_server_unavailable', 'verifyReceipt accepted the receipt but returned none');
   }
-  if (bundleId !== options.expectedBundleId) {
-    throw new ReceiptRejection('wrong_app', `Receipt of ${bundleId}, expected ${options.expectedBundleId}`);
+  if (!options.expectedBundleIds.includes(bundleId)) {
+    throw new ReceiptRejection('wrong_app', `Receipt of ${bundleId}, which is no app in the catalog`);
   }
   return {
     environment,

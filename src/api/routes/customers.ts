@@ -1,0 +1,72 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import type { Queryable } from '../../db/pool.ts';
+import type { Catalog } from '../../domain/catalog.ts';
+import { submitApplePurchase, type SubmitDeps } from '../../ingest/apple/submit-purchase.ts';
+import type { EventStore } from '../../eventstore/event-store.ts';
+import { customerEntitlements } from '../../projections/entitlements/customer-entitlements.ts';
+import type { ProjectionRunner } from '../../projections/runner.ts';
+import { customerDocument } from '../customer-document.ts';
+import { sendProblem } from '../problems.ts';
+import { sendAppleProblem } from './apple-problems.ts';
+
+export interface CustomerRouteDeps {
+  readonly db: Queryable;
+  readonly catalog: Catalog;
+  readonly eventStore: EventStore;
+  /** The projection customers are read from, to wait on after a write (read-your-writes). */
+  readonly entitlements: ProjectionRunner;
+  /** App Store purchase submissions; absent when the service does not ingest App Store purchases. */
+  readonly apple?: SubmitDeps;
+}
+
+const params = z.object({ appUserId: z.string().min(1).max(256) });
+const appleSubmission = z.union([
+  z.strictObject({ signedTransaction: z.string().min(1) }),
+  z.strictObject({ receipt: z.string().min(1) }),
+]);
+/** How long a submission waits for the read model to show what it recorded. */
+const READ_YOUR_WRITES_TIMEOUT_MS = 5_000;
+
+/**
+ * Customers as apps see them. Authentication arrives with the app API (issue #4):
+ * until then these routes trust the caller, so keep them behind your own gateway.
+ */
+export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (app, deps) => {
+  const document = async (appUserId: string) =>
+    customerDocument(appUserId, await customerEntitlements(deps.db, deps.catalog, appUserId));
+
+  app.get('/v1/customers/:appUserId', async (request, reply) => {
+    const parsed = params.safeParse(request.params);
+    if (!parsed.success) return sendProblem(reply, 400, 'malformed_request', 'The app user id is invalid');
+    return reply.send(await document(parsed.data.appUserId));
+  });
+
+  const apple = deps.apple;
+  if (!apple) return;
+  // Legacy receipts with a long history run to hundreds of kilobytes.
+  app.post('/v1/customers/:appUserId/purchases/apple', { bodyLimit: 1024 * 1024 }, async (request, reply) => {
+    const user = params.safeParse(request.params);
+    const body = appleSubmission.safeParse(request.body);
+    if (!user.success || !body.success) {
+      return sendProblem(
+        reply,
+        400,
+        'malformed_request',
+        'Expected a JSON body with either "signedTransaction" (StoreKit 2) or "receipt" (base64 app receipt)',
+      );
+    }
+    try {
+      await submitApplePurchase(apple, user.data.appUserId, body.data);
+    } catch (error) {
+      const problem = sendAppleProblem(reply, error);
+      if (!problem) throw error;
+      request.log.warn({ err: error }, 'App Store purchase submission refused');
+      return problem;
+    }
+    // Read your writes: answer once the read model shows what was just recorded.
+    const caughtUp = await deps.entitlements.waitFor(await deps.eventStore.headPosition(), READ_YOUR_WRITES_TIMEOUT_MS);
+    if (!caughtUp) request.log.warn('entitlements did not catch up in time; the answer may be stale');
+    return reply.send(await document(user.data.appUserId));
+  });
+};
