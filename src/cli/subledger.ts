@@ -4,6 +4,8 @@ import { unknownStoreProducts } from '../projections/entitlements/customer-purch
 import { refoldCustomer } from '../projections/entitlements/refold-customer.ts';
 import { resetProjection } from '../projections/rebuild.ts';
 import { ProjectionRunner } from '../projections/runner.ts';
+import { registerAppleDevCommands } from './apple-dev.ts';
+import { registerReconcileCommand } from './reconcile.ts';
 import { withCliServices } from './services.ts';
 
 /** `subledger <command>`: operations on the database the service uses, configured the same way. */
@@ -81,5 +83,7 @@ export function cli(): Command {
       }),
     );
 
+  registerReconcileCommand(program);
+  registerAppleDevCommands(program);
   return program;
 }

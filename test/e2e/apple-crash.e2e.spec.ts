@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAppleTestCa, type AppleTestCa } from '../../src/ingest/apple/test-signer.ts';
-import { signNotification } from '../support/apple-notifications.ts';
+import { signNotification } from '../../src/ingest/apple/test-notifications.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { eventually } from '../support/eventually.ts';
 import { freePort } from '../support/free-port.ts';

@@ -6,7 +6,7 @@ import {
   type AppStoreServerApiOptions,
 } from '../../src/ingest/apple/app-store-server-api.ts';
 import { createAppleTestCa, type AppleTestCa } from '../../src/ingest/apple/test-signer.ts';
-import { BUNDLE_ID, DAY, MONTHLY, signNotification } from '../support/apple-notifications.ts';
+import { BUNDLE_ID, DAY, MONTHLY, signNotification } from '../../src/ingest/apple/test-notifications.ts';
 import { startFakeAppStoreServerApi, type FakeAppStoreServerApi } from '../support/fake-app-store-server-api.ts';
 
 const KEY_ID = 'TESTKEY123';

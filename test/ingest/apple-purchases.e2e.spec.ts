@@ -13,7 +13,7 @@ import {
   renewalInfoPayload,
   signNotification,
   transactionPayload,
-} from '../support/apple-notifications.ts';
+} from '../../src/ingest/apple/test-notifications.ts';
 import { startFakeAppStoreServerApi, type FakeAppStoreServerApi } from '../support/fake-app-store-server-api.ts';
 import { receiptResponse, receiptTransaction, startFakeVerifyReceipt } from '../support/fake-verify-receipt.ts';
 import type { FakeVerifyReceipt } from '../support/fake-verify-receipt.ts';

@@ -8,7 +8,7 @@ import { createAppleTestCa, type AppleTestCa } from '../../src/ingest/apple/test
 import { silentLogger } from '../../src/observability/logger.ts';
 import { findCustomerPurchases } from '../../src/projections/entitlements/customer-purchases.ts';
 import { startSubledger, type Subledger } from '../../src/runtime/subledger.ts';
-import { signNotification, type NotificationSpec } from './apple-notifications.ts';
+import { signNotification, type NotificationSpec } from '../../src/ingest/apple/test-notifications.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { eventually } from './eventually.ts';
 import { freePort } from './free-port.ts';

@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { AppleTestSigner } from '../../src/ingest/apple/test-signer.ts';
+import type { AppleTestSigner } from './test-signer.ts';
 
+/**
+ * App Store documents as the App Store builds them, for tests and `subledger apple-dev`,
+ * signed by a test CA (test-signer.ts). Defaults match the sample catalog's app.
+ */
 export const BUNDLE_ID = 'com.example.pulse';
 export const APP_APPLE_ID = 1234567890;
 export const MONTHLY = 'com.example.pulse.premium.monthly';
@@ -14,6 +18,7 @@ export interface NotificationSpec {
   readonly signedDate: number;
   readonly environment?: 'Sandbox' | 'Production';
   readonly bundleId?: string;
+  readonly appAppleId?: number;
   /** Fields of the signed transaction over the defaults (a monthly subscription). */
   readonly transaction?: Record<string, unknown> | false;
   readonly renewalInfo?: Record<string, unknown> | false;
@@ -81,7 +86,7 @@ export async function signNotification(signer: AppleTestSigner, spec: Notificati
     version: '2.0',
     signedDate: spec.signedDate,
     data: {
-      appAppleId: APP_APPLE_ID,
+      appAppleId: spec.appAppleId ?? APP_APPLE_ID,
       bundleId,
       environment,
       status: 1,

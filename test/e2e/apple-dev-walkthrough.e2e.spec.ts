@@ -1,0 +1,87 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { eventually } from '../support/eventually.ts';
+import { freePort } from '../support/free-port.ts';
+import { startSubledgerProcess, waitForHttp, type RunningProcess } from '../support/subledger-process.ts';
+
+/*
+ * The README's "App Store without Apple" walkthrough, step by step, with real
+ * processes: `subledger apple-dev` creates a test CA, Subledger is started trusting
+ * it, and a purchase is bought, renewed and refunded through the webhook.
+ */
+const run = promisify(execFile);
+let db: TestDatabase;
+let dir: string;
+let base: string;
+let service: RunningProcess | undefined;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  dir = await mkdtemp(path.join(tmpdir(), 'subledger-apple-dev-'));
+  base = `http://127.0.0.1:${await freePort()}`;
+});
+afterAll(async () => {
+  await service?.stop();
+  await db?.drop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function appleDev(...args: string[]): Promise<string> {
+  const { stdout } = await run(
+    process.execPath,
+    ['bin/subledger.js', 'apple-dev', '--dir', dir, '--url', base, ...args],
+    { env: { PATH: process.env.PATH ?? '' } },
+  );
+  return stdout;
+}
+async function premiumOf(appUserId: string) {
+  const customer = (await (await fetch(`${base}/v1/customers/${appUserId}`)).json()) as {
+    entitlements: Record<string, { active: boolean; expiresAt: string; environment: string }>;
+  };
+  return customer.entitlements.premium;
+}
+
+describe('the App Store walkthrough with apple-dev', () => {
+  it('shows an entitlement appear, renew and get refunded', async () => {
+    const init = await appleDev('init');
+    expect(init).toContain(`APPLE_TRUSTED_ROOTS=certs/apple/AppleRootCA-G3.cer,${path.join(dir, 'root.pem')}`);
+
+    service = startSubledgerProcess({
+      DATABASE_URL: db.url,
+      PORT: new URL(base).port,
+      LOG_LEVEL: 'warn',
+      APPLE_TRUSTED_ROOTS: `certs/apple/AppleRootCA-G3.cer,${path.join(dir, 'root.pem')}`,
+    });
+    await waitForHttp(`${base}/health`, service);
+
+    const bought = await appleDev('buy', '--user', 'alice');
+    const originalTransactionId = bought.match(/for (\d+):/)?.[1];
+    expect(bought).toContain('"status":"accepted"');
+    const first = await eventually(
+      () => premiumOf('alice'),
+      (premium) => premium?.active === true,
+    );
+    expect(first).toMatchObject({ active: true, environment: 'sandbox' });
+
+    await appleDev('renew', originalTransactionId!);
+    const renewed = await eventually(
+      () => premiumOf('alice'),
+      (premium) => premium?.expiresAt !== first!.expiresAt,
+    );
+    // A sandbox month is five minutes.
+    expect(Date.parse(renewed!.expiresAt) - Date.parse(first!.expiresAt)).toBe(5 * 60_000);
+
+    await appleDev('refund', originalTransactionId!);
+    expect(
+      await eventually(
+        () => premiumOf('alice'),
+        (premium) => premium?.active === false,
+      ),
+    ).toMatchObject({ active: false });
+  });
+});
