@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import { installProblemHandlers } from './problems.ts';
 import { appleWebhookRoutes } from './routes/apple-webhook.ts';
 import { customerRoutes, type CustomerRouteDeps } from './routes/customers.ts';
@@ -7,6 +8,7 @@ import { healthRoutes, type Readiness } from './routes/health.ts';
 
 export interface ApiDependencies {
   readonly logger: Logger;
+  readonly metrics?: Metrics;
   readonly readiness: () => Promise<Readiness>;
   /** The App Store webhook, when the service ingests App Store notifications. */
   readonly apple?: Parameters<typeof appleWebhookRoutes>[1];
@@ -18,6 +20,12 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: 256 * 1024 });
   installProblemHandlers(app);
   await app.register(healthRoutes, { readiness: deps.readiness });
+  const metrics = deps.metrics;
+  if (metrics) {
+    app.get('/metrics', async (_, reply) =>
+      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+    );
+  }
   if (deps.apple) await app.register(appleWebhookRoutes, deps.apple);
   if (deps.customers) await app.register(customerRoutes, deps.customers);
   return app;

@@ -9,6 +9,7 @@ import type { Catalog } from '../domain/catalog.ts';
 import type { EventStore } from '../eventstore/event-store.ts';
 import { PostgresEventStore } from '../eventstore/postgres/postgres-event-store.ts';
 import type { Logger } from '../observability/logger.ts';
+import { Metrics } from '../observability/metrics.ts';
 import { purchasesProjection } from '../projections/entitlements/purchases-projection.ts';
 import { ProjectionRunner } from '../projections/runner.ts';
 import { SourceDocumentArchive } from '../eventstore/source-documents.ts';
@@ -75,11 +76,14 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
 
     const documents = new SourceDocumentArchive(pool);
     const queue = new PostgresIntakeQueue(pool);
+    const metrics = new Metrics({ queueDepth: () => queue.depth() });
     const intake = new IntakeWorker({
       queue,
       documents,
       logger,
-      handlers: { [APPLE_NOTIFICATION_KIND]: (document) => processAppleNotification(document, { eventStore, logger }) },
+      handlers: {
+        [APPLE_NOTIFICATION_KIND]: (document) => processAppleNotification(document, { eventStore, logger, metrics }),
+      },
       visibilityTimeoutMs: config.intake.visibilityTimeoutMs,
     });
     if (config.intake.worker) {
@@ -106,7 +110,8 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
     const api = await buildApi({
       logger,
       readiness: () => checkReadiness({ pool, eventStore, runners: [purchases], expectedSchemaVersion }),
-      apple: { verifier, documents, queue },
+      metrics,
+      apple: { verifier, documents, queue, metrics },
       customers: {
         db: pool,
         catalog,

@@ -37,7 +37,7 @@ interface Case {
   readonly events: readonly string[];
   /** The user's entitlements an hour later: ids of the active ones. */
   readonly active?: readonly string[];
-  readonly check?: (events: readonly RecordedFact[]) => void;
+  readonly check?: (events: readonly RecordedFact[]) => void | Promise<void>;
 }
 interface RecordedFact {
   readonly type: string;
@@ -223,7 +223,11 @@ const UNKNOWN_CASES: Case[] = [
     type: 'SOMETHING_NEW',
     events: ['SubscriptionStarted', ...RENEWS, 'StoreNoticeRecorded'],
     active: ['premium'],
-    check: (events) => expect(fact(events, 'StoreNoticeRecorded')).toMatchObject({ notice: 'apple:SOMETHING_NEW' }),
+    check: async (events) => {
+      expect(fact(events, 'StoreNoticeRecorded')).toMatchObject({ notice: 'apple:SOMETHING_NEW' });
+      const metrics = await (await fetch(`${harness.subledger.url}/metrics`)).text();
+      expect(metrics).toMatch(/subledger_apple_unknown_notification_types_total\{type="SOMETHING_NEW"\} [1-9]/);
+    },
   },
   {
     type: 'SUBSCRIBED',
@@ -292,7 +296,7 @@ describe.each([
     expect(events.map((e) => e.type).sort()).toEqual(expected.sort());
     const stream = await harness.subledger.eventStore.readStream(`purchase:app_store:sandbox:${originalTransactionId}`);
     expect(stream).toHaveLength(expected.length);
-    testCase.check?.(events);
+    await testCase.check?.(events);
     if (testCase.active) {
       const entitlements = await harness.entitlementsOf(user, NOW + HOUR);
       expect(entitlements.filter((e) => e.active).map((e) => e.id)).toEqual(testCase.active);

@@ -116,6 +116,22 @@ describe('POST /v1/webhooks/apple', () => {
     expect(await entitlementsOf(USER, T0 + 65 * DAY)).toEqual([expect.objectContaining({ active: true })]);
   });
 
+  it('counts every answer at /metrics, by outcome and reason', async () => {
+    const counter = async (labels: string) => {
+      const text = await (await fetch(`${harness.subledger.url}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`subledger_apple_notifications_total{${labels}}`));
+      return line ? Number(line.split(' ').at(-1)) : 0;
+    };
+    const accepted = 'outcome="accepted",code=""';
+    const forged = 'outcome="rejected",code="invalid_signature"';
+    const before = { accepted: await counter(accepted), forged: await counter(forged) };
+    await notify({ ...initialBuy, uuid: randomUUID() });
+    const rogue = await createAppleTestCa({ name: 'Rogue' });
+    await post({ signedPayload: await signNotification(rogue.signer, initialBuy) });
+    expect(await counter(accepted)).toBe(before.accepted + 1);
+    expect(await counter(forged)).toBe(before.forged + 1);
+  });
+
   describe('refuses, with a code, and records nothing', () => {
     async function refused(response: Promise<HttpAnswer>) {
       const answer = await response;

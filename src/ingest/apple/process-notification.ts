@@ -2,6 +2,7 @@ import { PurchaseRuleViolation } from '../../domain/purchase/decider.ts';
 import type { EventStore } from '../../eventstore/event-store.ts';
 import type { ArchivedDocument } from '../../eventstore/source-documents.ts';
 import type { Logger } from '../../observability/logger.ts';
+import type { Metrics } from '../../observability/metrics.ts';
 import { PermanentFailure } from '../intake-worker.ts';
 import { recordPurchase } from '../record-purchase.ts';
 import type { AppleNotification, AppleRenewalInfo, AppleTransaction } from './apple-payloads.ts';
@@ -17,7 +18,7 @@ export const APPLE_NOTIFICATION_KIND = 'apple.notification.v2';
  */
 export async function processAppleNotification(
   document: ArchivedDocument,
-  deps: { eventStore: EventStore; logger: Logger },
+  deps: { eventStore: EventStore; logger: Logger; metrics?: Metrics },
 ): Promise<void> {
   const notification = decodeJwsPayload(document.body) as
     (AppleNotification & { data?: { signedTransactionInfo?: string; signedRenewalInfo?: string } }) | undefined;
@@ -43,6 +44,9 @@ export async function processAppleNotification(
     subtype: notification.subtype,
   };
   if (!translation.known) {
+    deps.metrics?.unknownAppleNotifications.inc({
+      type: `${context.type}${context.subtype ? `/${context.subtype}` : ''}`,
+    });
     deps.logger.warn(context, 'App Store notification of a type Subledger does not know; recorded as a notice');
   }
   if (translation.kind === 'no_purchase') {

@@ -1,0 +1,41 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * What Subledger counts, in Prometheus form at `/metrics`. One registry per service
+ * instance (not prom-client's global one), so several instances in one process, as in
+ * tests, never mix their numbers.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  /** Every App Store notification the webhook answered, by outcome and, for refusals, by reason. */
+  readonly appleNotifications = new Counter({
+    name: 'subledger_apple_notifications_total',
+    help: 'App Store notifications received, by outcome (accepted, duplicate, rejected) and rejection code',
+    labelNames: ['outcome', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  /** Notification types or subtypes this version does not know: recorded as notices, and counted here. */
+  readonly unknownAppleNotifications = new Counter({
+    name: 'subledger_apple_unknown_notification_types_total',
+    help: 'App Store notifications of a type or subtype Subledger does not know yet (recorded as notices)',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { queueDepth?: () => Promise<number> } = {}) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'subledger_' });
+    const queueDepth = options.queueDepth;
+    if (queueDepth) {
+      new Gauge({
+        name: 'subledger_intake_queue_depth',
+        help: 'Accepted notifications waiting to be processed',
+        registers: [this.registry],
+        async collect() {
+          this.set(await queueDepth());
+        },
+      });
+    }
+  }
+}
