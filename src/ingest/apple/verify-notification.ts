@@ -12,6 +12,7 @@ import type {
   AppleTransaction,
   VerifiedAppleNotification,
 } from './apple-payloads.ts';
+import { ChainCachingVerifier } from './chain-caching-verifier.ts';
 import { decodeJwsPayload } from './jws.ts';
 
 /** Why a notification was refused. Each is a 4xx, so Apple stops retrying, except `verification_unavailable`. */
@@ -104,7 +105,7 @@ export class AppleNotificationVerifier {
       if (environment === 'Production' && app.appStore.appAppleId === undefined) {
         throw new AppleRejection('unknown_app', `The catalog has no appAppleId for ${bundleId}, needed for Production`);
       }
-      verifier = new SignedDataVerifier(
+      verifier = new ChainCachingVerifier(
         [...this.options.trustedRoots],
         this.options.onlineChecks,
         environment === 'Production' ? Environment.PRODUCTION : Environment.SANDBOX,
