@@ -3,6 +3,8 @@
  * PostgreSQL now (postgres-intake-queue.ts); SQS later. Shaped like SQS FIFO:
  * at-least-once delivery, visibility timeout, deduplication id, ordering key.
  */
+import type { SourceDocument } from '../eventstore/source-documents.ts';
+
 export interface IntakeMessageInput {
   /** Same id, same message: a second enqueue is a no-op (e.g. `apple:<notificationUUID>`). */
   readonly deduplicationId: string;
@@ -10,8 +12,13 @@ export interface IntakeMessageInput {
   readonly orderingKey: string;
   /** What the document is, e.g. `apple.notification.v2`; picks the handler. */
   readonly kind: string;
-  /** The verbatim document, already kept in the source document archive. */
+  /** The verbatim document, kept in the source document archive. */
   readonly documentId: string;
+}
+
+/** A message to enqueue, with its document: both are durable once `enqueue` resolves. */
+export interface NewIntakeMessage extends Omit<IntakeMessageInput, 'documentId'> {
+  readonly document: SourceDocument;
 }
 
 export interface ReceivedMessage extends IntakeMessageInput {
@@ -32,8 +39,11 @@ export interface DeadLetter extends IntakeMessageInput {
 }
 
 export interface IntakeQueue {
-  /** `enqueued: false` when a message with the same deduplication id exists (in any state). */
-  enqueue(message: IntakeMessageInput): Promise<{ enqueued: boolean; messageId: string }>;
+  /**
+   * Keeps the document in the archive and queues the message, atomically. `enqueued:
+   * false` when a message with the same deduplication id exists (in any state).
+   */
+  enqueue(message: NewIntakeMessage): Promise<{ enqueued: boolean; messageId: string; documentId: string }>;
   /** Up to `max` messages, each hidden from other receivers for `visibilityTimeoutMs`. */
   receive(options: { max: number; visibilityTimeoutMs: number }): Promise<ReceivedMessage[]>;
   /** Done: never delivered again. False when the receipt expired (another receiver may have it). */

@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/pool.ts';
-import type { DeadLetter, IntakeMessageInput, IntakeQueue, ReceivedMessage } from './intake-queue.ts';
+import { documentIdOf } from '../eventstore/source-documents.ts';
+import type { DeadLetter, IntakeQueue, NewIntakeMessage, ReceivedMessage } from './intake-queue.ts';
 
 export interface RetryPolicy {
   /** Deliveries before a message becomes a dead letter. */
@@ -37,9 +38,16 @@ export class PostgresIntakeQueue implements IntakeQueue {
     return () => this.enqueueListeners.delete(listener);
   }
 
-  async enqueue(message: IntakeMessageInput): Promise<{ enqueued: boolean; messageId: string }> {
+  async enqueue(message: NewIntakeMessage): Promise<{ enqueued: boolean; messageId: string; documentId: string }> {
+    const { document } = message;
+    const documentId = documentIdOf(document.body);
+    // One statement, so one commit: accepting a webhook costs a single WAL flush.
     const { rows } = await this.db.query<{ message_id: string; inserted: boolean }>(
-      `WITH inserted AS (
+      `WITH document AS (
+         INSERT INTO source_documents (document_id, kind, content_type, body) VALUES ($4, $5, $6, $7)
+         ON CONFLICT (document_id) DO NOTHING
+       ),
+       inserted AS (
          INSERT INTO intake_messages (deduplication_id, ordering_key, kind, document_id)
          VALUES ($1, $2, $3, $4)
          ON CONFLICT (deduplication_id) DO NOTHING
@@ -49,11 +57,19 @@ export class PostgresIntakeQueue implements IntakeQueue {
        UNION ALL
        SELECT message_id, false FROM intake_messages
        WHERE deduplication_id = $1 AND NOT EXISTS (SELECT 1 FROM inserted)`,
-      [message.deduplicationId, message.orderingKey, message.kind, message.documentId],
+      [
+        message.deduplicationId,
+        message.orderingKey,
+        message.kind,
+        documentId,
+        document.kind,
+        document.contentType,
+        document.body,
+      ],
     );
     const row = rows[0]!;
     if (row.inserted) for (const listener of this.enqueueListeners) listener();
-    return { enqueued: row.inserted, messageId: row.message_id };
+    return { enqueued: row.inserted, messageId: row.message_id, documentId };
   }
 
   async receive({
@@ -64,16 +80,17 @@ export class PostgresIntakeQueue implements IntakeQueue {
     visibilityTimeoutMs: number;
   }): Promise<ReceivedMessage[]> {
     // Only the oldest pending message of each ordering group can go out, and only when
-    // it is visible: while it is in flight, the rest of its group waits.
+    // it is visible: while it is in flight, the rest of its group waits. Pending messages
+    // are walked oldest first and the walk stops after a batch, so a backlog costs
+    // nothing (both conditions are index probes).
     const { rows } = await this.db.query<MessageRow>(
-      `WITH heads AS (
-         SELECT DISTINCT ON (ordering_key) message_id
-         FROM intake_messages WHERE state = 'pending'
-         ORDER BY ordering_key, message_id
-       ),
-       chosen AS (
-         SELECT m.message_id FROM intake_messages m JOIN heads USING (message_id)
-         WHERE m.visible_at <= now()
+      `WITH chosen AS (
+         SELECT m.message_id FROM intake_messages m
+         WHERE m.state = 'pending' AND m.visible_at <= now()
+           AND NOT EXISTS (
+             SELECT 1 FROM intake_messages older
+             WHERE older.state = 'pending' AND older.ordering_key = m.ordering_key
+               AND older.message_id < m.message_id)
          ORDER BY m.message_id
          LIMIT $1
          FOR UPDATE OF m SKIP LOCKED

@@ -111,7 +111,7 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
       logger,
       readiness: () => checkReadiness({ pool, eventStore, runners: [purchases], expectedSchemaVersion }),
       metrics,
-      apple: { verifier, documents, queue, metrics },
+      apple: { verifier, queue, metrics },
       customers: {
         db: pool,
         catalog,

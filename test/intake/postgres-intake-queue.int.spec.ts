@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SourceDocumentArchive } from '../../src/eventstore/source-documents.ts';
-import type { IntakeMessageInput } from '../../src/intake/intake-queue.ts';
+import type { NewIntakeMessage } from '../../src/intake/intake-queue.ts';
 import { PostgresIntakeQueue } from '../../src/intake/postgres-intake-queue.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
@@ -24,18 +24,19 @@ beforeEach(async () => {
   queue = new PostgresIntakeQueue(db.pool, policy);
 });
 
-const message = (id: string, orderingKey = id): IntakeMessageInput => ({
+const message = (id: string, orderingKey = id): NewIntakeMessage => ({
   deduplicationId: id,
   orderingKey,
   kind: 'test',
-  documentId,
+  document: { kind: 'test', contentType: 'text/plain', body: 'a notification' },
 });
 const receive = (visibilityTimeoutMs = 60_000, max = 10) => queue.receive({ max, visibilityTimeoutMs });
 
 describe('PostgreSQL intake queue', () => {
   it('keeps one message per deduplication id, even after it was processed', async () => {
     const first = await queue.enqueue(message('n-1'));
-    expect(await queue.enqueue(message('n-1'))).toEqual({ enqueued: false, messageId: first.messageId });
+    expect(await queue.enqueue(message('n-1'))).toEqual({ ...first, enqueued: false });
+    expect(first.documentId).toBe(documentId); // the same body, archived once
     const [received] = await receive();
     await queue.ack(received!);
     expect((await queue.enqueue(message('n-1'))).enqueued).toBe(false);

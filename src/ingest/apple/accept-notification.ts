@@ -1,4 +1,3 @@
-import type { SourceDocumentArchive } from '../../eventstore/source-documents.ts';
 import type { IntakeQueue } from '../../intake/intake-queue.ts';
 import { APPLE_NOTIFICATION_KIND } from './process-notification.ts';
 import type { AppleNotificationVerifier } from './verify-notification.ts';
@@ -15,15 +14,10 @@ export interface AcceptedNotification {
  * failure leaves nothing half done that a retry by Apple would not complete.
  */
 export async function acceptAppleNotification(
-  deps: { verifier: AppleNotificationVerifier; documents: SourceDocumentArchive; queue: IntakeQueue },
+  deps: { verifier: AppleNotificationVerifier; queue: IntakeQueue },
   signedPayload: string,
 ): Promise<AcceptedNotification> {
   const { notification, transaction } = await deps.verifier.verify(signedPayload);
-  const reference = await deps.documents.keep({
-    kind: APPLE_NOTIFICATION_KIND,
-    contentType: 'application/jose',
-    body: signedPayload,
-  });
   const { enqueued } = await deps.queue.enqueue({
     deduplicationId: `apple:${notification.notificationUUID}`,
     // One subscription's notifications are processed one at a time, oldest first.
@@ -31,7 +25,7 @@ export async function acceptAppleNotification(
       ? `app_store:${transaction.environment}:${transaction.originalTransactionId}`
       : `apple:${notification.notificationUUID}`,
     kind: APPLE_NOTIFICATION_KIND,
-    documentId: reference.documentId,
+    document: { kind: APPLE_NOTIFICATION_KIND, contentType: 'application/jose', body: signedPayload },
   });
   return { outcome: enqueued ? 'accepted' : 'duplicate', notificationUUID: notification.notificationUUID };
 }
