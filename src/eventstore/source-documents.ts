@@ -40,22 +40,29 @@ export class SourceDocumentArchive {
   }
 
   async find(documentId: string): Promise<ArchivedDocument | undefined> {
+    return (await this.findAll([documentId])).get(documentId);
+  }
+
+  /** Several documents in one query, by id; missing ones are simply absent. */
+  async findAll(documentIds: readonly string[]): Promise<Map<string, ArchivedDocument>> {
     const { rows } = await this.db.query<{
       document_id: string;
       kind: string;
       content_type: string;
       body: string;
       received_at: Date;
-    }>('SELECT * FROM source_documents WHERE document_id = $1', [documentId]);
-    const row = rows[0];
-    return (
-      row && {
-        documentId: row.document_id,
-        kind: row.kind,
-        contentType: row.content_type,
-        body: row.body,
-        receivedAt: row.received_at,
-      }
+    }>('SELECT * FROM source_documents WHERE document_id = ANY($1::text[])', [documentIds]);
+    return new Map(
+      rows.map((row) => [
+        row.document_id,
+        {
+          documentId: row.document_id,
+          kind: row.kind,
+          contentType: row.content_type,
+          body: row.body,
+          receivedAt: row.received_at,
+        },
+      ]),
     );
   }
 }

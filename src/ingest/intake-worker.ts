@@ -53,35 +53,38 @@ export class IntakeWorker {
     this.wakeUp?.();
   }
 
-  /** Receives and handles one batch; returns how many messages it handled. */
+  /**
+   * Receives and handles one batch; returns how many messages it handled. The batch's
+   * documents are read in one query and its successes acknowledged in one, so a
+   * notification costs little more than its own append.
+   */
   async processBatch(): Promise<number> {
-    const { queue, batchSize = 10, visibilityTimeoutMs = 60_000 } = this.options;
+    const { queue, documents, batchSize = 50, visibilityTimeoutMs = 60_000 } = this.options;
     const messages = await queue.receive({ max: batchSize, visibilityTimeoutMs });
-    await Promise.all(messages.map((message) => this.handle(message)));
+    if (messages.length === 0) return 0;
+    const found = await documents.findAll([...new Set(messages.map((m) => m.documentId))]);
+    const handled = await Promise.all(messages.map((message) => this.handle(message, found.get(message.documentId))));
+    await queue.ackAll(messages.filter((_, i) => handled[i]));
     return messages.length;
   }
 
-  private async handle(message: ReceivedMessage): Promise<void> {
-    const { queue, documents, handlers, logger } = this.options;
-    const log = logger.child({
-      messageId: message.messageId,
-      deduplicationId: message.deduplicationId,
-      attempt: message.attempt,
-    });
+  /** True when the message is done; a failure is reported to the queue here. */
+  private async handle(message: ReceivedMessage, document: ArchivedDocument | undefined): Promise<boolean> {
+    const { queue, handlers, logger } = this.options;
     try {
       const handler = handlers[message.kind];
       if (!handler) throw new PermanentFailure(`No handler for messages of kind ${message.kind}`);
-      const document = await documents.find(message.documentId);
       if (!document) throw new PermanentFailure(`Document ${message.documentId} is missing from the archive`);
       await handler(document);
-      await queue.ack(message);
+      return true;
     } catch (error) {
       const permanent = error instanceof PermanentFailure;
       const outcome = await queue.fail(message, (error as Error).message, { permanent });
-      log.warn(
-        { err: error, outcome },
+      logger.warn(
+        { err: error, outcome, messageId: message.messageId, deduplicationId: message.deduplicationId },
         outcome === 'dead' ? 'intake message dead-lettered' : 'intake message failed; will retry',
       );
+      return false;
     }
   }
 

@@ -48,6 +48,8 @@ export interface IntakeQueue {
   receive(options: { max: number; visibilityTimeoutMs: number }): Promise<ReceivedMessage[]>;
   /** Done: never delivered again. False when the receipt expired (another receiver may have it). */
   ack(message: ReceivedMessage): Promise<boolean>;
+  /** `ack` for a batch at once (one round trip); returns how many were still theirs to ack. */
+  ackAll(messages: readonly ReceivedMessage[]): Promise<number>;
   /**
    * Failed: delivered again after a backoff, or moved to the dead letters with `reason`
    * once it has been tried `maxAttempts` times (or at once when `permanent`).

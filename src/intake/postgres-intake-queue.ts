@@ -118,6 +118,17 @@ export class PostgresIntakeQueue implements IntakeQueue {
     return rowCount === 1;
   }
 
+  async ackAll(messages: readonly ReceivedMessage[]): Promise<number> {
+    if (messages.length === 0) return 0;
+    const { rowCount } = await this.db.query(
+      `UPDATE intake_messages m SET state = 'done', receipt = NULL, finished_at = now(), last_error = NULL
+       FROM unnest($1::bigint[], $2::uuid[]) AS acked(message_id, receipt)
+       WHERE m.message_id = acked.message_id AND m.receipt = acked.receipt AND m.state = 'pending'`,
+      [messages.map((m) => m.messageId), messages.map((m) => m.receipt)],
+    );
+    return rowCount ?? 0;
+  }
+
   async fail(message: ReceivedMessage, reason: string, { permanent = false } = {}): Promise<'retry' | 'dead'> {
     const dead = permanent || message.attempt >= this.retry.maxAttempts;
     const backoffMs = Math.min(this.retry.maxBackoffMs, this.retry.firstBackoffMs * 2 ** (message.attempt - 1));

@@ -111,4 +111,17 @@ describe('PostgreSQL intake queue', () => {
     expect(await queue.retryDeadLetter(dead!.messageId)).toBe(false);
     expect(await receive()).toEqual([expect.objectContaining({ deduplicationId: 'n-1', attempt: 1 })]);
   });
+
+  it('acknowledges a batch at once, but only the deliveries that are still the receiver’s', async () => {
+    await queue.enqueue(message('n-1'));
+    await queue.enqueue(message('n-2'));
+    const [first, second] = await receive();
+    const stale = { ...second!, receipt: '00000000-0000-4000-8000-000000000000' };
+    expect(await queue.ackAll([first!, stale])).toBe(1);
+    const { rows } = await db.pool.query(`SELECT deduplication_id, state FROM intake_messages ORDER BY 1`);
+    expect(rows).toEqual([
+      { deduplication_id: 'n-1', state: 'done' },
+      { deduplication_id: 'n-2', state: 'pending' },
+    ]);
+  });
 });
