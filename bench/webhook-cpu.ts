@@ -1,0 +1,115 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+
+/** Linux's USER_HZ: /proc reports CPU time in these ticks. */
+const TICKS_PER_SECOND = 100;
+
+export interface CpuShares {
+  /** Busy CPU time as cores, over the interval (2 = both cores of a 2-core machine all the time). */
+  readonly subledger: number;
+  readonly postgres: number;
+  readonly loadGenerator: number;
+  /** Everything else on the machine: other people's tests, for one. */
+  readonly other: number;
+  readonly idle: number;
+}
+
+interface Sample {
+  readonly at: number;
+  readonly subledger: number;
+  readonly postgres: number;
+  readonly self: number;
+  readonly busy: number;
+  readonly idle: number;
+}
+
+/**
+ * Who used the machine's cores while something was measured, from /proc (Linux):
+ * the service process, every process of the PostgreSQL server, this process (the
+ * load generator), and the rest.
+ */
+export class CpuMeter {
+  constructor(
+    private readonly subledgerPids: readonly number[],
+    private readonly postmasterPid: number | undefined,
+  ) {}
+
+  sample(): Sample {
+    const [busy, idle] = machineTicks();
+    const self = process.cpuUsage();
+    return {
+      at: performance.now(),
+      subledger: this.subledgerPids.reduce((sum, pid) => sum + processTicks(pid), 0),
+      postgres: this.postmasterPid === undefined ? 0 : postgresTicks(this.postmasterPid),
+      self: ((self.user + self.system) / 1e6) * TICKS_PER_SECOND,
+      busy,
+      idle,
+    };
+  }
+
+  between(from: Sample, to: Sample): CpuShares {
+    const seconds = (to.at - from.at) / 1000;
+    const cores = (ticks: number) => ticks / TICKS_PER_SECOND / seconds;
+    const subledger = cores(to.subledger - from.subledger);
+    const postgres = cores(to.postgres - from.postgres);
+    const loadGenerator = cores(to.self - from.self);
+    const busy = cores(to.busy - from.busy);
+    return {
+      subledger,
+      postgres,
+      loadGenerator,
+      other: Math.max(0, busy - subledger - postgres - loadGenerator),
+      idle: cores(to.idle - from.idle),
+    };
+  }
+}
+
+/** The postmaster is the parent of any backend, e.g. the one answering `SELECT pg_backend_pid()`. */
+export function postmasterOf(backendPid: number): number | undefined {
+  return os.platform() === 'linux' ? stat(backendPid)?.ppid : undefined;
+}
+
+function stat(pid: number): { ppid: number; ticks: number } | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may hold spaces and parentheses: fields are counted after its closing one.
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) };
+  } catch {
+    return undefined;
+  }
+}
+
+function processTicks(pid: number): number {
+  return stat(pid)?.ticks ?? 0;
+}
+
+/** The postmaster and its children. A backend that exits between two samples takes its ticks with it. */
+function postgresTicks(postmasterPid: number): number {
+  let ticks = processTicks(postmasterPid);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const s = stat(Number(entry));
+    if (s?.ppid === postmasterPid) ticks += s.ticks;
+  }
+  return ticks;
+}
+
+function machineTicks(): [busy: number, idle: number] {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = cpu as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    return [user + nice + system + irq + softirq + steal, idle + iowait];
+  } catch {
+    return [0, 0];
+  }
+}
