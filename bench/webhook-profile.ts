@@ -26,7 +26,7 @@ const inUrl =
 const STEPS: readonly Rule[] = [
   [
     'verify (Apple library: x509, chain, jsrsasign, jsonwebtoken)',
-    inUrl('app-store-server-library', 'jsrsasign', 'jsonwebtoken', '/jws/', '/jwa/', 'verify-notification.ts'),
+    inUrl('app-store-server-library', 'jsrsasign', 'jsonwebtoken', '/jws/', '/jwa/', 'apple-verifier.ts'),
   ],
   ['archive (source_documents INSERT)', (f) => f.url.endsWith('source-documents.ts') && f.functionName === 'keep'],
   [

@@ -34,7 +34,7 @@ import { loadCatalog } from '../src/config/catalog-file.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { createPool } from '../src/db/pool.ts';
 import { documentIdOf } from '../src/eventstore/source-documents.ts';
-import { AppleNotificationVerifier, loadTrustedRoots } from '../src/ingest/apple/verify-notification.ts';
+import { AppleVerifier, loadTrustedRoots } from '../src/ingest/apple/apple-verifier.ts';
 import { PostgresIntakeQueue } from '../src/intake/postgres-intake-queue.ts';
 import { benchPostgres, inParallel, machine, median } from './support.ts';
 import { CpuMeter, postmasterOf, type CpuShares } from './webhook-cpu.ts';
@@ -536,7 +536,7 @@ async function measureCeilings(notifications: readonly SignedNotification[], tru
     .slice(0, 3000)
     .map((n) => (JSON.parse(n.body.toString()) as { signedPayload: string }).signedPayload);
   const catalog = await loadCatalog(CATALOG.pathname);
-  const verifier = new AppleNotificationVerifier(catalog.apps, {
+  const verifier = new AppleVerifier(catalog.apps, {
     trustedRoots: await loadTrustedRoots([trustedRootPath]),
     onlineChecks: false,
   });

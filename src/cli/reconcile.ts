@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { AppleNotificationVerifier, loadTrustedRoots } from '../ingest/apple/verify-notification.ts';
+import { AppleVerifier, loadTrustedRoots } from '../ingest/apple/apple-verifier.ts';
 import { SourceDocumentArchive } from '../eventstore/source-documents.ts';
 import { PostgresIntakeQueue } from '../intake/postgres-intake-queue.ts';
 import { findCustomerPurchases } from '../projections/entitlements/customer-purchases.ts';
@@ -23,7 +23,7 @@ export function registerReconcileCommand(program: Command): void {
     .action(
       (appUserId: string | undefined, options: { notificationsSince?: string; until?: string; environment: string }) =>
         withCliServices(async ({ config, pool, catalog, eventStore, logger }) => {
-          const verifier = new AppleNotificationVerifier(catalog.apps, {
+          const verifier = new AppleVerifier(catalog.apps, {
             trustedRoots: await loadTrustedRoots(config.apple.trustedRoots),
             onlineChecks: config.apple.onlineChecks,
           });

@@ -14,7 +14,7 @@ import { purchasesProjection } from '../projections/entitlements/purchases-proje
 import { ProjectionRunner } from '../projections/runner.ts';
 import { SourceDocumentArchive } from '../eventstore/source-documents.ts';
 import { APPLE_NOTIFICATION_KIND, processAppleNotification } from '../ingest/apple/process-notification.ts';
-import { AppleNotificationVerifier, loadTrustedRoots } from '../ingest/apple/verify-notification.ts';
+import { AppleVerifier, loadTrustedRoots } from '../ingest/apple/apple-verifier.ts';
 import { AppleReconciler } from '../ingest/apple/reconcile.ts';
 import { LapsedSubscriptionRecheck } from '../ingest/apple/recheck-lapsed.ts';
 import { IntakeWorker } from '../ingest/intake-worker.ts';
@@ -91,7 +91,7 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
       stops.push(() => intake.stop());
       queue.onEnqueued(() => intake.nudge());
     }
-    const verifier = new AppleNotificationVerifier(catalog.apps, {
+    const verifier = new AppleVerifier(catalog.apps, {
       trustedRoots: await loadTrustedRoots(config.apple.trustedRoots),
       onlineChecks: config.apple.onlineChecks,
     });

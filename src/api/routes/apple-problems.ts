@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import { SubmissionRefused } from '../../ingest/apple/submit-purchase.ts';
-import { AppleRejection, type AppleRejectionCode } from '../../ingest/apple/verify-notification.ts';
+import { AppleRejection, type AppleRejectionCode } from '../../ingest/apple/apple-verifier.ts';
 import { ReceiptRejection, type ReceiptRejectionCode } from '../../ingest/apple/verify-receipt.ts';
 import { sendProblem } from '../problems.ts';
 

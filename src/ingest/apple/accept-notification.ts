@@ -1,6 +1,6 @@
 import type { IntakeQueue } from '../../intake/intake-queue.ts';
 import { APPLE_NOTIFICATION_KIND } from './process-notification.ts';
-import type { AppleNotificationVerifier } from './verify-notification.ts';
+import type { AppleVerifier } from './apple-verifier.ts';
 
 export interface AcceptedNotification {
   /** `duplicate`: this notification was accepted before; nothing changes. */
@@ -14,7 +14,7 @@ export interface AcceptedNotification {
  * failure leaves nothing half done that a retry by Apple would not complete.
  */
 export async function acceptAppleNotification(
-  deps: { verifier: AppleNotificationVerifier; queue: IntakeQueue },
+  deps: { verifier: AppleVerifier; queue: IntakeQueue },
   signedPayload: string,
 ): Promise<AcceptedNotification> {
   const { notification, transaction } = await deps.verifier.verify(signedPayload);

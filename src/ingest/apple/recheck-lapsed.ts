@@ -3,7 +3,7 @@ import type { Environment, PurchaseKey } from '../../domain/purchase/purchase-ke
 import type { Logger } from '../../observability/logger.ts';
 import { AppStoreServerApiError } from './app-store-server-api.ts';
 import type { AppleReconciler } from './reconcile.ts';
-import { AppleRejection } from './verify-notification.ts';
+import { AppleRejection } from './apple-verifier.ts';
 
 export interface RecheckOptions {
   readonly pool: Pool;

@@ -8,7 +8,7 @@ import { recordPurchase } from '../record-purchase.ts';
 import { acceptAppleNotification } from './accept-notification.ts';
 import { AppStoreServerApi, AppStoreServerApiError, type AppStoreServerApiOptions } from './app-store-server-api.ts';
 import { translateAppleTransaction } from './translate-notification.ts';
-import type { AppleNotificationVerifier } from './verify-notification.ts';
+import type { AppleVerifier } from './apple-verifier.ts';
 
 export const APPLE_API_TRANSACTION_KIND = 'apple.api.transaction';
 export const APPLE_API_RENEWAL_INFO_KIND = 'apple.api.renewal-info';
@@ -24,7 +24,7 @@ export interface AppStoreServerApiAccess {
 export interface ReconcileDeps {
   readonly apps: readonly App[];
   readonly access: AppStoreServerApiAccess;
-  readonly verifier: AppleNotificationVerifier;
+  readonly verifier: AppleVerifier;
   readonly documents: SourceDocumentArchive;
   readonly eventStore: EventStore;
   readonly queue: IntakeQueue;

@@ -8,7 +8,7 @@ import { recordPurchase } from '../record-purchase.ts';
 import type { AppleReconciler } from './reconcile.ts';
 import { translateAppleReceipt } from './translate-receipt.ts';
 import { purchaseKeyOf, translateAppleTransaction } from './translate-notification.ts';
-import type { AppleNotificationVerifier } from './verify-notification.ts';
+import type { AppleVerifier } from './apple-verifier.ts';
 import { verifyAppleReceipt, type ReceiptVerifierOptions } from './verify-receipt.ts';
 
 export const APPLE_SUBMITTED_TRANSACTION_KIND = 'apple.storekit2.transaction';
@@ -29,7 +29,7 @@ export class SubmissionRefused extends Error {
 
 export interface SubmitDeps {
   readonly catalog: Catalog;
-  readonly verifier: AppleNotificationVerifier;
+  readonly verifier: AppleVerifier;
   readonly documents: SourceDocumentArchive;
   readonly eventStore: EventStore;
   readonly logger: Logger;

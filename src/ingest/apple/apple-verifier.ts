@@ -52,16 +52,18 @@ export async function loadTrustedRoots(paths: readonly string[]): Promise<Buffer
 }
 
 /**
- * Verifies App Store Server Notifications V2 with Apple's own library: the x5c
- * chain up to a trusted root, Apple's certificate OIDs, the signature, the bundle
- * id and App Apple ID of an app in the catalog, the environment. The nested signed
- * transaction and renewal info are verified the same way.
+ * Verifies what the App Store signs (Server Notifications V2, and the signed
+ * transactions apps submit or the App Store Server API returns) with Apple's own
+ * library: the x5c chain up to a trusted root, Apple's certificate OIDs, the
+ * signature, the bundle id and App Apple ID of an app in the catalog, the
+ * environment. A notification's nested transaction and renewal info are verified
+ * the same way.
  *
  * One `SignedDataVerifier` per app and environment, chosen from the payload's
  * unverified `data` (the verifier then checks that choice). Only Production and
  * Sandbox: Apple's library skips every signature check for Xcode and LocalTesting.
  */
-export class AppleNotificationVerifier {
+export class AppleVerifier {
   private readonly verifiers = new Map<string, SignedDataVerifier>();
 
   constructor(
