@@ -1,11 +1,14 @@
 import { createPrivateKey, randomUUID, sign, type KeyObject } from 'node:crypto';
+import {
+  APP_APPLE_ID,
+  BUNDLE_ID,
+  DAY,
+  renewalInfoPayload,
+  transactionPayload,
+} from '../src/ingest/apple/test-notifications.ts';
 import { createAppleTestCa } from '../src/ingest/apple/test-signer.ts';
 
 /** The app of catalog/sample-fitness.json, which the service under test loads. */
-const BUNDLE_ID = 'com.example.pulse';
-const APP_APPLE_ID = 1234567890;
-const MONTHLY = 'com.example.pulse.premium.monthly';
-const DAY = 86_400_000;
 
 /** One pre-signed webhook delivery, ready to go on the wire. */
 export interface SignedNotification {
@@ -57,38 +60,23 @@ export class NotificationSigner {
     const { signedDate } = this;
     const jws = (payload: object) => signJws(this.header, this.key, payload);
     const originalTransactionId = String(3_000_000_000_000_000 + n * 7919);
-    const transaction = {
+    const transaction = transactionPayload(signedDate, {
       transactionId: originalTransactionId,
       originalTransactionId,
       webOrderLineItemId: String(4_000_000_000_000 + n),
-      bundleId: BUNDLE_ID,
-      productId: MONTHLY,
-      subscriptionGroupIdentifier: '21000001',
-      purchaseDate: signedDate,
-      originalPurchaseDate: signedDate,
-      expiresDate: signedDate + 30 * DAY,
-      quantity: 1,
-      type: 'Auto-Renewable Subscription',
       appAccountToken: randomUUID(),
-      inAppOwnershipType: 'PURCHASED',
-      signedDate,
-      environment: 'Sandbox',
+      // What else Apple puts in a real transaction, so the payload has its real size.
+      subscriptionGroupIdentifier: '21000001',
       transactionReason: 'PURCHASE',
       storefront: 'USA',
       storefrontId: '143441',
       price: 9990,
       currency: 'USD',
-    };
-    const renewalInfo = {
-      originalTransactionId,
-      productId: MONTHLY,
-      autoRenewProductId: MONTHLY,
-      autoRenewStatus: 1,
-      signedDate,
-      environment: 'Sandbox',
+    });
+    const renewalInfo = renewalInfoPayload(transaction, signedDate, {
       recentSubscriptionStartDate: signedDate,
       renewalDate: signedDate + 30 * DAY,
-    };
+    });
     const notificationUUID = randomUUID();
     const signedPayload = jws({
       notificationType: 'SUBSCRIBED',

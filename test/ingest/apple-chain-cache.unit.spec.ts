@@ -1,8 +1,9 @@
 import { createSign, generateKeyPairSync } from 'node:crypto';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Environment, VerificationException, VerificationStatus } from '@apple/app-store-server-library';
+import { Environment, VerificationStatus } from '@apple/app-store-server-library';
 import { ChainCachingVerifier } from '../../src/ingest/apple/chain-caching-verifier.ts';
 import { transactionPayload } from '../../src/ingest/apple/test-notifications.ts';
+import { refusal } from '../support/verification.ts';
 import { createAppleTestCa, type AppleTestCa } from '../../src/ingest/apple/test-signer.ts';
 
 /*
@@ -15,15 +16,6 @@ const DAY = 86_400_000;
 let ca: AppleTestCa;
 let verifier: ChainCachingVerifier;
 
-async function refusal(verification: Promise<unknown>): Promise<VerificationStatus> {
-  try {
-    await verification;
-  } catch (error) {
-    expect(error).toBeInstanceOf(VerificationException);
-    return (error as VerificationException).status;
-  }
-  throw new Error('the verifier accepted material it should have refused');
-}
 const parts = (jws: string) => jws.split('.') as [string, string, string];
 const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
 

@@ -2,12 +2,8 @@ import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  Environment,
-  SignedDataVerifier,
-  VerificationException,
-  VerificationStatus,
-} from '@apple/app-store-server-library';
+import { Environment, SignedDataVerifier, VerificationStatus } from '@apple/app-store-server-library';
+import { refusal } from '../support/verification.ts';
 import { createAppleTestCa, importAppleTestSigner, type AppleTestCa } from '../../src/ingest/apple/test-signer.ts';
 
 const APPLE_ROOT_PATH = fileURLToPath(new URL('../../certs/apple/AppleRootCA-G3.cer', import.meta.url));
@@ -18,17 +14,6 @@ const APPLE_ROOT_SHA256 =
 const BUNDLE_ID = 'com.example.pulse';
 const APP_APPLE_ID = 1234567890;
 const DAY = 24 * 60 * 60 * 1000;
-
-/** The status the verifier refused with; fails the test if it accepted. */
-async function refusal(verification: Promise<unknown>): Promise<VerificationStatus> {
-  try {
-    await verification;
-  } catch (error) {
-    expect(error).toBeInstanceOf(VerificationException);
-    return (error as VerificationException).status;
-  }
-  throw new Error('the verifier accepted material it should have refused');
-}
 
 const sandboxVerifier = (roots: Buffer[], bundleId = BUNDLE_ID) =>
   new SignedDataVerifier(roots, false, Environment.SANDBOX, bundleId, APP_APPLE_ID);
