@@ -4,6 +4,8 @@ import type { Metrics } from '../observability/metrics.ts';
 import { installProblemHandlers } from './problems.ts';
 import { appleWebhookRoutes } from './routes/apple-webhook.ts';
 import { customerRoutes, type CustomerRouteDeps } from './routes/customers.ts';
+import { jwksRoutes } from './routes/jwks.ts';
+import type { TokenKeyRing } from '../tokens/token-key-ring.ts';
 import { healthRoutes, type Readiness } from './routes/health.ts';
 
 export interface ApiDependencies {
@@ -13,6 +15,8 @@ export interface ApiDependencies {
   /** The App Store webhook, when the service ingests App Store notifications. */
   readonly apple?: Parameters<typeof appleWebhookRoutes>[1];
   readonly customers?: CustomerRouteDeps;
+  /** Signing keys of scoped tokens, published as a JWKS. */
+  readonly tokenKeys?: TokenKeyRing;
 }
 
 /** The HTTP surface. Routes are thin: parse, call one use case, shape the reply. */
@@ -28,5 +32,6 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   }
   if (deps.apple) await app.register(appleWebhookRoutes, deps.apple);
   if (deps.customers) await app.register(customerRoutes, deps.customers);
+  if (deps.tokenKeys) await app.register(jwksRoutes, { keyRing: deps.tokenKeys });
   return app;
 }

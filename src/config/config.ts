@@ -23,6 +23,9 @@ const environmentSchema = z.object({
   PROJECTION_IDLE_POLL_MS: positiveInt.max(60_000).default(200),
   INTAKE_WORKER: z.enum(['on', 'off']).default('on'),
   INTAKE_VISIBILITY_TIMEOUT_SECONDS: positiveInt.max(43_200).default(60),
+  TOKEN_ISSUER: z.string().min(1).default('subledger'),
+  TOKEN_MAX_LIFETIME_SECONDS: positiveInt.min(60).max(86_400).default(900),
+  TOKEN_KEY_ROTATION_DAYS: positiveInt.max(365).default(7),
   APPLE_TRUSTED_ROOTS: z.string().min(1).default('certs/apple/AppleRootCA-G3.cer'),
   APPLE_ONLINE_CHECKS: z.enum(['on', 'off']).optional(),
   APPLE_ACCEPT_SANDBOX: z.enum(['on', 'off']).default('on'),
@@ -47,6 +50,8 @@ export interface Config {
   readonly catalogPath: string;
   readonly logLevel: z.infer<typeof environmentSchema>['LOG_LEVEL'];
   readonly projections: { readonly batchSize: number; readonly idlePollMs: number };
+  /** Scoped access tokens: who issues them, how long they live, how often the signing key changes. */
+  readonly tokens: { readonly issuer: string; readonly maxLifetimeMs: number; readonly keyRotationMs: number };
   readonly intake: {
     /**
      * Whether this instance processes accepted notifications. Off for an instance
@@ -115,6 +120,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     catalogPath: path.resolve(cwd, e.CATALOG_PATH),
     logLevel: e.LOG_LEVEL,
     projections: { batchSize: e.PROJECTION_BATCH_SIZE, idlePollMs: e.PROJECTION_IDLE_POLL_MS },
+    tokens: {
+      issuer: e.TOKEN_ISSUER,
+      maxLifetimeMs: e.TOKEN_MAX_LIFETIME_SECONDS * 1000,
+      keyRotationMs: e.TOKEN_KEY_ROTATION_DAYS * 86_400_000,
+    },
     intake: { worker: e.INTAKE_WORKER === 'on', visibilityTimeoutMs: e.INTAKE_VISIBILITY_TIMEOUT_SECONDS * 1000 },
     apple: {
       trustedRoots: e.APPLE_TRUSTED_ROOTS.split(',').map((file) => path.resolve(cwd, file.trim())),

@@ -10,6 +10,8 @@ import type { EventStore } from '../eventstore/event-store.ts';
 import { PostgresEventStore } from '../eventstore/postgres/postgres-event-store.ts';
 import type { Logger } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
+import { ScopedTokens } from '../tokens/scoped-tokens.ts';
+import { TokenKeyRing } from '../tokens/token-key-ring.ts';
 import { purchasesProjection } from '../projections/entitlements/purchases-projection.ts';
 import { ProjectionRunner } from '../projections/runner.ts';
 import { SourceDocumentArchive } from '../eventstore/source-documents.ts';
@@ -31,6 +33,8 @@ export interface Subledger {
   readonly queue: IntakeQueue;
   readonly intake: IntakeWorker;
   readonly purchases: ProjectionRunner;
+  /** Issues and verifies scoped access tokens. */
+  readonly tokens: ScopedTokens;
   /** App Store Server API reconciliation, when an API key is configured. */
   readonly reconciler: AppleReconciler | undefined;
   readonly api: FastifyInstance;
@@ -107,8 +111,18 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
       stops.push(() => recheck.stop());
     }
 
+    const tokenKeys = new TokenKeyRing(pool, {
+      rotationMs: config.tokens.keyRotationMs,
+      maxTokenLifetimeMs: config.tokens.maxLifetimeMs,
+    });
+    const tokens = new ScopedTokens(tokenKeys, {
+      issuer: config.tokens.issuer,
+      maxLifetimeMs: config.tokens.maxLifetimeMs,
+    });
+
     const api = await buildApi({
       logger,
+      tokenKeys,
       readiness: () => checkReadiness({ pool, eventStore, runners: [purchases], expectedSchemaVersion }),
       metrics,
       apple: { verifier, queue, metrics },
@@ -136,6 +150,7 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
       config,
       catalog,
       reconciler,
+      tokens,
       pool,
       eventStore,
       queue,

@@ -11,6 +11,7 @@ describe('configuration', () => {
       catalogPath: path.resolve('/srv/subledger', 'catalog/sample-fitness.json'),
       logLevel: 'info',
       projections: { batchSize: 500, idlePollMs: 200 },
+      tokens: { issuer: 'subledger', maxLifetimeMs: 900_000, keyRotationMs: 7 * 86_400_000 },
       intake: { worker: true, visibilityTimeoutMs: 60_000 },
       apple: {
         trustedRoots: [path.resolve('/srv/subledger', 'certs/apple/AppleRootCA-G3.cer')],

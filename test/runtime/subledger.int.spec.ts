@@ -60,3 +60,13 @@ it('wakes its projection when this process appends, without waiting for the next
     await sleep(20);
   }
 });
+
+it('publishes the keys that verify its scoped tokens', async () => {
+  const { token } = await subledger.tokens.issue('alice', []);
+  const response = await fetch(`${subledger.url}/.well-known/jwks.json`);
+  expect(response.headers.get('cache-control')).toBe('public, max-age=300');
+  const { keys } = (await response.json()) as { keys: { kid: string; kty: string; crv: string; d?: string }[] };
+  const kid = JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()).kid;
+  expect(keys).toEqual([expect.objectContaining({ kid, kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' })]);
+  expect(keys[0]!.d).toBeUndefined(); // never the private part
+});

@@ -1,0 +1,111 @@
+import { createLocalJWKSet, errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
+import type { Entitlement } from '../domain/entitlements.ts';
+import { scopedTokenGrant, type ScopedTokenGrant } from '../domain/scoped-token.ts';
+import { millis, toTimestamp } from '../domain/time.ts';
+import type { TokenKeyRing } from './token-key-ring.ts';
+
+export type TokenRejectionCode = 'token_expired' | 'token_invalid';
+
+export class TokenRejected extends Error {
+  constructor(
+    readonly code: TokenRejectionCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TokenRejected';
+  }
+}
+
+export interface VerifiedScopedToken {
+  readonly appUserId: string;
+  readonly scope: readonly string[];
+  readonly expiresAt: Date;
+}
+
+export interface ScopedTokenOptions {
+  readonly issuer: string;
+  readonly maxLifetimeMs: number;
+  readonly now?: () => Date;
+  /** Verified tokens remembered until they expire; the oldest go first beyond this. */
+  readonly cacheSize?: number;
+}
+
+/**
+ * Short-lived ES256 tokens whose `scope` lists a customer's active entitlements, for
+ * the content API, CDN edges and other services to check offline against the JWKS.
+ * Verification results are remembered for the token's lifetime, so a hot path pays
+ * for a signature once per token, not once per request.
+ */
+export class ScopedTokens {
+  private keys: JWTVerifyGetKey | undefined;
+  private readonly verified = new Map<string, VerifiedScopedToken>();
+
+  constructor(
+    private readonly keyRing: TokenKeyRing,
+    private readonly options: ScopedTokenOptions,
+  ) {}
+
+  private now(): Date {
+    return this.options.now?.() ?? new Date();
+  }
+
+  async issue(appUserId: string, entitlements: readonly Entitlement[]): Promise<ScopedTokenGrant & { token: string }> {
+    const grant = scopedTokenGrant(entitlements, toTimestamp(this.now()), this.options.maxLifetimeMs);
+    const key = await this.keyRing.signingKey();
+    const token = await new SignJWT({ scope: grant.scope.join(' ') })
+      .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'at+jwt' })
+      .setIssuer(this.options.issuer)
+      .setSubject(appUserId)
+      .setIssuedAt(Math.floor(millis(grant.issuedAt) / 1000))
+      .setExpirationTime(millis(grant.expiresAt) / 1000)
+      .sign(key.privateKey);
+    return { ...grant, token };
+  }
+
+  /** The token's subject and scope; `token_expired` or `token_invalid` otherwise. */
+  async verify(token: string): Promise<VerifiedScopedToken> {
+    const remembered = this.verified.get(token);
+    if (remembered) {
+      if (remembered.expiresAt > this.now()) return remembered;
+      this.verified.delete(token);
+      throw new TokenRejected('token_expired', 'The token has expired');
+    }
+    const claims = await this.verifySignature(token);
+    this.remember(token, claims);
+    return claims;
+  }
+
+  private async verifySignature(token: string, refreshed = false): Promise<VerifiedScopedToken> {
+    this.keys ??= createLocalJWKSet({ keys: await this.keyRing.publicKeys() });
+    try {
+      const { payload } = await jwtVerify(token, this.keys, {
+        issuer: this.options.issuer,
+        algorithms: ['ES256'],
+        typ: 'at+jwt',
+        currentDate: this.now(),
+        requiredClaims: ['sub', 'exp', 'iat'],
+      });
+      if (typeof payload.scope !== 'string') throw new TokenRejected('token_invalid', 'The token has no scope');
+      return {
+        appUserId: payload.sub!,
+        scope: payload.scope ? payload.scope.split(' ') : [],
+        expiresAt: new Date(payload.exp! * 1000),
+      };
+    } catch (error) {
+      if (error instanceof TokenRejected) throw error;
+      if (error instanceof errors.JWTExpired) throw new TokenRejected('token_expired', 'The token has expired');
+      // A key another instance created since we last read the JWKS: read it once more.
+      if (error instanceof errors.JWKSNoMatchingKey && !refreshed) {
+        this.keys = undefined;
+        return this.verifySignature(token, true);
+      }
+      throw new TokenRejected('token_invalid', 'The token is not one Subledger issued, or it was altered');
+    }
+  }
+
+  private remember(token: string, claims: VerifiedScopedToken): void {
+    const limit = this.options.cacheSize ?? 100_000;
+    if (this.verified.size >= limit) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, claims);
+  }
+}

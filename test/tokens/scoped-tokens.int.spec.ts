@@ -1,0 +1,127 @@
+import { generateKeyPair, SignJWT, decodeProtectedHeader } from 'jose';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Entitlement } from '../../src/domain/entitlements.ts';
+import { toTimestamp } from '../../src/domain/time.ts';
+import { ScopedTokens, TokenRejected } from '../../src/tokens/scoped-tokens.ts';
+import { TokenKeyRing } from '../../src/tokens/token-key-ring.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+
+/*
+ * Scoped tokens over a real database of signing keys: every branch of verification
+ * (the original platform's first incident was an expired-token edge case).
+ */
+const MINUTE = 60_000;
+const T0 = Date.parse('2026-11-27T12:00:00.000Z');
+let db: TestDatabase;
+let clock: number;
+const now = () => new Date(clock);
+
+function instance(rotationMs = 7 * 24 * 60 * MINUTE) {
+  const keyRing = new TokenKeyRing(db.pool, { rotationMs, maxTokenLifetimeMs: 15 * MINUTE, now });
+  return { keyRing, tokens: new ScopedTokens(keyRing, { issuer: 'subledger-test', maxLifetimeMs: 15 * MINUTE, now }) };
+}
+const premium = (expiresAt: number | null): Entitlement => ({
+  id: 'premium',
+  active: true,
+  expiresAt: expiresAt === null ? null : toTimestamp(expiresAt),
+  purchasedAt: toTimestamp(T0 - 86_400_000),
+  productId: 'premium_monthly',
+  storeProductId: 'com.example.pulse.premium.monthly',
+  purchase: { store: 'app_store', environment: 'production', purchaseId: '1' },
+  willRenew: true,
+  periodType: 'normal',
+  ownership: 'purchased',
+});
+async function rejection(verification: Promise<unknown>): Promise<string> {
+  try {
+    await verification;
+  } catch (error) {
+    expect(error).toBeInstanceOf(TokenRejected);
+    return (error as TokenRejected).code;
+  }
+  throw new Error('the token was accepted');
+}
+const header = (token: string) => token.split('.')[0]!;
+const payload = (token: string) => token.split('.')[1]!;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(() => db.drop());
+beforeEach(async () => {
+  clock = T0;
+  await db.pool.query('TRUNCATE token_signing_keys');
+});
+
+describe('scoped tokens', () => {
+  it('issues a token that verifies, with the active entitlements as scope and the JWKS key id', async () => {
+    const { tokens, keyRing } = instance();
+    const issued = await tokens.issue('alice', [premium(T0 + 5 * MINUTE)]);
+    expect(issued).toMatchObject({ scope: ['premium'], expiresAt: '2026-11-27T12:05:00.000Z' });
+    expect(await tokens.verify(issued.token)).toEqual({
+      appUserId: 'alice',
+      scope: ['premium'],
+      expiresAt: new Date(T0 + 5 * MINUTE),
+    });
+    const { kid } = decodeProtectedHeader(issued.token);
+    expect((await keyRing.publicKeys()).map((k) => k.kid)).toEqual([kid]);
+  });
+
+  it('refuses an expired token, whether or not it was verified before', async () => {
+    const { tokens } = instance();
+    const seen = (await tokens.issue('alice', [premium(null)])).token;
+    const unseen = (await tokens.issue('bob', [premium(null)])).token;
+    await tokens.verify(seen); // remembered now
+    clock = T0 + 15 * MINUTE; // the second it expires
+    expect(await rejection(tokens.verify(seen))).toBe('token_expired');
+    expect(await rejection(tokens.verify(unseen))).toBe('token_expired');
+  });
+
+  it('refuses forged, altered and foreign tokens as invalid', async () => {
+    const { tokens } = instance();
+    const genuine = (await tokens.issue('alice', [])).token;
+    const { kid } = decodeProtectedHeader(genuine);
+    const { privateKey } = await generateKeyPair('ES256');
+    const forge = (issuer: string) =>
+      new SignJWT({ scope: 'premium coaching' })
+        .setProtectedHeader({ alg: 'ES256', kid: kid!, typ: 'at+jwt' })
+        .setIssuer(issuer)
+        .setSubject('alice')
+        .setIssuedAt(T0 / 1000)
+        .setExpirationTime(T0 / 1000 + 600)
+        .sign(privateKey);
+    expect(await rejection(tokens.verify(await forge('subledger-test')))).toBe('token_invalid');
+    const widened = Buffer.from(JSON.stringify({ scope: 'premium', sub: 'alice', exp: T0 / 1000 + 600 })).toString(
+      'base64url',
+    );
+    expect(await rejection(tokens.verify(`${header(genuine)}.${widened}.${genuine.split('.')[2]}`))).toBe(
+      'token_invalid',
+    );
+    expect(await rejection(tokens.verify(`${header(genuine)}.${payload(genuine)}.`))).toBe('token_invalid');
+    expect(await rejection(tokens.verify('not a token'))).toBe('token_invalid');
+  });
+
+  it('keeps tokens of the previous key valid across a rotation until they expire', async () => {
+    const { tokens, keyRing } = instance(10 * MINUTE);
+    await tokens.issue('alice', []); // the first key: signs until T0 + 10 min
+    clock = T0 + 9 * MINUTE;
+    const before = (await tokens.issue('alice', [premium(null)])).token; // expires at T0 + 24 min
+    clock = T0 + 12 * MINUTE;
+    const after = (await tokens.issue('alice', [premium(null)])).token;
+    expect(decodeProtectedHeader(after).kid).not.toBe(decodeProtectedHeader(before).kid);
+    expect(await keyRing.publicKeys()).toHaveLength(2);
+    expect(await tokens.verify(before)).toMatchObject({ appUserId: 'alice' });
+    // The first key signed until T0 + 10 min; its last token expired at T0 + 25 min.
+    clock = T0 + 26 * MINUTE;
+    expect((await keyRing.publicKeys()).map((k) => k.kid)).toEqual([decodeProtectedHeader(after).kid]);
+  });
+
+  it('verifies on one instance what another issued, with the key they share', async () => {
+    const first = instance();
+    const second = instance();
+    await second.tokens.verify((await second.tokens.issue('carol', [])).token); // reads the JWKS
+    await db.pool.query('TRUNCATE token_signing_keys'); // a fresh key for the first instance
+    const token = (await first.tokens.issue('carol', [premium(null)])).token;
+    expect(await second.tokens.verify(token)).toMatchObject({ appUserId: 'carol', scope: ['premium'] });
+  });
+});
