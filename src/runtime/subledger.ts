@@ -13,6 +13,7 @@ import { Metrics } from '../observability/metrics.ts';
 import { ScopedTokens } from '../tokens/scoped-tokens.ts';
 import { TokenKeyRing } from '../tokens/token-key-ring.ts';
 import { purchasesProjection } from '../projections/entitlements/purchases-projection.ts';
+import { CustomerCache } from '../projections/entitlements/customer-cache.ts';
 import { ProjectionRunner } from '../projections/runner.ts';
 import { SourceDocumentArchive } from '../eventstore/source-documents.ts';
 import { APPLE_NOTIFICATION_KIND, processAppleNotification } from '../ingest/apple/process-notification.ts';
@@ -33,6 +34,8 @@ export interface Subledger {
   readonly queue: IntakeQueue;
   readonly intake: IntakeWorker;
   readonly purchases: ProjectionRunner;
+  /** Customers' purchases, cached and invalidated by the read model. */
+  readonly customers: CustomerCache;
   /** Issues and verifies scoped access tokens. */
   readonly tokens: ScopedTokens;
   /** App Store Server API reconciliation, when an API key is configured. */
@@ -120,6 +123,10 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
       maxLifetimeMs: config.tokens.maxLifetimeMs,
     });
 
+    const customers = new CustomerCache({ pool, logger });
+    await customers.start();
+    stops.push(() => customers.stop());
+
     const api = await buildApi({
       logger,
       tokenKeys,
@@ -127,9 +134,8 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
       metrics,
       apple: { verifier, queue, metrics },
       customers: {
-        db: pool,
+        customers,
         catalog,
-        eventStore,
         entitlements: purchases,
         apple: {
           catalog,
@@ -151,6 +157,7 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
       catalog,
       reconciler,
       tokens,
+      customers,
       pool,
       eventStore,
       queue,

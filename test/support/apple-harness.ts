@@ -103,6 +103,7 @@ export async function startAppleHarness(env: Record<string, string> = {}): Promi
     },
     async reset() {
       await db.pool.query('TRUNCATE events, purchases, intake_messages, source_documents, projection_checkpoints');
+      subledger.customers.invalidate('*'); // a TRUNCATE announces nothing
     },
     async stop() {
       await subledger.stop();

@@ -1,9 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import type { Queryable } from '../../db/pool.ts';
 import type { Catalog } from '../../domain/catalog.ts';
 import { submitApplePurchase, type SubmitDeps } from '../../ingest/apple/submit-purchase.ts';
-import type { EventStore } from '../../eventstore/event-store.ts';
+import type { CustomerCache } from '../../projections/entitlements/customer-cache.ts';
 import { customerEntitlements } from '../../projections/entitlements/customer-entitlements.ts';
 import type { ProjectionRunner } from '../../projections/runner.ts';
 import { customerDocument } from '../customer-document.ts';
@@ -11,9 +10,9 @@ import { sendProblem } from '../problems.ts';
 import { sendAppleProblem } from './apple-problems.ts';
 
 export interface CustomerRouteDeps {
-  readonly db: Queryable;
+  /** Customers' purchases, through the cache the read model invalidates. */
+  readonly customers: CustomerCache;
   readonly catalog: Catalog;
-  readonly eventStore: EventStore;
   /** The projection customers are read from, to wait on after a write (read-your-writes). */
   readonly entitlements: ProjectionRunner;
   /** App Store purchase submissions; absent when the service does not ingest App Store purchases. */
@@ -34,7 +33,7 @@ const READ_YOUR_WRITES_TIMEOUT_MS = 5_000;
  */
 export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (app, deps) => {
   const document = async (appUserId: string) =>
-    customerDocument(appUserId, await customerEntitlements(deps.db, deps.catalog, appUserId));
+    customerDocument(appUserId, await customerEntitlements(deps.customers, deps.catalog, appUserId));
 
   app.get('/v1/customers/:appUserId', async (request, reply) => {
     const parsed = params.safeParse(request.params);
@@ -56,8 +55,9 @@ export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (app,
         'Expected a JSON body with either "signedTransaction" (StoreKit 2) or "receipt" (base64 app receipt)',
       );
     }
+    let submitted;
     try {
-      await submitApplePurchase(apple, user.data.appUserId, body.data);
+      submitted = await submitApplePurchase(apple, user.data.appUserId, body.data);
     } catch (error) {
       const problem = sendAppleProblem(reply, error);
       if (!problem) throw error;
@@ -65,8 +65,11 @@ export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (app,
       return problem;
     }
     // Read your writes: answer once the read model shows what was just recorded.
-    const caughtUp = await deps.entitlements.waitFor(await deps.eventStore.headPosition(), READ_YOUR_WRITES_TIMEOUT_MS);
+    const caughtUp =
+      !submitted.position || (await deps.entitlements.waitFor(submitted.position, READ_YOUR_WRITES_TIMEOUT_MS));
     if (!caughtUp) request.log.warn('entitlements did not catch up in time; the answer may be stale');
+    // The read model's notice of this change may still be on its way: do not wait for it.
+    for (const appUserId of [user.data.appUserId, ...submitted.previousOwners]) deps.customers.invalidate(appUserId);
     return reply.send(await document(user.data.appUserId));
   });
 };

@@ -2,6 +2,8 @@ import type { Catalog } from '../../domain/catalog.ts';
 import type { PurchaseEvent } from '../../domain/purchase/events.ts';
 import type { PurchaseKey } from '../../domain/purchase/purchase-key.ts';
 import type { EventStore, SourceReference } from '../../eventstore/event-store.ts';
+import { comparePositions, type GlobalPosition } from '../../eventstore/global-position.ts';
+import { purchaseStreamId } from '../../domain/purchase/purchase-key.ts';
 import type { SourceDocumentArchive } from '../../eventstore/source-documents.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { recordPurchase } from '../record-purchase.ts';
@@ -51,7 +53,7 @@ export async function submitApplePurchase(
   deps: SubmitDeps,
   appUserId: string,
   submission: AppleSubmission,
-): Promise<PurchaseKey[]> {
+): Promise<SubmissionResult> {
   const recorded =
     'signedTransaction' in submission
       ? await recordSignedTransaction(deps, submission.signedTransaction)
@@ -59,6 +61,7 @@ export async function submitApplePurchase(
 
   const at = (deps.now?.() ?? new Date()).toISOString();
   const refusals: string[] = [];
+  const previousOwners = new Set<string>();
   for (const { key, bundleId } of recorded) {
     const app = deps.catalog.apps.find((a) => a.appStore?.bundleId === bundleId);
     const result = await recordPurchase(
@@ -70,7 +73,12 @@ export async function submitApplePurchase(
       },
       { causationId: `app-submission:${appUserId}:${at}`, metadata: { actor: { kind: 'app_user', id: appUserId } } },
     );
-    if (result.events.some((e: PurchaseEvent) => e.type === 'PurchaseClaimRefused')) refusals.push(key.purchaseId);
+    for (const event of result.events as PurchaseEvent[]) {
+      if (event.type === 'PurchaseClaimRefused') refusals.push(key.purchaseId);
+      if (event.type === 'PurchaseLinkedToAppUser' && event.data.previousAppUserId) {
+        previousOwners.add(event.data.previousAppUserId);
+      }
+    }
   }
   await reconcile(deps, recorded);
   if (refusals.length > 0) {
@@ -79,7 +87,16 @@ export async function submitApplePurchase(
       `Purchase ${refusals.join(', ')} belongs to another app user, and this app keeps purchases with their owner`,
     );
   }
-  return recorded.map((r) => r.key);
+  const purchases = recorded.map((r) => r.key);
+  return { purchases, previousOwners: [...previousOwners], position: await newestPosition(deps.eventStore, purchases) };
+}
+
+export interface SubmissionResult {
+  readonly purchases: readonly PurchaseKey[];
+  /** App users a restore took purchases from: their entitlements changed too. */
+  readonly previousOwners: readonly string[];
+  /** The newest event of those purchases: once the read model is there, it shows them. */
+  readonly position: GlobalPosition | undefined;
 }
 
 interface RecordedPurchase {
@@ -147,4 +164,18 @@ async function reconcile(deps: SubmitDeps, recorded: readonly RecordedPurchase[]
       );
     }
   }
+}
+
+/**
+ * Read from the purchases' own streams, not the global head: the head readers see can
+ * lag behind events already committed while another transaction is open (that is what
+ * keeps readers gap-free), and waiting for it would then answer too early.
+ */
+async function newestPosition(store: EventStore, keys: readonly PurchaseKey[]): Promise<GlobalPosition | undefined> {
+  let newest: GlobalPosition | undefined;
+  for (const key of keys) {
+    const last = (await store.readStream(purchaseStreamId(key))).at(-1)?.position;
+    if (last && (!newest || comparePositions(last, newest) > 0)) newest = last;
+  }
+  return newest;
 }

@@ -1,14 +1,17 @@
-import type { Queryable } from '../../db/pool.ts';
 import type { Catalog } from '../../domain/catalog.ts';
-import { entitlementsAt, type CustomerEntitlements } from '../../domain/entitlements.ts';
-import { findCustomerPurchases } from './customer-purchases.ts';
+import { entitlementsAt, type CustomerEntitlements, type CustomerPurchase } from '../../domain/entitlements.ts';
 
-/** A customer's entitlements now, from the read model. An unknown customer simply has none. */
+/** Reads a customer's purchases: the read model, or a cache in front of it. */
+export interface CustomerPurchasesReader {
+  purchasesOf(appUserId: string): Promise<CustomerPurchase[]>;
+}
+
+/** A customer's entitlements now. An unknown customer simply has none. */
 export async function customerEntitlements(
-  db: Queryable,
+  reader: CustomerPurchasesReader,
   catalog: Catalog,
   appUserId: string,
   now: Date = new Date(),
 ): Promise<CustomerEntitlements> {
-  return entitlementsAt(await findCustomerPurchases(db, appUserId), catalog, now.toISOString());
+  return entitlementsAt(await reader.purchasesOf(appUserId), catalog, now.toISOString());
 }

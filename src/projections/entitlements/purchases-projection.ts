@@ -53,6 +53,7 @@ export function purchasesProjection(options: PurchasesProjectionOptions): Projec
 
     async reset(tx) {
       await tx.query('TRUNCATE purchases');
+      await tx.query(`SELECT pg_notify($1, '*')`, [CUSTOMER_CHANGES_CHANNEL]);
     },
   };
 }
@@ -117,24 +118,41 @@ async function loadStates(tx: Queryable, streamIds: string[]) {
   return new Map(rows.map((r) => [r.stream_id, r.state]));
 }
 
-/** One statement for the whole batch. */
+/** Where the read model announces, at commit, which customers' purchases changed ('*': all of them). */
+export const CUSTOMER_CHANGES_CHANNEL = 'subledger_customer_changes';
+
+/**
+ * One statement for the whole batch. It also notifies, at commit, every app user whose
+ * purchases changed, the previous owner of a transferred purchase included, so caches
+ * in every instance drop what they hold about them.
+ */
 async function upsertRows(tx: Queryable, rows: readonly Row[]): Promise<void> {
   if (rows.length === 0) return;
   await tx.query(
-    `INSERT INTO purchases (stream_id, store, environment, purchase_id, app_user_id, store_product_id, product_id,
-                            access_from, access_until, lifetime_access, state, status, stream_version, updated_at)
-     SELECT stream_id, store, environment, purchase_id, app_user_id, store_product_id, product_id,
-            access_from, access_until, lifetime_access, state, status, stream_version, now()
-     FROM jsonb_to_recordset($1::jsonb) AS r(
-       stream_id text, store text, environment text, purchase_id text, app_user_id text, store_product_id text,
-       product_id text, access_from timestamptz, access_until timestamptz, lifetime_access boolean,
-       state jsonb, status jsonb, stream_version bigint)
-     ON CONFLICT (stream_id) DO UPDATE SET
-       app_user_id = excluded.app_user_id, store_product_id = excluded.store_product_id,
-       product_id = excluded.product_id, access_from = excluded.access_from, access_until = excluded.access_until,
-       lifetime_access = excluded.lifetime_access, state = excluded.state, status = excluded.status,
-       stream_version = GREATEST(purchases.stream_version, excluded.stream_version), updated_at = now()`,
-    [JSON.stringify(rows)],
+    `WITH incoming AS (
+       SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(
+         stream_id text, store text, environment text, purchase_id text, app_user_id text, store_product_id text,
+         product_id text, access_from timestamptz, access_until timestamptz, lifetime_access boolean,
+         state jsonb, status jsonb, stream_version bigint)
+     ),
+     previous AS (SELECT p.app_user_id FROM purchases p JOIN incoming USING (stream_id)),
+     written AS (
+       INSERT INTO purchases (stream_id, store, environment, purchase_id, app_user_id, store_product_id, product_id,
+                              access_from, access_until, lifetime_access, state, status, stream_version, updated_at)
+       SELECT stream_id, store, environment, purchase_id, app_user_id, store_product_id, product_id,
+              access_from, access_until, lifetime_access, state, status, stream_version, now()
+       FROM incoming
+       ON CONFLICT (stream_id) DO UPDATE SET
+         app_user_id = excluded.app_user_id, store_product_id = excluded.store_product_id,
+         product_id = excluded.product_id, access_from = excluded.access_from, access_until = excluded.access_until,
+         lifetime_access = excluded.lifetime_access, state = excluded.state, status = excluded.status,
+         stream_version = GREATEST(purchases.stream_version, excluded.stream_version), updated_at = now()
+       RETURNING app_user_id
+     )
+     SELECT pg_notify($2, changed.app_user_id)
+     FROM (SELECT app_user_id FROM previous UNION SELECT app_user_id FROM written) changed
+     WHERE changed.app_user_id IS NOT NULL`,
+    [JSON.stringify(rows), CUSTOMER_CHANGES_CHANNEL],
   );
 }
 

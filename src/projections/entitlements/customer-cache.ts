@@ -1,0 +1,108 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Pool, PoolClient, Queryable } from '../../db/pool.ts';
+import type { CustomerPurchase } from '../../domain/entitlements.ts';
+import type { Logger } from '../../observability/logger.ts';
+import { findCustomerPurchases } from './customer-purchases.ts';
+import { CUSTOMER_CHANGES_CHANNEL } from './purchases-projection.ts';
+
+export interface CustomerCacheOptions {
+  /** Where LISTEN runs: one connection held for as long as the cache runs. */
+  readonly pool: Pool;
+  /** Where customers are read from (the pool, or anything that queries like it). */
+  readonly db?: Queryable;
+  readonly logger: Logger;
+  readonly maxEntries?: number;
+}
+
+/**
+ * Customers' purchases from the read model, kept in memory so that a hot customer
+ * costs no query per request. The read model announces at commit which customers
+ * changed (purchases-projection.ts), to every instance on the database, and this
+ * cache drops them: a change is visible within the notification's delay.
+ *
+ * Entitlements are computed per request from the cached purchases (access depends on
+ * the time). Whenever the LISTEN connection is down, nothing is cached: with no way
+ * to hear about changes, every read goes to the database.
+ */
+export class CustomerCache {
+  private readonly entries = new Map<string, CustomerPurchase[]>();
+  /** Moves on every invalidation; a read that started before one must not fill the cache. */
+  private epoch = 0;
+  private listening = false;
+  private running = false;
+  private client: PoolClient | undefined;
+  private loop: Promise<void> | undefined;
+  /** Settles when the LISTEN connection breaks. */
+  private connectionLost: Promise<void> | undefined;
+
+  constructor(private readonly options: CustomerCacheOptions) {}
+
+  async purchasesOf(appUserId: string): Promise<CustomerPurchase[]> {
+    const cached = this.entries.get(appUserId);
+    if (cached) return cached;
+    const epoch = this.epoch;
+    const purchases = await findCustomerPurchases(this.options.db ?? this.options.pool, appUserId);
+    if (this.listening && epoch === this.epoch) this.remember(appUserId, purchases);
+    return purchases;
+  }
+
+  /** Forgets a customer (or everyone, with '*'). Writers in this process call it for read-your-writes. */
+  invalidate(appUserId: string): void {
+    this.epoch += 1;
+    if (appUserId === '*') this.entries.clear();
+    else this.entries.delete(appUserId);
+  }
+
+  /** Starts listening; resolves once the first LISTEN is in place. */
+  async start(): Promise<void> {
+    this.running = true;
+    await this.listen();
+    this.loop = this.keepListening();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.client?.release(true);
+    await this.loop;
+  }
+
+  private async listen(): Promise<void> {
+    const client = await this.options.pool.connect();
+    const lost = new Promise<void>((resolve) => {
+      client.once('error', (err) => {
+        this.options.logger.warn({ err }, 'customer cache lost its LISTEN connection; not caching until back');
+        resolve();
+      });
+      client.once('end', () => resolve());
+    });
+    client.on('notification', (message) => this.invalidate(message.payload ?? '*'));
+    await client.query(`LISTEN ${CUSTOMER_CHANGES_CHANNEL}`);
+    this.client = client;
+    this.listening = true;
+    this.connectionLost = lost;
+  }
+
+  private async keepListening(): Promise<void> {
+    while (this.running) {
+      await this.connectionLost;
+      this.listening = false;
+      this.invalidate('*'); // changes may have been missed meanwhile
+      if (!this.running) return;
+      this.client?.release(true);
+      this.client = undefined;
+      await sleep(1_000);
+      try {
+        await this.listen();
+      } catch (err) {
+        this.options.logger.warn({ err }, 'customer cache could not LISTEN; retrying');
+        this.connectionLost = Promise.resolve();
+      }
+    }
+  }
+
+  private remember(appUserId: string, purchases: CustomerPurchase[]): void {
+    const limit = this.options.maxEntries ?? 100_000;
+    if (this.entries.size >= limit) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(appUserId, purchases);
+  }
+}
