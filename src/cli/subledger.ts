@@ -4,6 +4,7 @@ import { unknownStoreProducts } from '../projections/entitlements/customer-purch
 import { refoldCustomer } from '../projections/entitlements/refold-customer.ts';
 import { resetProjection } from '../projections/rebuild.ts';
 import { ProjectionRunner } from '../projections/runner.ts';
+import { registerApiKeyCommands } from './api-keys.ts';
 import { registerAppleDevCommands } from './apple-dev.ts';
 import { registerReconcileCommand } from './reconcile.ts';
 import { withCliServices } from './services.ts';
@@ -84,6 +85,7 @@ export function cli(): Command {
     );
 
   registerReconcileCommand(program);
+  registerApiKeyCommands(program);
   registerAppleDevCommands(program);
   return program;
 }

@@ -23,6 +23,9 @@ const environmentSchema = z.object({
   PROJECTION_IDLE_POLL_MS: positiveInt.max(60_000).default(200),
   INTAKE_WORKER: z.enum(['on', 'off']).default('on'),
   INTAKE_VISIBILITY_TIMEOUT_SECONDS: positiveInt.max(43_200).default(60),
+  AUTH_ISSUER: z.string().min(1).optional(),
+  AUTH_JWKS_URL: z.url().optional(),
+  AUTH_AUDIENCE: z.string().min(1).optional(),
   TOKEN_ISSUER: z.string().min(1).default('subledger'),
   TOKEN_MAX_LIFETIME_SECONDS: positiveInt.min(60).max(86_400).default(900),
   TOKEN_KEY_ROTATION_DAYS: positiveInt.max(365).default(7),
@@ -50,6 +53,8 @@ export interface Config {
   readonly catalogPath: string;
   readonly logLevel: z.infer<typeof environmentSchema>['LOG_LEVEL'];
   readonly projections: { readonly batchSize: number; readonly idlePollMs: number };
+  /** The app's identity provider, whose access tokens authenticate app users; absent: API keys only. */
+  readonly identityProvider?: { readonly issuer: string; readonly jwksUrl: string; readonly audience?: string };
   /** Scoped access tokens: who issues them, how long they live, how often the signing key changes. */
   readonly tokens: { readonly issuer: string; readonly maxLifetimeMs: number; readonly keyRotationMs: number };
   readonly intake: {
@@ -101,6 +106,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     );
   }
   const e = parsed.data;
+  if (Boolean(e.AUTH_ISSUER) !== Boolean(e.AUTH_JWKS_URL)) {
+    throw new ConfigError(['AUTH_ISSUER and AUTH_JWKS_URL: set both (the app identity provider) or neither']);
+  }
   const apiKey = [e.APPLE_API_KEY_FILE, e.APPLE_API_KEY_ID, e.APPLE_API_ISSUER_ID];
   if (apiKey.some(Boolean) && !apiKey.every(Boolean)) {
     throw new ConfigError([
@@ -120,6 +128,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     catalogPath: path.resolve(cwd, e.CATALOG_PATH),
     logLevel: e.LOG_LEVEL,
     projections: { batchSize: e.PROJECTION_BATCH_SIZE, idlePollMs: e.PROJECTION_IDLE_POLL_MS },
+    ...(e.AUTH_ISSUER &&
+      e.AUTH_JWKS_URL && {
+        identityProvider: {
+          issuer: e.AUTH_ISSUER,
+          jwksUrl: e.AUTH_JWKS_URL,
+          ...(e.AUTH_AUDIENCE && { audience: e.AUTH_AUDIENCE }),
+        },
+      }),
     tokens: {
       issuer: e.TOKEN_ISSUER,
       maxLifetimeMs: e.TOKEN_MAX_LIFETIME_SECONDS * 1000,

@@ -10,6 +10,8 @@ import type { EventStore } from '../eventstore/event-store.ts';
 import { PostgresEventStore } from '../eventstore/postgres/postgres-event-store.ts';
 import type { Logger } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
+import { ApiKeys } from '../auth/api-keys.ts';
+import { Authenticator } from '../auth/authenticator.ts';
 import { ScopedTokens } from '../tokens/scoped-tokens.ts';
 import { TokenKeyRing } from '../tokens/token-key-ring.ts';
 import { purchasesProjection } from '../projections/entitlements/purchases-projection.ts';
@@ -134,6 +136,7 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
       metrics,
       apple: { verifier, queue, metrics },
       customers: {
+        authenticator: new Authenticator(new ApiKeys(pool), config.identityProvider),
         customers,
         catalog,
         entitlements: purchases,

@@ -19,6 +19,7 @@ let db: TestDatabase;
 let dir: string;
 let base: string;
 let service: RunningProcess | undefined;
+let apiKey: string;
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -40,7 +41,8 @@ async function appleDev(...args: string[]): Promise<string> {
   return stdout;
 }
 async function premiumOf(appUserId: string) {
-  const customer = (await (await fetch(`${base}/v1/customers/${appUserId}`)).json()) as {
+  const response = await fetch(`${base}/v1/customers/${appUserId}`, { headers: { authorization: `Bearer ${apiKey}` } });
+  const customer = (await response.json()) as {
     entitlements: Record<string, { active: boolean; expiresAt: string; environment: string }>;
   };
   return customer.entitlements.premium;
@@ -58,6 +60,13 @@ describe('the App Store walkthrough with apple-dev', () => {
       APPLE_TRUSTED_ROOTS: `certs/apple/AppleRootCA-G3.cer,${path.join(dir, 'root.pem')}`,
     });
     await waitForHttp(`${base}/health`, service);
+    const created = await run(
+      process.execPath,
+      ['bin/subledger.js', 'api-keys', 'create', '--name', 'laptop', '--role', 'admin'],
+      { env: { PATH: process.env.PATH ?? '', DATABASE_URL: db.url } },
+    );
+    apiKey = created.stdout.trim();
+    expect(apiKey).toMatch(/^sl_/);
 
     const bought = await appleDev('buy', '--user', 'alice');
     const originalTransactionId = bought.match(/for (\d+):/)?.[1];

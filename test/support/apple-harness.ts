@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
+import { ApiKeys } from '../../src/auth/api-keys.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { entitlementsAt, type Entitlement } from '../../src/domain/entitlements.ts';
 import { createAppleTestCa, type AppleTestCa } from '../../src/ingest/apple/test-signer.ts';
@@ -59,8 +60,13 @@ export async function startAppleHarness(env: Record<string, string> = {}): Promi
     silentLogger,
   );
 
-  async function request(pathname: string, init?: RequestInit): Promise<HttpAnswer> {
-    const response = await fetch(`${subledger.url}${pathname}`, init);
+  // The harness calls as a server with an API key; the webhook ignores it.
+  const { secret } = await new ApiKeys(db.pool).create('test harness', 'app-server');
+  async function request(pathname: string, init: RequestInit = {}): Promise<HttpAnswer> {
+    const response = await fetch(`${subledger.url}${pathname}`, {
+      ...init,
+      headers: { authorization: `Bearer ${secret}`, ...(init.headers as Record<string, string>) },
+    });
     return {
       status: response.status,
       type: response.headers.get('content-type'),

@@ -5,11 +5,15 @@ import { submitApplePurchase, type SubmitDeps } from '../../ingest/apple/submit-
 import type { CustomerCache } from '../../projections/entitlements/customer-cache.ts';
 import { customerEntitlements } from '../../projections/entitlements/customer-entitlements.ts';
 import type { ProjectionRunner } from '../../projections/runner.ts';
+import type { Authenticator } from '../../auth/authenticator.ts';
+import { customerAccess } from '../authorization.ts';
 import { customerDocument } from '../customer-document.ts';
 import { sendProblem } from '../problems.ts';
 import { sendAppleProblem } from './apple-problems.ts';
 
 export interface CustomerRouteDeps {
+  /** Who may reach a customer: the app user themself, or a server with an API key. */
+  readonly authenticator: Authenticator;
   /** Customers' purchases, through the cache the read model invalidates. */
   readonly customers: CustomerCache;
   readonly catalog: Catalog;
@@ -27,15 +31,13 @@ const appleSubmission = z.union([
 /** How long a submission waits for the read model to show what it recorded. */
 const READ_YOUR_WRITES_TIMEOUT_MS = 5_000;
 
-/**
- * Customers as apps see them. Authentication arrives with the app API (issue #4):
- * until then these routes trust the caller, so keep them behind your own gateway.
- */
+/** Customers as apps see them: each app user reaches their own; servers with an API key reach any. */
 export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (app, deps) => {
   const document = async (appUserId: string) =>
     customerDocument(appUserId, await customerEntitlements(deps.customers, deps.catalog, appUserId));
 
-  app.get('/v1/customers/:appUserId', async (request, reply) => {
+  const preHandler = customerAccess(deps.authenticator);
+  app.get('/v1/customers/:appUserId', { preHandler }, async (request, reply) => {
     const parsed = params.safeParse(request.params);
     if (!parsed.success) return sendProblem(reply, 400, 'malformed_request', 'The app user id is invalid');
     return reply.send(await document(parsed.data.appUserId));
@@ -44,32 +46,36 @@ export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (app,
   const apple = deps.apple;
   if (!apple) return;
   // Legacy receipts with a long history run to hundreds of kilobytes.
-  app.post('/v1/customers/:appUserId/purchases/apple', { bodyLimit: 1024 * 1024 }, async (request, reply) => {
-    const user = params.safeParse(request.params);
-    const body = appleSubmission.safeParse(request.body);
-    if (!user.success || !body.success) {
-      return sendProblem(
-        reply,
-        400,
-        'malformed_request',
-        'Expected a JSON body with either "signedTransaction" (StoreKit 2) or "receipt" (base64 app receipt)',
-      );
-    }
-    let submitted;
-    try {
-      submitted = await submitApplePurchase(apple, user.data.appUserId, body.data);
-    } catch (error) {
-      const problem = sendAppleProblem(reply, error);
-      if (!problem) throw error;
-      request.log.warn({ err: error }, 'App Store purchase submission refused');
-      return problem;
-    }
-    // Read your writes: answer once the read model shows what was just recorded.
-    const caughtUp =
-      !submitted.position || (await deps.entitlements.waitFor(submitted.position, READ_YOUR_WRITES_TIMEOUT_MS));
-    if (!caughtUp) request.log.warn('entitlements did not catch up in time; the answer may be stale');
-    // The read model's notice of this change may still be on its way: do not wait for it.
-    for (const appUserId of [user.data.appUserId, ...submitted.previousOwners]) deps.customers.invalidate(appUserId);
-    return reply.send(await document(user.data.appUserId));
-  });
+  app.post(
+    '/v1/customers/:appUserId/purchases/apple',
+    { bodyLimit: 1024 * 1024, preHandler },
+    async (request, reply) => {
+      const user = params.safeParse(request.params);
+      const body = appleSubmission.safeParse(request.body);
+      if (!user.success || !body.success) {
+        return sendProblem(
+          reply,
+          400,
+          'malformed_request',
+          'Expected a JSON body with either "signedTransaction" (StoreKit 2) or "receipt" (base64 app receipt)',
+        );
+      }
+      let submitted;
+      try {
+        submitted = await submitApplePurchase(apple, user.data.appUserId, body.data);
+      } catch (error) {
+        const problem = sendAppleProblem(reply, error);
+        if (!problem) throw error;
+        request.log.warn({ err: error }, 'App Store purchase submission refused');
+        return problem;
+      }
+      // Read your writes: answer once the read model shows what was just recorded.
+      const caughtUp =
+        !submitted.position || (await deps.entitlements.waitFor(submitted.position, READ_YOUR_WRITES_TIMEOUT_MS));
+      if (!caughtUp) request.log.warn('entitlements did not catch up in time; the answer may be stale');
+      // The read model's notice of this change may still be on its way: do not wait for it.
+      for (const appUserId of [user.data.appUserId, ...submitted.previousOwners]) deps.customers.invalidate(appUserId);
+      return reply.send(await document(user.data.appUserId));
+    },
+  );
 };

@@ -1,0 +1,66 @@
+import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { API_KEY_PREFIX, type ApiKeyRole, type ApiKeys } from './api-keys.ts';
+
+/** Who is calling: an app user (signed in with the app's identity provider), or a server with an API key. */
+export type Caller =
+  | { readonly kind: 'app_user'; readonly appUserId: string }
+  | { readonly kind: 'server'; readonly keyId: string; readonly name: string; readonly role: ApiKeyRole };
+
+export type AuthenticationFailureCode = 'unauthenticated' | 'token_expired' | 'token_invalid';
+
+export class AuthenticationFailed extends Error {
+  constructor(
+    readonly code: AuthenticationFailureCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AuthenticationFailed';
+  }
+}
+
+/** The app's own OAuth 2.0 / OIDC provider, whose access tokens name the app user in `sub`. */
+export interface IdentityProvider {
+  readonly issuer: string;
+  readonly jwksUrl: string;
+  readonly audience?: string;
+}
+
+/**
+ * Turns an `Authorization: Bearer ...` header into a caller. API keys (`sl_...`) are
+ * looked up by hash; anything else must be an access token of the configured identity
+ * provider, verified against its JWKS (fetched, cached and refreshed by jose).
+ */
+export class Authenticator {
+  private readonly jwks: JWTVerifyGetKey | undefined;
+
+  constructor(
+    private readonly apiKeys: ApiKeys,
+    private readonly identityProvider: IdentityProvider | undefined,
+  ) {
+    this.jwks = identityProvider && createRemoteJWKSet(new URL(identityProvider.jwksUrl));
+  }
+
+  async authenticate(authorization: string | undefined): Promise<Caller> {
+    const token = authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
+    if (!token) throw new AuthenticationFailed('unauthenticated', 'Send "Authorization: Bearer <token or API key>"');
+    if (token.startsWith(API_KEY_PREFIX)) {
+      const key = await this.apiKeys.find(token);
+      if (!key) throw new AuthenticationFailed('token_invalid', 'Unknown or revoked API key');
+      return { kind: 'server', keyId: key.keyId, name: key.name, role: key.role };
+    }
+    if (!this.jwks || !this.identityProvider) {
+      throw new AuthenticationFailed('token_invalid', 'No identity provider is configured for app users');
+    }
+    try {
+      const { payload } = await jwtVerify(token, this.jwks, {
+        issuer: this.identityProvider.issuer,
+        ...(this.identityProvider.audience && { audience: this.identityProvider.audience }),
+        requiredClaims: ['sub', 'exp'],
+      });
+      return { kind: 'app_user', appUserId: payload.sub! };
+    } catch (error) {
+      if (error instanceof errors.JWTExpired) throw new AuthenticationFailed('token_expired', 'The token has expired');
+      throw new AuthenticationFailed('token_invalid', 'The token is not valid for this service');
+    }
+  }
+}

@@ -1,0 +1,47 @@
+import type { Command } from 'commander';
+import { API_KEY_ROLES, ApiKeys, type ApiKeyRole } from '../auth/api-keys.ts';
+import { withCliServices } from './services.ts';
+
+/** `subledger api-keys`: secret keys for servers (`app-server`) and support tools (`admin`). */
+export function registerApiKeyCommands(program: Command): void {
+  const keys = program.command('api-keys').description('Create, list and revoke API keys for servers and tools');
+
+  keys
+    .command('create')
+    .description('Create a key and print its secret (shown this once; only its hash is kept)')
+    .requiredOption('--name <name>', 'who or what uses it')
+    .option('--role <role>', `one of ${API_KEY_ROLES.join(', ')}`, 'app-server')
+    .action((options: { name: string; role: string }) =>
+      withCliServices(async ({ pool }) => {
+        if (!API_KEY_ROLES.includes(options.role as ApiKeyRole)) {
+          throw new Error(`--role must be one of ${API_KEY_ROLES.join(', ')}`);
+        }
+        const { key, secret } = await new ApiKeys(pool).create(options.name, options.role as ApiKeyRole);
+        console.log(secret);
+        console.error(`Key ${key.keyId} (${key.role}) for ${key.name}. Keep the secret above; it is not shown again.`);
+      }),
+    );
+
+  keys
+    .command('list')
+    .description('List keys (never their secrets)')
+    .action(() =>
+      withCliServices(async ({ pool }) => {
+        for (const k of await new ApiKeys(pool).list()) {
+          const state = k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'live';
+          console.log(`${k.keyId}\t${k.role}\t${k.name}\t${state}`);
+        }
+      }),
+    );
+
+  keys
+    .command('revoke')
+    .argument('<keyId>')
+    .description('Revoke a key at once')
+    .action((keyId: string) =>
+      withCliServices(async ({ pool }) => {
+        if (!(await new ApiKeys(pool).revoke(keyId))) throw new Error(`No live key ${keyId}`);
+        console.log(`Revoked ${keyId}.`);
+      }),
+    );
+}

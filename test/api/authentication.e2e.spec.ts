@@ -1,0 +1,108 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiKeys } from '../../src/auth/api-keys.ts';
+import { loadConfig } from '../../src/config/config.ts';
+import { silentLogger } from '../../src/observability/logger.ts';
+import { startSubledger, type Subledger } from '../../src/runtime/subledger.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { freePort } from '../support/free-port.ts';
+
+/*
+ * Who may read a customer: the app user themself (an access token of the app's
+ * identity provider, here a small fake one over HTTP serving its JWKS), or a server
+ * with an API key. Everything else is refused with a code.
+ */
+const ISSUER = 'https://id.example.test/';
+let db: TestDatabase;
+let subledger: Subledger;
+let idp: Server;
+type SigningKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+let signingKey: SigningKey;
+let keys: ApiKeys;
+
+beforeAll(async () => {
+  const pair = await generateKeyPair('ES256', { extractable: true });
+  signingKey = pair.privateKey;
+  const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'idp-1', alg: 'ES256' };
+  idp = createServer((_, response) => {
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.end(JSON.stringify({ keys: [jwk] }));
+  });
+  await new Promise<void>((resolve) => idp.listen(0, '127.0.0.1', resolve));
+  db = await createTestDatabase();
+  subledger = await startSubledger(
+    loadConfig({
+      DATABASE_URL: db.url,
+      PORT: String(await freePort()),
+      AUTH_ISSUER: ISSUER,
+      AUTH_JWKS_URL: `http://127.0.0.1:${(idp.address() as AddressInfo).port}/.well-known/jwks.json`,
+      AUTH_AUDIENCE: 'pulse-api',
+    }),
+    silentLogger,
+  );
+  keys = new ApiKeys(db.pool);
+});
+afterAll(async () => {
+  await subledger?.stop();
+  await db?.drop();
+  idp?.close();
+});
+
+function userToken(sub: string, options: { expiresIn?: string | number; audience?: string; key?: SigningKey } = {}) {
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'ES256', kid: 'idp-1' })
+    .setIssuer(ISSUER)
+    .setAudience(options.audience ?? 'pulse-api')
+    .setSubject(sub)
+    .setIssuedAt()
+    .setExpirationTime(options.expiresIn ?? '5m')
+    .sign(options.key ?? signingKey);
+}
+async function getAlice(credential?: string) {
+  const response = await fetch(`${subledger.url}/v1/customers/alice`, {
+    headers: credential ? { authorization: `Bearer ${credential}` } : {},
+  });
+  const body = (await response.json()) as { code?: string; appUserId?: string };
+  return { status: response.status, code: body.code, appUserId: body.appUserId };
+}
+
+describe('reaching a customer', () => {
+  it('lets the app user read their own customer', async () => {
+    expect(await getAlice(await userToken('alice'))).toMatchObject({ status: 200, appUserId: 'alice' });
+  });
+
+  it('forbids an app user another user’s customer', async () => {
+    expect(await getAlice(await userToken('bob'))).toMatchObject({ status: 403, code: 'forbidden' });
+  });
+
+  it('refuses no credential, an expired token, a forged one, one for another audience', async () => {
+    expect(await getAlice()).toMatchObject({ status: 401, code: 'unauthenticated' });
+    const expired = await userToken('alice', { expiresIn: Math.floor(Date.now() / 1000) - 10 });
+    expect(await getAlice(expired)).toMatchObject({ status: 401, code: 'token_expired' });
+    const { privateKey } = await generateKeyPair('ES256');
+    expect(await getAlice(await userToken('alice', { key: privateKey }))).toMatchObject({
+      status: 401,
+      code: 'token_invalid',
+    });
+    expect(await getAlice(await userToken('alice', { audience: 'other-api' }))).toMatchObject({
+      status: 401,
+      code: 'token_invalid',
+    });
+  });
+
+  it('lets a server with an API key read any customer, until the key is revoked', async () => {
+    const { key, secret } = await keys.create('backend', 'app-server');
+    expect(await getAlice(secret)).toMatchObject({ status: 200, appUserId: 'alice' });
+    await keys.revoke(key.keyId);
+    expect(await getAlice(secret)).toMatchObject({ status: 401, code: 'token_invalid' });
+    expect(await getAlice(`${secret.slice(0, -1)}x`)).toMatchObject({ status: 401, code: 'token_invalid' });
+  });
+
+  it('keeps only a hash of each API key', async () => {
+    const { secret } = await keys.create('hashed', 'admin');
+    const { rows } = await db.pool.query(`SELECT * FROM api_keys WHERE name = 'hashed'`);
+    expect(JSON.stringify(rows)).not.toContain(secret.split('_').at(-1));
+  });
+});
