@@ -5,6 +5,7 @@ import { installProblemHandlers } from './problems.ts';
 import { appleWebhookRoutes } from './routes/apple-webhook.ts';
 import { customerRoutes, type CustomerRouteDeps } from './routes/customers.ts';
 import { jwksRoutes } from './routes/jwks.ts';
+import { tokenRoutes, type TokenRouteDeps } from './routes/tokens.ts';
 import type { TokenKeyRing } from '../tokens/token-key-ring.ts';
 import { healthRoutes, type Readiness } from './routes/health.ts';
 
@@ -17,6 +18,8 @@ export interface ApiDependencies {
   readonly customers?: CustomerRouteDeps;
   /** Signing keys of scoped tokens, published as a JWKS. */
   readonly tokenKeys?: TokenKeyRing;
+  /** Issuing scoped tokens to customers. */
+  readonly tokens?: TokenRouteDeps;
 }
 
 /** The HTTP surface. Routes are thin: parse, call one use case, shape the reply. */
@@ -33,5 +36,6 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   if (deps.apple) await app.register(appleWebhookRoutes, deps.apple);
   if (deps.customers) await app.register(customerRoutes, deps.customers);
   if (deps.tokenKeys) await app.register(jwksRoutes, { keyRing: deps.tokenKeys });
+  if (deps.tokens) await app.register(tokenRoutes, deps.tokens);
   return app;
 }

@@ -129,14 +129,16 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
     await customers.start();
     stops.push(() => customers.stop());
 
+    const authenticator = new Authenticator(new ApiKeys(pool), config.identityProvider);
     const api = await buildApi({
       logger,
       tokenKeys,
       readiness: () => checkReadiness({ pool, eventStore, runners: [purchases], expectedSchemaVersion }),
       metrics,
       apple: { verifier, queue, metrics },
+      tokens: { authenticator, customers, catalog, tokens },
       customers: {
-        authenticator: new Authenticator(new ApiKeys(pool), config.identityProvider),
+        authenticator,
         customers,
         catalog,
         entitlements: purchases,

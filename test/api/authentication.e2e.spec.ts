@@ -1,13 +1,15 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeys } from '../../src/auth/api-keys.ts';
 import { loadConfig } from '../../src/config/config.ts';
+import { recordPurchase } from '../../src/ingest/record-purchase.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { startSubledger, type Subledger } from '../../src/runtime/subledger.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { freePort } from '../support/free-port.ts';
+import { appleKey, day, period, started } from '../support/purchase-facts.ts';
 
 /*
  * Who may read a customer: the app user themself (an access token of the app's
@@ -104,5 +106,48 @@ describe('reaching a customer', () => {
     const { secret } = await keys.create('hashed', 'admin');
     const { rows } = await db.pool.query(`SELECT * FROM api_keys WHERE name = 'hashed'`);
     expect(JSON.stringify(rows)).not.toContain(secret.split('_').at(-1));
+  });
+});
+
+describe('POST /v1/customers/{appUserId}/tokens', () => {
+  it('gives the app user a token scoped to their active entitlements, verifiable with the JWKS', async () => {
+    // Today, counted in the purchase-fact helpers' days.
+    const today = Math.floor((Date.now() - Date.parse(day(0))) / 86_400_000);
+    const key = appleKey('TOKENS-1');
+    await recordPurchase(
+      subledger.eventStore,
+      key,
+      { type: 'LinkToAppUser', data: { appUserId: 'alice', via: 'app_submission', at: day(today - 1) } },
+      { causationId: 'link' },
+    );
+    const { append } = (await recordPurchase(
+      subledger.eventStore,
+      key,
+      { type: 'RecordStoreFacts', data: { facts: [started(period('t1', today - 1, today + 29))] } },
+      { causationId: 'buy' },
+    )) as { append: { position: Parameters<Subledger['purchases']['waitFor']>[0] } };
+    expect(await subledger.purchases.waitFor(append.position, 10_000)).toBe(true);
+    subledger.customers.invalidate('alice');
+
+    const response = await fetch(`${subledger.url}/v1/customers/alice/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await userToken('alice')}` },
+    });
+    expect(response.status).toBe(201);
+    const issued = (await response.json()) as { token: string; scope: string[]; expiresAt: string };
+    expect(issued.scope).toEqual(['premium']);
+    const jwks = createLocalJWKSet(
+      (await (await fetch(`${subledger.url}/.well-known/jwks.json`)).json()) as Parameters<typeof createLocalJWKSet>[0],
+    );
+    const { payload } = await jwtVerify(issued.token, jwks, { issuer: 'subledger' });
+    expect(payload).toMatchObject({ sub: 'alice', scope: 'premium', exp: Date.parse(issued.expiresAt) / 1000 });
+  });
+
+  it('gives no one a token for another user', async () => {
+    const response = await fetch(`${subledger.url}/v1/customers/alice/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await userToken('bob')}` },
+    });
+    expect(response.status).toBe(403);
   });
 });
