@@ -29,6 +29,12 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   await app.register(healthRoutes, { readiness: deps.readiness });
   const metrics = deps.metrics;
   if (metrics) {
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.httpRequests.observe(
+        { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode },
+        reply.elapsedTime / 1000,
+      );
+    });
     app.get('/metrics', async (_, reply) =>
       reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
     );

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * What Subledger counts, in Prometheus form at `/metrics`. One registry per service
@@ -21,6 +21,15 @@ export class Metrics {
     name: 'subledger_apple_unknown_notification_types_total',
     help: 'App Store notifications of a type or subtype Subledger does not know yet (recorded as notices)',
     labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+
+  /** Every HTTP answer, by route pattern (not path: no user ids in labels) and status. */
+  readonly httpRequests = new Histogram({
+    name: 'subledger_http_request_duration_seconds',
+    help: 'HTTP requests by method, route pattern and status code',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
   });
 

@@ -130,6 +130,10 @@ describe('POST /v1/webhooks/apple', () => {
     await post({ signedPayload: await signNotification(rogue.signer, initialBuy) });
     expect(await counter(accepted)).toBe(before.accepted + 1);
     expect(await counter(forged)).toBe(before.forged + 1);
+    const text = await (await fetch(`${harness.subledger.url}/metrics`)).text();
+    expect(text).toMatch(
+      /subledger_http_request_duration_seconds_count\{method="POST",route="\/v1\/webhooks\/apple",status="401"\} [1-9]/,
+    );
   });
 
   describe('refuses, with a code, and records nothing', () => {
