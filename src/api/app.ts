@@ -1,4 +1,7 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { installProblemHandlers } from './problems.ts';
@@ -8,6 +11,12 @@ import { jwksRoutes } from './routes/jwks.ts';
 import { tokenRoutes, type TokenRouteDeps } from './routes/tokens.ts';
 import type { TokenKeyRing } from '../tokens/token-key-ring.ts';
 import { healthRoutes, type Readiness } from './routes/health.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    registeredRoutes: readonly { readonly method: string; readonly url: string; readonly hidden: boolean }[];
+  }
+}
 
 export interface ApiDependencies {
   readonly logger: Logger;
@@ -22,10 +31,41 @@ export interface ApiDependencies {
   readonly tokens?: TokenRouteDeps;
 }
 
-/** The HTTP surface. Routes are thin: parse, call one use case, shape the reply. */
+/**
+ * The HTTP surface. Routes are thin: parse, call one use case, shape the reply. Their
+ * zod schemas validate requests, serialize responses and make the OpenAPI document at
+ * `/openapi.json` (browsable at `/docs`): the API contract.
+ */
 export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: 256 * 1024 });
+  // Every route, as registered: the contract test checks each is in the OpenAPI document.
+  const routes: { method: string; url: string; hidden: boolean }[] = [];
+  app.decorate('registeredRoutes', routes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      routes.push({ method, url: route.url, hidden: Boolean(route.schema?.hide) || route.url.startsWith('/docs') });
+    }
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
   installProblemHandlers(app);
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Subledger', version: '0.1.0', description: 'Subscriptions and entitlements for mobile apps' },
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: "An app user's access token from your identity provider, or an API key (sl_...)",
+          },
+        },
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.register(healthRoutes, { readiness: deps.readiness });
   const metrics = deps.metrics;
   if (metrics) {
@@ -35,7 +75,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
         reply.elapsedTime / 1000,
       );
     });
-    app.get('/metrics', async (_, reply) =>
+    app.get('/metrics', { schema: { description: 'Prometheus metrics', produces: ['text/plain'] } }, async (_, reply) =>
       reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
     );
   }

@@ -1,35 +1,54 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { acceptAppleNotification } from '../../ingest/apple/accept-notification.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import { sendProblem } from '../problems.ts';
+import { problems } from '../schemas.ts';
 import { sendAppleProblem } from './apple-problems.ts';
 
 type Deps = Parameters<typeof acceptAppleNotification>[0] & { readonly metrics: Metrics };
 
-const body = z.object({ signedPayload: z.string().min(1) });
+const body = z.object({ signedPayload: z.string().min(1).describe('The JWS App Store Server Notifications V2 send') });
+const accepted = z.object({
+  status: z.enum(['accepted', 'duplicate']).describe('duplicate: received before; nothing changes'),
+  notificationUUID: z.string(),
+});
 
 /** App Store Server Notifications V2: `POST /v1/webhooks/apple` with `{"signedPayload": "<JWS>"}`. */
-export const appleWebhookRoutes: FastifyPluginAsync<Deps> = async (app, deps) => {
-  app.post('/v1/webhooks/apple', { bodyLimit: 64 * 1024 }, async (request, reply) => {
-    const parsed = body.safeParse(request.body);
-    if (!parsed.success) {
-      deps.metrics.appleNotifications.inc({ outcome: 'rejected', code: 'malformed_request' });
-      request.log.warn({ code: 'malformed_request' }, 'App Store notification rejected');
-      return sendProblem(reply, 400, 'malformed_request', 'Expected a JSON body {"signedPayload": "<JWS>"}');
-    }
-    try {
-      const accepted = await acceptAppleNotification(deps, parsed.data.signedPayload);
-      deps.metrics.appleNotifications.inc({ outcome: accepted.outcome, code: '' });
-      request.log.info(accepted, 'App Store notification accepted');
-      return reply.code(200).send({ status: accepted.outcome, notificationUUID: accepted.notificationUUID });
-    } catch (error) {
-      // Anything else (the database is down) is a 500, and Apple retries.
-      const problem = sendAppleProblem(reply, error);
-      if (!problem) throw error;
-      deps.metrics.appleNotifications.inc({ outcome: 'rejected', code: (error as { code: string }).code });
-      request.log.warn({ err: error }, 'App Store notification rejected');
-      return problem;
-    }
-  });
+export const appleWebhookRoutes: FastifyPluginAsync<Deps> = async (plain, deps) => {
+  const app = plain.withTypeProvider<ZodTypeProvider>();
+  app.post(
+    '/v1/webhooks/apple',
+    {
+      bodyLimit: 64 * 1024,
+      // Validation failures reach the handler, so they are counted and logged like every refusal.
+      attachValidation: true,
+      schema: {
+        description: 'App Store Server Notifications V2; 2xx only once the notification is durably recorded',
+        body,
+        response: { 200: accepted, ...problems(400, 401, 413, 422, 503) },
+      },
+    },
+    async (request, reply) => {
+      if (request.validationError) {
+        deps.metrics.appleNotifications.inc({ outcome: 'rejected', code: 'malformed_request' });
+        request.log.warn({ code: 'malformed_request' }, 'App Store notification rejected');
+        return sendProblem(reply, 400, 'malformed_request', 'Expected a JSON body {"signedPayload": "<JWS>"}');
+      }
+      try {
+        const result = await acceptAppleNotification(deps, request.body.signedPayload);
+        deps.metrics.appleNotifications.inc({ outcome: result.outcome, code: '' });
+        request.log.info(result, 'App Store notification accepted');
+        return reply.code(200).send({ status: result.outcome, notificationUUID: result.notificationUUID });
+      } catch (error) {
+        // Anything else (the database is down) is a 500, and Apple retries.
+        const problem = sendAppleProblem(reply, error);
+        if (!problem) throw error;
+        deps.metrics.appleNotifications.inc({ outcome: 'rejected', code: (error as { code: string }).code });
+        request.log.warn({ err: error }, 'App Store notification rejected');
+        return problem;
+      }
+    },
+  );
 };

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Catalog } from '../../domain/catalog.ts';
 import { submitApplePurchase, type SubmitDeps } from '../../ingest/apple/submit-purchase.ts';
@@ -8,7 +9,7 @@ import type { ProjectionRunner } from '../../projections/runner.ts';
 import type { Authenticator } from '../../auth/authenticator.ts';
 import { customerAccess } from '../authorization.ts';
 import { customerDocument } from '../customer-document.ts';
-import { sendProblem } from '../problems.ts';
+import { appUserIdParams, customerSchema, problems } from '../schemas.ts';
 import { sendAppleProblem } from './apple-problems.ts';
 
 export interface CustomerRouteDeps {
@@ -23,46 +24,58 @@ export interface CustomerRouteDeps {
   readonly apple?: SubmitDeps;
 }
 
-const params = z.object({ appUserId: z.string().min(1).max(256) });
-const appleSubmission = z.union([
-  z.strictObject({ signedTransaction: z.string().min(1) }),
-  z.strictObject({ receipt: z.string().min(1) }),
-]);
+const appleSubmission = z
+  .union([
+    z.strictObject({ signedTransaction: z.string().min(1).describe('StoreKit 2 Transaction.jwsRepresentation') }),
+    z.strictObject({ receipt: z.string().min(1).describe('The base64 app receipt (older app versions)') }),
+  ])
+  .describe('Exactly one of the two');
 /** How long a submission waits for the read model to show what it recorded. */
 const READ_YOUR_WRITES_TIMEOUT_MS = 5_000;
 
 /** Customers as apps see them: each app user reaches their own; servers with an API key reach any. */
-export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (app, deps) => {
+export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (plain, deps) => {
+  const app = plain.withTypeProvider<ZodTypeProvider>();
   const document = async (appUserId: string) =>
     customerDocument(appUserId, await customerEntitlements(deps.customers, deps.catalog, appUserId));
-
   const preHandler = customerAccess(deps.authenticator);
-  app.get('/v1/customers/:appUserId', { preHandler }, async (request, reply) => {
-    const parsed = params.safeParse(request.params);
-    if (!parsed.success) return sendProblem(reply, 400, 'malformed_request', 'The app user id is invalid');
-    return reply.send(await document(parsed.data.appUserId));
-  });
+  const security = [{ bearer: [] }];
+
+  app.get(
+    '/v1/customers/:appUserId',
+    {
+      preHandler,
+      schema: {
+        description: "The customer's entitlements now; an unknown user has none",
+        security,
+        params: appUserIdParams,
+        response: { 200: customerSchema, ...problems(400, 401, 403) },
+      },
+    },
+    async (request) => document(request.params.appUserId),
+  );
 
   const apple = deps.apple;
   if (!apple) return;
-  // Legacy receipts with a long history run to hundreds of kilobytes.
   app.post(
     '/v1/customers/:appUserId/purchases/apple',
-    { bodyLimit: 1024 * 1024, preHandler },
+    {
+      // Legacy receipts with a long history run to hundreds of kilobytes.
+      bodyLimit: 1024 * 1024,
+      preHandler,
+      schema: {
+        description: 'An app submits an App Store purchase; answers once the entitlements show it',
+        security,
+        params: appUserIdParams,
+        body: appleSubmission,
+        response: { 200: customerSchema, ...problems(400, 401, 403, 409, 413, 422, 502, 503) },
+      },
+    },
     async (request, reply) => {
-      const user = params.safeParse(request.params);
-      const body = appleSubmission.safeParse(request.body);
-      if (!user.success || !body.success) {
-        return sendProblem(
-          reply,
-          400,
-          'malformed_request',
-          'Expected a JSON body with either "signedTransaction" (StoreKit 2) or "receipt" (base64 app receipt)',
-        );
-      }
+      const { appUserId } = request.params;
       let submitted;
       try {
-        submitted = await submitApplePurchase(apple, user.data.appUserId, body.data);
+        submitted = await submitApplePurchase(apple, appUserId, request.body);
       } catch (error) {
         const problem = sendAppleProblem(reply, error);
         if (!problem) throw error;
@@ -74,8 +87,8 @@ export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (app,
         !submitted.position || (await deps.entitlements.waitFor(submitted.position, READ_YOUR_WRITES_TIMEOUT_MS));
       if (!caughtUp) request.log.warn('entitlements did not catch up in time; the answer may be stale');
       // The read model's notice of this change may still be on its way: do not wait for it.
-      for (const appUserId of [user.data.appUserId, ...submitted.previousOwners]) deps.customers.invalidate(appUserId);
-      return reply.send(await document(user.data.appUserId));
+      for (const user of [appUserId, ...submitted.previousOwners]) deps.customers.invalidate(user);
+      return document(appUserId);
     },
   );
 };

@@ -1,4 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 
 /** What /ready reports; the runtime computes it. */
 export interface Readiness {
@@ -31,10 +33,25 @@ export interface Readiness {
  * traffic on /ready and restart on /health.
  */
 export const healthRoutes: FastifyPluginAsync<{ readiness: () => Promise<Readiness> }> = async (app, { readiness }) => {
-  app.get('/health', async () => ({ status: 'ok' }));
+  const typed = app.withTypeProvider<ZodTypeProvider>();
+  typed.get(
+    '/health',
+    { schema: { description: 'Liveness', response: { 200: z.object({ status: z.literal('ok') }) } } },
+    async () => ({ status: 'ok' as const }),
+  );
 
-  app.get('/ready', async (_request, reply) => {
-    const report = await readiness();
-    return reply.code(report.ready ? 200 : 503).send({ status: report.ready ? 'ready' : 'not_ready', ...report });
-  });
+  const readinessSchema = z.looseObject({ status: z.enum(['ready', 'not_ready']) });
+  typed.get(
+    '/ready',
+    {
+      schema: {
+        description: 'Readiness: database, schema, projections',
+        response: { 200: readinessSchema, 503: readinessSchema },
+      },
+    },
+    async (_request, reply) => {
+      const report = await readiness();
+      return reply.code(report.ready ? 200 : 503).send({ status: report.ready ? 'ready' : 'not_ready', ...report });
+    },
+  );
 };

@@ -1,4 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { TokenKeyRing } from '../../tokens/token-key-ring.ts';
 
 /**
@@ -8,7 +10,15 @@ import type { TokenKeyRing } from '../../tokens/token-key-ring.ts';
  * meet an unknown key id fetch the set again.
  */
 export const jwksRoutes: FastifyPluginAsync<{ keyRing: TokenKeyRing }> = async (app, { keyRing }) => {
-  app.get('/.well-known/jwks.json', async (_, reply) =>
-    reply.header('cache-control', 'public, max-age=300').send({ keys: await keyRing.publicKeys() }),
-  );
+  const schema = {
+    description: 'Public keys (ES256) that verify scoped tokens',
+    response: {
+      200: z.object({ keys: z.array(z.looseObject({ kid: z.string().optional(), kty: z.string().optional() })) }),
+    },
+  };
+  app
+    .withTypeProvider<ZodTypeProvider>()
+    .get('/.well-known/jwks.json', { schema }, async (_, reply) =>
+      reply.header('cache-control', 'public, max-age=300').send({ keys: await keyRing.publicKeys() }),
+    );
 };
