@@ -1,5 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import rateLimit, { type RateLimitPluginOptions } from '@fastify/rate-limit';
+import { createHash } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from '../observability/logger.ts';
@@ -21,6 +23,8 @@ declare module 'fastify' {
 export interface ApiDependencies {
   readonly logger: Logger;
   readonly metrics?: Metrics;
+  /** Requests per minute per client (credential, else address) on public routes; 0: no limit. */
+  readonly rateLimitPerMinute?: number;
   readonly readiness: () => Promise<Readiness>;
   /** The App Store webhook, when the service ingests App Store notifications. */
   readonly apple?: Parameters<typeof appleWebhookRoutes>[1];
@@ -49,6 +53,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installProblemHandlers(app);
+  if (deps.rateLimitPerMinute) await app.register(rateLimit, rateLimitOptions(deps.rateLimitPerMinute));
   await app.register(swagger, {
     openapi: {
       info: { title: 'Subledger', version: '0.1.0', description: 'Subscriptions and entitlements for mobile apps' },
@@ -84,4 +89,29 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   if (deps.tokenKeys) await app.register(jwksRoutes, { keyRing: deps.tokenKeys });
   if (deps.tokens) await app.register(tokenRoutes, deps.tokens);
   return app;
+}
+
+/** Not limited: the stores' webhooks (they retry, and must not be turned away) and the operators' probes. */
+const UNLIMITED = ['/v1/webhooks/', '/health', '/ready', '/metrics'];
+
+/**
+ * Per client: the credential it sends (hashed, so no secret sits in the limiter's
+ * memory), else its address. Over the limit: 429 `rate_limited` with Retry-After.
+ */
+function rateLimitOptions(perMinute: number): RateLimitPluginOptions {
+  return {
+    max: perMinute,
+    timeWindow: 60_000,
+    keyGenerator: (request) => {
+      const credential = request.headers.authorization;
+      return credential
+        ? `credential:${createHash('sha256').update(credential).digest('base64url')}`
+        : `ip:${request.ip}`;
+    },
+    allowList: (request) => UNLIMITED.some((prefix) => request.url.startsWith(prefix)),
+    errorResponseBuilder: (_request, context) => ({
+      statusCode: 429,
+      message: `More than ${context.max} requests a minute; try again in ${context.after}`,
+    }),
+  };
 }

@@ -18,6 +18,7 @@ export function installProblemHandlers(app: FastifyInstance): void {
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return sendProblem(reply, 413, 'body_too_large', 'The request body is larger than this endpoint accepts');
     }
+    if (error.statusCode === 429) return sendProblem(reply, 429, 'rate_limited', error.message);
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       return sendProblem(reply, error.statusCode, 'malformed_request', error.message);
     }

@@ -26,6 +26,7 @@ const environmentSchema = z.object({
   AUTH_ISSUER: z.string().min(1).optional(),
   AUTH_JWKS_URL: z.url().optional(),
   AUTH_AUDIENCE: z.string().min(1).optional(),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(1200),
   TOKEN_ISSUER: z.string().min(1).default('subledger'),
   TOKEN_MAX_LIFETIME_SECONDS: positiveInt.min(60).max(86_400).default(900),
   TOKEN_KEY_ROTATION_DAYS: positiveInt.max(365).default(7),
@@ -45,7 +46,7 @@ const environmentSchema = z.object({
 });
 
 export interface Config {
-  readonly http: { readonly port: number; readonly host: string };
+  readonly http: { readonly port: number; readonly host: string; readonly rateLimitPerMinute: number };
   /** Either an external PostgreSQL server, or the embedded one kept in `dataDir`. */
   readonly database:
     | { readonly kind: 'external'; readonly url: string; readonly poolSize: number }
@@ -116,7 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     ]);
   }
   return {
-    http: { port: e.PORT, host: e.HOST },
+    http: { port: e.PORT, host: e.HOST, rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE },
     database: e.DATABASE_URL
       ? { kind: 'external', url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE }
       : {

@@ -132,6 +132,7 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
     const authenticator = new Authenticator(new ApiKeys(pool), config.identityProvider);
     const api = await buildApi({
       logger,
+      rateLimitPerMinute: config.http.rateLimitPerMinute,
       tokenKeys,
       readiness: () => checkReadiness({ pool, eventStore, runners: [purchases], expectedSchemaVersion }),
       metrics,

@@ -6,7 +6,7 @@ describe('configuration', () => {
   it('runs on the embedded database with no configuration at all', () => {
     const config = loadConfig({}, '/srv/subledger');
     expect(config).toEqual({
-      http: { port: 3000, host: '127.0.0.1' },
+      http: { port: 3000, host: '127.0.0.1', rateLimitPerMinute: 1200 },
       database: { kind: 'embedded', dataDir: '/srv/subledger/.data', port: 54329, poolSize: 10 },
       catalogPath: path.resolve('/srv/subledger', 'catalog/sample-fitness.json'),
       logLevel: 'info',
