@@ -9,6 +9,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import { installProblemHandlers } from './problems.ts';
 import { appleWebhookRoutes } from './routes/apple-webhook.ts';
 import { customerRoutes, type CustomerRouteDeps } from './routes/customers.ts';
+import { clientConfigRoutes, type ClientConfigRouteDeps } from './routes/client-config.ts';
 import { jwksRoutes } from './routes/jwks.ts';
 import { tokenRoutes, type TokenRouteDeps } from './routes/tokens.ts';
 import type { TokenKeyRing } from '../tokens/token-key-ring.ts';
@@ -33,6 +34,7 @@ export interface ApiDependencies {
   readonly tokenKeys?: TokenKeyRing;
   /** Issuing scoped tokens to customers. */
   readonly tokens?: TokenRouteDeps;
+  readonly clientConfigs?: ClientConfigRouteDeps;
 }
 
 /**
@@ -88,6 +90,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   if (deps.customers) await app.register(customerRoutes, deps.customers);
   if (deps.tokenKeys) await app.register(jwksRoutes, { keyRing: deps.tokenKeys });
   if (deps.tokens) await app.register(tokenRoutes, deps.tokens);
+  if (deps.clientConfigs) await app.register(clientConfigRoutes, deps.clientConfigs);
   return app;
 }
 

@@ -29,3 +29,21 @@ export function customerAccess(authenticator: Authenticator) {
     request.caller = caller;
   };
 }
+
+/** A preHandler for admin routes: a server with an API key of the `admin` role. */
+export function adminAccess(authenticator: Authenticator) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    let caller: Caller;
+    try {
+      caller = await authenticator.authenticate(request.headers.authorization);
+    } catch (error) {
+      if (!(error instanceof AuthenticationFailed)) throw error;
+      reply.header('www-authenticate', 'Bearer');
+      return sendProblem(reply, 401, error.code, error.message);
+    }
+    if (caller.kind !== 'server' || caller.role !== 'admin') {
+      return sendProblem(reply, 403, 'forbidden', 'This route needs an API key with the admin role');
+    }
+    request.caller = caller;
+  };
+}

@@ -18,6 +18,7 @@ const environmentSchema = z.object({
   SUBLEDGER_DATA_DIR: z.string().min(1).default('.data'),
   EMBEDDED_POSTGRES_PORT: port.default(54329),
   CATALOG_PATH: z.string().min(1).default('catalog/sample-fitness.json'),
+  CLIENT_CONFIG_SEED_PATH: z.string().min(1).default('catalog/sample-client-config.json'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PROJECTION_BATCH_SIZE: positiveInt.max(10_000).default(500),
   PROJECTION_IDLE_POLL_MS: positiveInt.max(60_000).default(200),
@@ -52,6 +53,8 @@ export interface Config {
     | { readonly kind: 'external'; readonly url: string; readonly poolSize: number }
     | { readonly kind: 'embedded'; readonly dataDir: string; readonly port: number; readonly poolSize: number };
   readonly catalogPath: string;
+  /** Client configurations to create at start when missing (`{ "<clientId>": document }`). */
+  readonly clientConfigSeedPath: string;
   readonly logLevel: z.infer<typeof environmentSchema>['LOG_LEVEL'];
   readonly projections: { readonly batchSize: number; readonly idlePollMs: number };
   /** The app's identity provider, whose access tokens authenticate app users; absent: API keys only. */
@@ -127,6 +130,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
           poolSize: e.DATABASE_POOL_SIZE,
         },
     catalogPath: path.resolve(cwd, e.CATALOG_PATH),
+    clientConfigSeedPath: path.resolve(cwd, e.CLIENT_CONFIG_SEED_PATH),
     logLevel: e.LOG_LEVEL,
     projections: { batchSize: e.PROJECTION_BATCH_SIZE, idlePollMs: e.PROJECTION_IDLE_POLL_MS },
     ...(e.AUTH_ISSUER &&

@@ -11,6 +11,7 @@ import { PostgresEventStore } from '../eventstore/postgres/postgres-event-store.
 import type { Logger } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { ApiKeys } from '../auth/api-keys.ts';
+import { ClientConfigs } from '../clients/client-configs.ts';
 import { Authenticator } from '../auth/authenticator.ts';
 import { ScopedTokens } from '../tokens/scoped-tokens.ts';
 import { TokenKeyRing } from '../tokens/token-key-ring.ts';
@@ -130,6 +131,9 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
     stops.push(() => customers.stop());
 
     const authenticator = new Authenticator(new ApiKeys(pool), config.identityProvider);
+    const clientConfigs = new ClientConfigs(pool);
+    const seeded = await clientConfigs.seed(config.clientConfigSeedPath);
+    if (seeded.length > 0) logger.info({ clients: seeded }, 'created client configurations from the seed file');
     const api = await buildApi({
       logger,
       rateLimitPerMinute: config.http.rateLimitPerMinute,
@@ -138,6 +142,7 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
       metrics,
       apple: { verifier, queue, metrics },
       tokens: { authenticator, customers, catalog, tokens },
+      clientConfigs: { configs: clientConfigs, authenticator },
       customers: {
         authenticator,
         customers,

@@ -9,6 +9,7 @@ describe('configuration', () => {
       http: { port: 3000, host: '127.0.0.1', rateLimitPerMinute: 1200 },
       database: { kind: 'embedded', dataDir: '/srv/subledger/.data', port: 54329, poolSize: 10 },
       catalogPath: path.resolve('/srv/subledger', 'catalog/sample-fitness.json'),
+      clientConfigSeedPath: path.resolve('/srv/subledger', 'catalog/sample-client-config.json'),
       logLevel: 'info',
       projections: { batchSize: 500, idlePollMs: 200 },
       tokens: { issuer: 'subledger', maxLifetimeMs: 900_000, keyRotationMs: 7 * 86_400_000 },

@@ -1,0 +1,73 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import type { Queryable } from '../db/pool.ts';
+import { clientConfigProblems, type ClientConfigDocument } from '../domain/client-config.ts';
+
+const settings = {
+  flags: z.record(z.string(), z.boolean()),
+  offering: z.string().min(1).optional(),
+  contentKinds: z.array(z.string().min(1)),
+};
+
+/** A client configuration document as admins send it (and as the seed file holds it). */
+export const clientConfigDocumentSchema = z.strictObject({
+  defaults: z.strictObject(settings),
+  minimumVersion: z.strictObject({ ios: z.string().optional(), android: z.string().optional() }).optional(),
+  rules: z.array(
+    z.strictObject({
+      platform: z.enum(['ios', 'android']).optional(),
+      versions: z.string().optional().describe('A semver range, e.g. ">=1.9.0 <2.0.0"'),
+      set: z.strictObject({
+        flags: settings.flags.optional(),
+        offering: settings.offering,
+        contentKinds: settings.contentKinds.optional(),
+      }),
+    }),
+  ),
+});
+
+export class InvalidClientConfig extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid client configuration: ${problems.join('; ')}`);
+    this.name = 'InvalidClientConfig';
+  }
+}
+
+/** Client configuration documents in PostgreSQL. */
+export class ClientConfigs {
+  constructor(private readonly db: Queryable) {}
+
+  async get(clientId: string): Promise<{ document: ClientConfigDocument; updatedAt: Date } | undefined> {
+    const { rows } = await this.db.query<{ document: ClientConfigDocument; updated_at: Date }>(
+      `SELECT document, updated_at FROM client_configs WHERE client_id = $1`,
+      [clientId],
+    );
+    return rows[0] && { document: rows[0].document, updatedAt: rows[0].updated_at };
+  }
+
+  /** Replaces a client's document; refuses one with bad versions or ranges. */
+  async put(clientId: string, document: ClientConfigDocument): Promise<void> {
+    const problems = clientConfigProblems(document);
+    if (problems.length > 0) throw new InvalidClientConfig(problems);
+    await this.db.query(
+      `INSERT INTO client_configs (client_id, document) VALUES ($1, $2)
+       ON CONFLICT (client_id) DO UPDATE SET document = excluded.document, updated_at = now()`,
+      [clientId, document],
+    );
+  }
+
+  /** Seeds clients from a file `{ "<clientId>": document }`, leaving those that exist alone. */
+  async seed(path: string): Promise<string[]> {
+    const parsed = z.record(z.string(), clientConfigDocumentSchema).parse(JSON.parse(await readFile(path, 'utf8')));
+    const seeded: string[] = [];
+    for (const [clientId, document] of Object.entries(parsed)) {
+      if (clientConfigProblems(document).length > 0) throw new InvalidClientConfig(clientConfigProblems(document));
+      const { rowCount } = await this.db.query(
+        `INSERT INTO client_configs (client_id, document) VALUES ($1, $2) ON CONFLICT (client_id) DO NOTHING`,
+        [clientId, document],
+      );
+      if (rowCount === 1) seeded.push(clientId);
+    }
+    return seeded;
+  }
+}
