@@ -4,7 +4,7 @@ import { unknownStoreProducts } from '../projections/entitlements/customer-purch
 import { refoldCustomer } from '../projections/entitlements/refold-customer.ts';
 import { resetProjection } from '../projections/rebuild.ts';
 import { ProjectionRunner } from '../projections/runner.ts';
-import { registerApiKeyCommands } from './api-keys.ts';
+import { registerApiKeyCommands, registerDevTokenCommand } from './credentials.ts';
 import { registerAppleDevCommands } from './apple-dev.ts';
 import { registerReconcileCommand } from './reconcile.ts';
 import { withCliServices } from './services.ts';
@@ -86,6 +86,7 @@ export function cli(): Command {
 
   registerReconcileCommand(program);
   registerApiKeyCommands(program);
+  registerDevTokenCommand(program);
   registerAppleDevCommands(program);
   return program;
 }

@@ -27,6 +27,7 @@ const environmentSchema = z.object({
   AUTH_ISSUER: z.string().min(1).optional(),
   AUTH_JWKS_URL: z.url().optional(),
   AUTH_AUDIENCE: z.string().min(1).optional(),
+  AUTH_DEV_TOKENS: z.enum(['on', 'off']).default('off'),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(1200),
   TOKEN_ISSUER: z.string().min(1).default('subledger'),
   TOKEN_MAX_LIFETIME_SECONDS: positiveInt.min(60).max(86_400).default(900),
@@ -59,6 +60,8 @@ export interface Config {
   readonly projections: { readonly batchSize: number; readonly idlePollMs: number };
   /** The app's identity provider, whose access tokens authenticate app users; absent: API keys only. */
   readonly identityProvider?: { readonly issuer: string; readonly jwksUrl: string; readonly audience?: string };
+  /** Trust app-user tokens minted by `subledger dev-token` (never in production). */
+  readonly devTokens: boolean;
   /** Scoped access tokens: who issues them, how long they live, how often the signing key changes. */
   readonly tokens: { readonly issuer: string; readonly maxLifetimeMs: number; readonly keyRotationMs: number };
   readonly intake: {
@@ -110,6 +113,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     );
   }
   const e = parsed.data;
+  if (e.AUTH_DEV_TOKENS === 'on' && e.NODE_ENV === 'production') {
+    throw new ConfigError(['AUTH_DEV_TOKENS: development tokens are refused when NODE_ENV=production']);
+  }
   if (Boolean(e.AUTH_ISSUER) !== Boolean(e.AUTH_JWKS_URL)) {
     throw new ConfigError(['AUTH_ISSUER and AUTH_JWKS_URL: set both (the app identity provider) or neither']);
   }
@@ -141,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
           ...(e.AUTH_AUDIENCE && { audience: e.AUTH_AUDIENCE }),
         },
       }),
+    devTokens: e.AUTH_DEV_TOKENS === 'on',
     tokens: {
       issuer: e.TOKEN_ISSUER,
       maxLifetimeMs: e.TOKEN_MAX_LIFETIME_SECONDS * 1000,

@@ -11,6 +11,7 @@ import { PostgresEventStore } from '../eventstore/postgres/postgres-event-store.
 import type { Logger } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { ApiKeys } from '../auth/api-keys.ts';
+import { DevTokens } from '../auth/dev-tokens.ts';
 import { ClientConfigs } from '../clients/client-configs.ts';
 import { Authenticator } from '../auth/authenticator.ts';
 import { ScopedTokens } from '../tokens/scoped-tokens.ts';
@@ -130,7 +131,12 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
     await customers.start();
     stops.push(() => customers.stop());
 
-    const authenticator = new Authenticator(new ApiKeys(pool), config.identityProvider);
+    const authenticator = new Authenticator(
+      new ApiKeys(pool),
+      config.identityProvider,
+      config.devTokens ? new DevTokens(pool) : undefined,
+    );
+    if (config.devTokens) logger.warn('AUTH_DEV_TOKENS=on: app-user tokens from `subledger dev-token` are trusted');
     const clientConfigs = new ClientConfigs(pool);
     const seeded = await clientConfigs.seed(config.clientConfigSeedPath);
     if (seeded.length > 0) logger.info({ clients: seeded }, 'created client configurations from the seed file');

@@ -15,6 +15,8 @@ export interface TokenKeyRingOptions {
   /** The longest a token lives: a retired key stays published this much longer. */
   readonly maxTokenLifetimeMs: number;
   readonly now?: () => Date;
+  /** Where the keys live: scoped tokens' keys, or the development identity provider's. */
+  readonly table?: 'token_signing_keys' | 'dev_identity_keys';
 }
 
 /**
@@ -31,6 +33,10 @@ export class TokenKeyRing {
     private readonly options: TokenKeyRingOptions,
   ) {}
 
+  private get table(): string {
+    return this.options.table ?? 'token_signing_keys';
+  }
+
   private now(): Date {
     return this.options.now?.() ?? new Date();
   }
@@ -39,9 +45,9 @@ export class TokenKeyRing {
   async signingKey(): Promise<SigningKey> {
     if (this.current && this.current.signsUntil > this.now()) return this.current;
     const row = await withTransaction(this.pool, async (tx) => {
-      await tx.query(`SELECT pg_advisory_xact_lock(hashtext('subledger.token-signing-keys'))`);
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtext('subledger.${this.table}'))`);
       const { rows } = await tx.query<{ kid: string; private_jwk: JWK; signs_until: Date }>(
-        `SELECT kid, private_jwk, signs_until FROM token_signing_keys
+        `SELECT kid, private_jwk, signs_until FROM ${this.table}
          WHERE signs_until > $1 ORDER BY signs_until DESC LIMIT 1`,
         [this.now()],
       );
@@ -53,7 +59,7 @@ export class TokenKeyRing {
         signs_until: new Date(this.now().getTime() + this.options.rotationMs),
       };
       await tx.query(
-        `INSERT INTO token_signing_keys (kid, private_jwk, public_jwk, created_at, signs_until)
+        `INSERT INTO ${this.table} (kid, private_jwk, public_jwk, created_at, signs_until)
          VALUES ($1, $2, $3, $4, $5)`,
         [created.kid, created.private_jwk, await exportJWK(publicKey), this.now(), created.signs_until],
       );
@@ -70,7 +76,7 @@ export class TokenKeyRing {
   /** Public keys of every key whose tokens may still be valid: the JWKS. */
   async publicKeys(): Promise<JWK[]> {
     const { rows } = await this.pool.query<{ kid: string; public_jwk: JWK }>(
-      `SELECT kid, public_jwk FROM token_signing_keys
+      `SELECT kid, public_jwk FROM ${this.table}
        WHERE signs_until + make_interval(secs => $2::float8 / 1000) > $1 ORDER BY created_at`,
       [this.now(), this.options.maxTokenLifetimeMs],
     );

@@ -12,6 +12,7 @@ describe('configuration', () => {
       clientConfigSeedPath: path.resolve('/srv/subledger', 'catalog/sample-client-config.json'),
       logLevel: 'info',
       projections: { batchSize: 500, idlePollMs: 200 },
+      devTokens: false,
       tokens: { issuer: 'subledger', maxLifetimeMs: 900_000, keyRotationMs: 7 * 86_400_000 },
       intake: { worker: true, visibilityTimeoutMs: 60_000 },
       apple: {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { API_KEY_ROLES, ApiKeys, type ApiKeyRole } from '../auth/api-keys.ts';
+import { DevTokens } from '../auth/dev-tokens.ts';
 import { withCliServices } from './services.ts';
 
 /** `subledger api-keys`: secret keys for servers (`app-server`) and support tools (`admin`). */
@@ -42,6 +43,22 @@ export function registerApiKeyCommands(program: Command): void {
       withCliServices(async ({ pool }) => {
         if (!(await new ApiKeys(pool).revoke(keyId))) throw new Error(`No live key ${keyId}`);
         console.log(`Revoked ${keyId}.`);
+      }),
+    );
+}
+
+/** `subledger dev-token <appUserId>`: an app-user token for local development (AUTH_DEV_TOKENS=on). */
+export function registerDevTokenCommand(program: Command): void {
+  program
+    .command('dev-token')
+    .description('Mint an app-user access token for local development (needs AUTH_DEV_TOKENS=on)')
+    .argument('<appUserId>')
+    .option('--expires-in <seconds>', 'lifetime in seconds', '3600')
+    .action((appUserId: string, options: { expiresIn: string }) =>
+      withCliServices(async ({ config, pool }) => {
+        if (!config.devTokens)
+          throw new Error('Set AUTH_DEV_TOKENS=on (for the service too) to use development tokens');
+        console.log(await new DevTokens(pool).mint(appUserId, Number(options.expiresIn)));
       }),
     );
 }

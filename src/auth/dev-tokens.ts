@@ -1,0 +1,36 @@
+import { createLocalJWKSet, SignJWT, type JWTVerifyGetKey } from 'jose';
+import type { Pool } from '../db/pool.ts';
+import { TokenKeyRing } from '../tokens/token-key-ring.ts';
+
+/** The issuer of development app-user tokens; the authenticator trusts it only with AUTH_DEV_TOKENS=on. */
+export const DEV_ISSUER = 'subledger-dev';
+const YEAR = 365 * 86_400_000;
+
+/**
+ * A stand-in for an app's identity provider on a laptop: `subledger dev-token alice`
+ * signs an access token for app user alice. Its key is kept apart from the scoped
+ * tokens' keys, and the service trusts it only when told to (never in production).
+ */
+export class DevTokens {
+  private readonly keyRing: TokenKeyRing;
+
+  constructor(pool: Pool) {
+    this.keyRing = new TokenKeyRing(pool, { table: 'dev_identity_keys', rotationMs: YEAR, maxTokenLifetimeMs: YEAR });
+  }
+
+  async mint(appUserId: string, lifetimeSeconds: number): Promise<string> {
+    const key = await this.keyRing.signingKey();
+    return new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid: key.kid })
+      .setIssuer(DEV_ISSUER)
+      .setSubject(appUserId)
+      .setIssuedAt()
+      .setExpirationTime(`${lifetimeSeconds}s`)
+      .sign(key.privateKey);
+  }
+
+  /** The keys that verify development tokens. */
+  async keys(): Promise<JWTVerifyGetKey> {
+    return createLocalJWKSet({ keys: await this.keyRing.publicKeys() });
+  }
+}
