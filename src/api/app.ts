@@ -10,6 +10,7 @@ import { installProblemHandlers } from './problems.ts';
 import { appleWebhookRoutes } from './routes/apple-webhook.ts';
 import { customerRoutes, type CustomerRouteDeps } from './routes/customers.ts';
 import { clientConfigRoutes, type ClientConfigRouteDeps } from './routes/client-config.ts';
+import { contentRoutes, type ContentRouteDeps } from './routes/content.ts';
 import { jwksRoutes } from './routes/jwks.ts';
 import { tokenRoutes, type TokenRouteDeps } from './routes/tokens.ts';
 import type { TokenKeyRing } from '../tokens/token-key-ring.ts';
@@ -35,6 +36,7 @@ export interface ApiDependencies {
   /** Issuing scoped tokens to customers. */
   readonly tokens?: TokenRouteDeps;
   readonly clientConfigs?: ClientConfigRouteDeps;
+  readonly content?: ContentRouteDeps;
 }
 
 /**
@@ -66,6 +68,13 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
             scheme: 'bearer',
             description: "An app user's access token from your identity provider, or an API key (sl_...)",
           },
+          scopedToken: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description:
+              'A scoped token from POST /v1/customers/{appUserId}/tokens (optional: none sees public content)',
+          },
         },
       },
     },
@@ -91,6 +100,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   if (deps.tokenKeys) await app.register(jwksRoutes, { keyRing: deps.tokenKeys });
   if (deps.tokens) await app.register(tokenRoutes, deps.tokens);
   if (deps.clientConfigs) await app.register(clientConfigRoutes, deps.clientConfigs);
+  if (deps.content) await app.register(contentRoutes, deps.content);
   return app;
 }
 

@@ -19,6 +19,7 @@ const environmentSchema = z.object({
   EMBEDDED_POSTGRES_PORT: port.default(54329),
   CATALOG_PATH: z.string().min(1).default('catalog/sample-fitness.json'),
   CLIENT_CONFIG_SEED_PATH: z.string().min(1).default('catalog/sample-client-config.json'),
+  CONTENT_SEED_PATH: z.string().min(1).default('catalog/sample-content.json'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PROJECTION_BATCH_SIZE: positiveInt.max(10_000).default(500),
   PROJECTION_IDLE_POLL_MS: positiveInt.max(60_000).default(200),
@@ -56,6 +57,8 @@ export interface Config {
   readonly catalogPath: string;
   /** Client configurations to create at start when missing (`{ "<clientId>": document }`). */
   readonly clientConfigSeedPath: string;
+  /** Content items to create at start when missing. */
+  readonly contentSeedPath: string;
   readonly logLevel: z.infer<typeof environmentSchema>['LOG_LEVEL'];
   readonly projections: { readonly batchSize: number; readonly idlePollMs: number };
   /** The app's identity provider, whose access tokens authenticate app users; absent: API keys only. */
@@ -137,6 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
         },
     catalogPath: path.resolve(cwd, e.CATALOG_PATH),
     clientConfigSeedPath: path.resolve(cwd, e.CLIENT_CONFIG_SEED_PATH),
+    contentSeedPath: path.resolve(cwd, e.CONTENT_SEED_PATH),
     logLevel: e.LOG_LEVEL,
     projections: { batchSize: e.PROJECTION_BATCH_SIZE, idlePollMs: e.PROJECTION_IDLE_POLL_MS },
     ...(e.AUTH_ISSUER &&

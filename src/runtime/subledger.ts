@@ -13,6 +13,7 @@ import { Metrics } from '../observability/metrics.ts';
 import { ApiKeys } from '../auth/api-keys.ts';
 import { DevTokens } from '../auth/dev-tokens.ts';
 import { ClientConfigs } from '../clients/client-configs.ts';
+import { ContentItems } from '../content/content-items.ts';
 import { Authenticator } from '../auth/authenticator.ts';
 import { ScopedTokens } from '../tokens/scoped-tokens.ts';
 import { TokenKeyRing } from '../tokens/token-key-ring.ts';
@@ -140,6 +141,9 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
     const clientConfigs = new ClientConfigs(pool);
     const seeded = await clientConfigs.seed(config.clientConfigSeedPath);
     if (seeded.length > 0) logger.info({ clients: seeded }, 'created client configurations from the seed file');
+    const content = new ContentItems(pool);
+    const newItems = await content.seed(config.contentSeedPath);
+    if (newItems > 0) logger.info({ items: newItems }, 'created content items from the seed file');
     const api = await buildApi({
       logger,
       rateLimitPerMinute: config.http.rateLimitPerMinute,
@@ -149,6 +153,7 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
       apple: { verifier, queue, metrics },
       tokens: { authenticator, customers, catalog, tokens },
       clientConfigs: { configs: clientConfigs, authenticator },
+      content: { content, tokens },
       customers: {
         authenticator,
         customers,

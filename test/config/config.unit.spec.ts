@@ -10,6 +10,7 @@ describe('configuration', () => {
       database: { kind: 'embedded', dataDir: '/srv/subledger/.data', port: 54329, poolSize: 10 },
       catalogPath: path.resolve('/srv/subledger', 'catalog/sample-fitness.json'),
       clientConfigSeedPath: path.resolve('/srv/subledger', 'catalog/sample-client-config.json'),
+      contentSeedPath: path.resolve('/srv/subledger', 'catalog/sample-content.json'),
       logLevel: 'info',
       projections: { batchSize: 500, idlePollMs: 200 },
       devTokens: false,

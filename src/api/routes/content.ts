@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ContentItem, ContentItems } from '../../content/content-items.ts';
+import { TokenRejected, type ScopedTokens } from '../../tokens/scoped-tokens.ts';
+import { sendProblem } from '../problems.ts';
+import { problems, problemSchema } from '../schemas.ts';
+
+export interface ContentRouteDeps {
+  readonly content: ContentItems;
+  readonly tokens: ScopedTokens;
+}
+
+/** What an edge function sets from the verified token, and keys its cache on (see the README). */
+export const SCOPE_HEADER = 'x-entitlement-scope';
+
+const publicItem = z.object({
+  id: z.string(),
+  kind: z.string(),
+  title: z.string(),
+  summary: z.string(),
+  tags: z.array(z.string()),
+  requiredEntitlement: z.string().nullable(),
+  locked: z.boolean().describe("True when the caller's scope lacks the required entitlement"),
+  updatedAt: z.string(),
+});
+const fullItem = publicItem.extend({ body: z.string() });
+const listQuery = z.object({
+  kind: z.string().optional(),
+  cursor: z.string().optional().describe('From the previous page’s nextCursor'),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
+const security = [{ scopedToken: [] }];
+
+/**
+ * Premium content. Answers depend on the item and the caller's scope only (never on
+ * who the caller is), so a CDN can keep one copy per (URL, scope): each answer says
+ * its scope in `X-Entitlement-Scope` and varies on it, with an ETag and `s-maxage`.
+ */
+export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain, deps) => {
+  const app = plain.withTypeProvider<ZodTypeProvider>();
+
+  app.get(
+    '/v1/content',
+    {
+      schema: {
+        description: 'Content items, public fields, locked or not for the caller’s scope',
+        security,
+        querystring: listQuery,
+        response: {
+          200: z.object({ items: z.array(publicItem), nextCursor: z.string().nullable() }),
+          ...problems(400, 401),
+        },
+      },
+    },
+    async (request, reply) => {
+      const scope = await scopeOf(request, reply, deps.tokens);
+      if (!scope) return reply;
+      const { kind, cursor, limit } = request.query;
+      const items = await deps.content.list({ ...(kind && { kind }), ...(cursor && { after: cursor }), limit });
+      const body = {
+        items: items.map((item) => publicPart(item, scope)),
+        nextCursor: items.length === limit ? items.at(-1)!.id : null,
+      };
+      return cacheable(request, reply, scope, body);
+    },
+  );
+
+  app.get(
+    '/v1/content/:id',
+    {
+      schema: {
+        description: 'One item, with its body when the caller’s scope holds the required entitlement',
+        security,
+        params: z.object({ id: z.string().min(1).max(128) }),
+        response: {
+          200: fullItem,
+          403: problemSchema.extend({ item: publicItem.describe('The public part, to show a paywall with') }),
+          ...problems(401, 404),
+        },
+      },
+    },
+    async (request, reply) => {
+      const scope = await scopeOf(request, reply, deps.tokens);
+      if (!scope) return reply;
+      const item = await deps.content.get(request.params.id);
+      if (!item) return sendProblem(reply, 404, 'unknown_content', `No content ${request.params.id}`);
+      const visible = publicPart(item, scope);
+      if (visible.locked) {
+        reply.header(SCOPE_HEADER, scope.join(' ')).header('vary', SCOPE_HEADER);
+        return reply
+          .code(403)
+          .type('application/problem+json')
+          .send({
+            type: 'https://subledger.dev/problems/entitlement_required',
+            title: 'entitlement required',
+            status: 403,
+            code: 'entitlement_required',
+            detail: `This needs the "${item.requiredEntitlement}" entitlement`,
+            item: visible,
+          });
+      }
+      return cacheable(request, reply, scope, { ...visible, body: item.body });
+    },
+  );
+};
+
+/**
+ * The scope of the caller's scoped token (none: public content only). A token that
+ * fails is answered here with 401 and its code; then undefined is returned.
+ */
+async function scopeOf(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  tokens: ScopedTokens,
+): Promise<string[] | undefined> {
+  const token = request.headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
+  if (!token) return [];
+  try {
+    return [...(await tokens.verify(token)).scope].sort();
+  } catch (error) {
+    if (!(error instanceof TokenRejected)) throw error;
+    reply.header('www-authenticate', 'Bearer');
+    sendProblem(reply, 401, error.code, error.message);
+    return undefined;
+  }
+}
+
+function publicPart(item: ContentItem, scope: readonly string[]) {
+  return {
+    id: item.id,
+    kind: item.kind,
+    title: item.title,
+    summary: item.summary,
+    tags: [...item.tags],
+    requiredEntitlement: item.requiredEntitlement,
+    locked: item.requiredEntitlement !== null && !scope.includes(item.requiredEntitlement),
+    updatedAt: item.updatedAt.toISOString(),
+  };
+}
+
+function cacheable<T>(request: FastifyRequest, reply: FastifyReply, scope: readonly string[], body: T) {
+  const etag = `"${createHash('sha256').update(JSON.stringify(body)).digest('base64url')}"`;
+  reply
+    .header('etag', etag)
+    .header(SCOPE_HEADER, scope.join(' '))
+    .header('vary', SCOPE_HEADER)
+    .header('cache-control', 'public, max-age=0, s-maxage=60');
+  if (request.headers['if-none-match'] === etag) return reply.code(304).send(null);
+  return body;
+}

@@ -1,0 +1,87 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import type { Queryable } from '../db/pool.ts';
+
+export interface ContentItem {
+  readonly id: string;
+  readonly kind: string;
+  readonly title: string;
+  /** Always public. */
+  readonly summary: string;
+  /** Only for callers whose scope holds `requiredEntitlement`. */
+  readonly body: string;
+  readonly tags: readonly string[];
+  /** null: free content. */
+  readonly requiredEntitlement: string | null;
+  readonly updatedAt: Date;
+}
+
+export const contentSeedSchema = z.array(
+  z.strictObject({
+    id: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/),
+    kind: z.string().min(1),
+    title: z.string().min(1),
+    summary: z.string(),
+    body: z.string(),
+    tags: z.array(z.string()).default([]),
+    requiredEntitlement: z.string().nullable().default(null),
+  }),
+);
+
+interface Row {
+  content_id: string;
+  kind: string;
+  title: string;
+  summary: string;
+  body: string;
+  tags: string[];
+  required_entitlement: string | null;
+  updated_at: Date;
+}
+
+/** Content items in PostgreSQL, listed by kind in id order (keyset pagination). */
+export class ContentItems {
+  constructor(private readonly db: Queryable) {}
+
+  async list(options: { kind?: string; after?: string; limit: number }): Promise<ContentItem[]> {
+    const { rows } = await this.db.query<Row>(
+      `SELECT * FROM content_items
+       WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR content_id > $2)
+       ORDER BY content_id LIMIT $3`,
+      [options.kind ?? null, options.after ?? null, options.limit],
+    );
+    return rows.map(itemOf);
+  }
+
+  async get(id: string): Promise<ContentItem | undefined> {
+    const { rows } = await this.db.query<Row>(`SELECT * FROM content_items WHERE content_id = $1`, [id]);
+    return rows[0] && itemOf(rows[0]);
+  }
+
+  /** Creates the items of a seed file that do not exist yet. */
+  async seed(path: string): Promise<number> {
+    const items = contentSeedSchema.parse(JSON.parse(await readFile(path, 'utf8')));
+    const { rowCount } = await this.db.query(
+      `INSERT INTO content_items (content_id, kind, title, summary, body, tags, required_entitlement)
+       SELECT id, kind, title, summary, body, ARRAY(SELECT jsonb_array_elements_text(tags)), "requiredEntitlement"
+       FROM jsonb_to_recordset($1::jsonb) AS r(id text, kind text, title text, summary text, body text, tags jsonb,
+                                               "requiredEntitlement" text)
+       ON CONFLICT (content_id) DO NOTHING`,
+      [JSON.stringify(items)],
+    );
+    return rowCount ?? 0;
+  }
+}
+
+function itemOf(row: Row): ContentItem {
+  return {
+    id: row.content_id,
+    kind: row.kind,
+    title: row.title,
+    summary: row.summary,
+    body: row.body,
+    tags: row.tags,
+    requiredEntitlement: row.required_entitlement,
+    updatedAt: row.updated_at,
+  };
+}
