@@ -47,3 +47,19 @@ export function adminAccess(authenticator: Authenticator) {
     request.caller = caller;
   };
 }
+
+/** A preHandler for what an app user does as themself (likes): an app user's access token. */
+export function appUserAccess(authenticator: Authenticator) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    let caller: Caller;
+    try {
+      caller = await authenticator.authenticate(request.headers.authorization);
+    } catch (error) {
+      if (!(error instanceof AuthenticationFailed)) throw error;
+      reply.header('www-authenticate', 'Bearer');
+      return sendProblem(reply, 401, error.code, error.message);
+    }
+    if (caller.kind !== 'app_user') return sendProblem(reply, 403, 'forbidden', 'Only an app user can do this');
+    request.caller = caller;
+  };
+}

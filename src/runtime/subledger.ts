@@ -14,6 +14,7 @@ import { ApiKeys } from '../auth/api-keys.ts';
 import { DevTokens } from '../auth/dev-tokens.ts';
 import { ClientConfigs } from '../clients/client-configs.ts';
 import { ContentItems } from '../content/content-items.ts';
+import { Likes } from '../content/likes.ts';
 import { Authenticator } from '../auth/authenticator.ts';
 import { ScopedTokens } from '../tokens/scoped-tokens.ts';
 import { TokenKeyRing } from '../tokens/token-key-ring.ts';
@@ -153,7 +154,7 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
       apple: { verifier, queue, metrics },
       tokens: { authenticator, customers, catalog, tokens },
       clientConfigs: { configs: clientConfigs, authenticator },
-      content: { content, tokens },
+      content: { content, tokens, likes: new Likes(pool), authenticator },
       customers: {
         authenticator,
         customers,

@@ -2,7 +2,10 @@ import { createHash } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { Authenticator } from '../../auth/authenticator.ts';
 import type { ContentItem, ContentItems } from '../../content/content-items.ts';
+import type { Likes } from '../../content/likes.ts';
+import { appUserAccess } from '../authorization.ts';
 import { TokenRejected, type ScopedTokens } from '../../tokens/scoped-tokens.ts';
 import { sendProblem } from '../problems.ts';
 import { problems, problemSchema } from '../schemas.ts';
@@ -10,6 +13,8 @@ import { problems, problemSchema } from '../schemas.ts';
 export interface ContentRouteDeps {
   readonly content: ContentItems;
   readonly tokens: ScopedTokens;
+  readonly likes: Likes;
+  readonly authenticator: Authenticator;
 }
 
 /** What an edge function sets from the verified token, and keys its cache on (see the README). */
@@ -49,7 +54,10 @@ export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain,
         security,
         querystring: listQuery,
         response: {
-          200: z.object({ items: z.array(publicItem), nextCursor: z.string().nullable() }),
+          200: z.object({
+            items: z.array(publicItem.extend({ likes: z.number().int() })),
+            nextCursor: z.string().nullable(),
+          }),
           ...problems(400, 401),
         },
       },
@@ -59,8 +67,9 @@ export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain,
       if (!scope) return reply;
       const { kind, cursor, limit } = request.query;
       const items = await deps.content.list({ ...(kind && { kind }), ...(cursor && { after: cursor }), limit });
+      const likes = await deps.likes.counts(items.map((item) => item.id));
       const body = {
-        items: items.map((item) => publicPart(item, scope)),
+        items: items.map((item) => ({ ...publicPart(item, scope), likes: likes.get(item.id) ?? 0 })),
         nextCursor: items.length === limit ? items.at(-1)!.id : null,
       };
       return cacheable(request, reply, scope, body);
@@ -102,6 +111,51 @@ export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain,
           });
       }
       return cacheable(request, reply, scope, { ...visible, body: item.body });
+    },
+  );
+
+  const idParams = z.object({ id: z.string().min(1).max(128) });
+  const userOnly = appUserAccess(deps.authenticator);
+  const likeSchema = (description: string) => ({
+    description,
+    security: [{ bearer: [] }],
+    params: idParams,
+    response: { 204: z.null().describe('Done (also when nothing changed)'), ...problems(401, 403, 404) },
+  });
+  const likeRoute =
+    (change: (id: string, user: string) => Promise<boolean>) =>
+    async (request: FastifyRequest, reply: FastifyReply) => {
+      const { id } = request.params as { id: string };
+      if (!(await deps.content.get(id))) return sendProblem(reply, 404, 'unknown_content', `No content ${id}`);
+      await change(id, (request.caller as { appUserId: string }).appUserId);
+      return reply.code(204).send(null);
+    };
+  app.put(
+    '/v1/content/:id/like',
+    { preHandler: userOnly, schema: likeSchema('Like an item (idempotent)') },
+    likeRoute((id, user) => deps.likes.like(id, user)),
+  );
+  app.delete(
+    '/v1/content/:id/like',
+    { preHandler: userOnly, schema: likeSchema('Unlike an item (idempotent)') },
+    likeRoute((id, user) => deps.likes.unlike(id, user)),
+  );
+  app.get(
+    '/v1/content/:id/likes',
+    {
+      preHandler: userOnly,
+      schema: {
+        description: 'How many like an item, and whether the caller does',
+        security: [{ bearer: [] }],
+        params: idParams,
+        response: { 200: z.object({ count: z.number().int(), likedByMe: z.boolean() }), ...problems(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      if (!(await deps.content.get(request.params.id))) {
+        return sendProblem(reply, 404, 'unknown_content', `No content ${request.params.id}`);
+      }
+      return deps.likes.countOf(request.params.id, (request.caller as { appUserId: string }).appUserId);
     },
   );
 };
