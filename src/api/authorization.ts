@@ -9,10 +9,12 @@ declare module 'fastify' {
 }
 
 /**
- * A preHandler for routes about one customer (`:appUserId`): the app user themself,
- * or a server with an API key. Anyone else gets 401 (who are you?) or 403 (not yours).
+ * preHandlers that authenticate the caller and apply one rule. Anyone else gets 401
+ * (who are you?) or 403 (not for you), with a code.
  */
-export function customerAccess(authenticator: Authenticator) {
+type Rule = (caller: Caller, request: FastifyRequest) => string | undefined;
+
+function guard(authenticator: Authenticator, rule: Rule) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     let caller: Caller;
     try {
@@ -22,44 +24,27 @@ export function customerAccess(authenticator: Authenticator) {
       reply.header('www-authenticate', 'Bearer');
       return sendProblem(reply, 401, error.code, error.message);
     }
+    const refusal = rule(caller, request);
+    if (refusal) return sendProblem(reply, 403, 'forbidden', refusal);
+    request.caller = caller;
+  };
+}
+
+/** Routes about one customer (`:appUserId`): the app user themself, or a server with an API key. */
+export const customerAccess = (authenticator: Authenticator) =>
+  guard(authenticator, (caller, request) => {
     const { appUserId } = request.params as { appUserId?: string };
-    if (caller.kind === 'app_user' && caller.appUserId !== appUserId) {
-      return sendProblem(reply, 403, 'forbidden', 'An app user can only reach their own customer');
-    }
-    request.caller = caller;
-  };
-}
+    return caller.kind === 'app_user' && caller.appUserId !== appUserId
+      ? 'An app user can only reach their own customer'
+      : undefined;
+  });
 
-/** A preHandler for admin routes: a server with an API key of the `admin` role. */
-export function adminAccess(authenticator: Authenticator) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    let caller: Caller;
-    try {
-      caller = await authenticator.authenticate(request.headers.authorization);
-    } catch (error) {
-      if (!(error instanceof AuthenticationFailed)) throw error;
-      reply.header('www-authenticate', 'Bearer');
-      return sendProblem(reply, 401, error.code, error.message);
-    }
-    if (caller.kind !== 'server' || caller.role !== 'admin') {
-      return sendProblem(reply, 403, 'forbidden', 'This route needs an API key with the admin role');
-    }
-    request.caller = caller;
-  };
-}
+/** Admin routes: a server with an API key of the `admin` role. */
+export const adminAccess = (authenticator: Authenticator) =>
+  guard(authenticator, (caller) =>
+    caller.kind === 'server' && caller.role === 'admin' ? undefined : 'This route needs an API key with the admin role',
+  );
 
-/** A preHandler for what an app user does as themself (likes): an app user's access token. */
-export function appUserAccess(authenticator: Authenticator) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    let caller: Caller;
-    try {
-      caller = await authenticator.authenticate(request.headers.authorization);
-    } catch (error) {
-      if (!(error instanceof AuthenticationFailed)) throw error;
-      reply.header('www-authenticate', 'Bearer');
-      return sendProblem(reply, 401, error.code, error.message);
-    }
-    if (caller.kind !== 'app_user') return sendProblem(reply, 403, 'forbidden', 'Only an app user can do this');
-    request.caller = caller;
-  };
-}
+/** What an app user does as themself (likes): an app user's access token. */
+export const appUserAccess = (authenticator: Authenticator) =>
+  guard(authenticator, (caller) => (caller.kind === 'app_user' ? undefined : 'Only an app user can do this'));

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Entitlement } from '../../src/domain/entitlements.ts';
-import { toTimestamp } from '../../src/domain/time.ts';
+import { anEntitlement } from '../support/entitlements.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
 
 /* Premium content from the sample seed (catalog/sample-content.json), with scoped tokens, over HTTP. */
@@ -8,24 +7,10 @@ let harness: AppleHarness;
 let premiumToken: string;
 beforeAll(async () => {
   harness = await startAppleHarness();
-  premiumToken = (await harness.subledger.tokens.issue('alice', [premium()])).token;
+  premiumToken = (await harness.subledger.tokens.issue('alice', [anEntitlement()])).token;
 });
 afterAll(() => harness?.stop());
 
-function premium(): Entitlement {
-  return {
-    id: 'premium',
-    active: true,
-    expiresAt: toTimestamp(Date.now() + 86_400_000),
-    purchasedAt: toTimestamp(Date.now() - 86_400_000),
-    productId: 'premium_monthly',
-    storeProductId: 'com.example.pulse.premium.monthly',
-    purchase: { store: 'app_store', environment: 'production', purchaseId: '1' },
-    willRenew: true,
-    periodType: 'normal',
-    ownership: 'purchased',
-  };
-}
 async function get(path: string, headers: Record<string, string> = {}) {
   const response = await fetch(`${harness.subledger.url}${path}`, { headers });
   const text = await response.text();

@@ -1,10 +1,10 @@
 import { generateKeyPair, SignJWT, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Entitlement } from '../../src/domain/entitlements.ts';
 import { toTimestamp } from '../../src/domain/time.ts';
 import { ScopedTokens, TokenRejected } from '../../src/tokens/scoped-tokens.ts';
 import { TokenKeyRing } from '../../src/tokens/token-key-ring.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { anEntitlement } from '../support/entitlements.ts';
 
 /*
  * Scoped tokens over a real database of signing keys: every branch of verification
@@ -20,18 +20,11 @@ function instance(rotationMs = 7 * 24 * 60 * MINUTE) {
   const keyRing = new TokenKeyRing(db.pool, { rotationMs, maxTokenLifetimeMs: 15 * MINUTE, now });
   return { keyRing, tokens: new ScopedTokens(keyRing, { issuer: 'subledger-test', maxLifetimeMs: 15 * MINUTE, now }) };
 }
-const premium = (expiresAt: number | null): Entitlement => ({
-  id: 'premium',
-  active: true,
-  expiresAt: expiresAt === null ? null : toTimestamp(expiresAt),
-  purchasedAt: toTimestamp(T0 - 86_400_000),
-  productId: 'premium_monthly',
-  storeProductId: 'com.example.pulse.premium.monthly',
-  purchase: { store: 'app_store', environment: 'production', purchaseId: '1' },
-  willRenew: true,
-  periodType: 'normal',
-  ownership: 'purchased',
-});
+const premium = (expiresAt: number | null) =>
+  anEntitlement({
+    expiresAt: expiresAt === null ? null : toTimestamp(expiresAt),
+    purchasedAt: toTimestamp(T0 - 86_400_000),
+  });
 async function rejection(verification: Promise<unknown>): Promise<string> {
   try {
     await verification;
