@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { API_KEY_PREFIX, type ApiKeyRole, type ApiKeys } from './api-keys.ts';
 import { DEV_ISSUER, type DevTokens } from './dev-tokens.ts';
 
@@ -33,13 +34,17 @@ export interface IdentityProvider {
  */
 export class Authenticator {
   private readonly jwks: JWTVerifyGetKey | undefined;
+  /** Live API keys seen lately, so a hot client costs no query: a revocation bites within `apiKeyCacheMs`. */
+  private readonly servers: LRUCache<string, Caller> | undefined;
 
   constructor(
     private readonly apiKeys: ApiKeys,
     private readonly identityProvider: IdentityProvider | undefined,
     /** Development tokens (`subledger dev-token`), trusted only when given. */
     private readonly devTokens?: DevTokens,
+    apiKeyCacheMs = 30_000,
   ) {
+    this.servers = apiKeyCacheMs > 0 ? new LRUCache({ max: 10_000, ttl: apiKeyCacheMs }) : undefined;
     this.jwks = identityProvider && createRemoteJWKSet(new URL(identityProvider.jwksUrl));
   }
 
@@ -47,9 +52,14 @@ export class Authenticator {
     const token = authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
     if (!token) throw new AuthenticationFailed('unauthenticated', 'Send "Authorization: Bearer <token or API key>"');
     if (token.startsWith(API_KEY_PREFIX)) {
-      const key = await this.apiKeys.find(token);
-      if (!key) throw new AuthenticationFailed('token_invalid', 'Unknown or revoked API key');
-      return { kind: 'server', keyId: key.keyId, name: key.name, role: key.role };
+      let caller = this.servers?.get(token);
+      if (!caller) {
+        const key = await this.apiKeys.find(token);
+        if (!key) throw new AuthenticationFailed('token_invalid', 'Unknown or revoked API key');
+        caller = { kind: 'server', keyId: key.keyId, name: key.name, role: key.role };
+        this.servers?.set(token, caller);
+      }
+      return caller;
     }
     const dev = this.devTokens && issuerOf(token) === DEV_ISSUER;
     if (!dev && (!this.jwks || !this.identityProvider)) {

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import type { Queryable } from '../db/pool.ts';
 import { clientConfigProblems, type ClientConfigDocument } from '../domain/client-config.ts';
@@ -33,11 +34,31 @@ export class InvalidClientConfig extends Error {
   }
 }
 
-/** Client configuration documents in PostgreSQL. */
+type Stored = { document: ClientConfigDocument; updatedAt: Date };
+
+/**
+ * Client configuration documents in PostgreSQL, remembered for a few seconds: every
+ * app start asks, so this is among the hottest reads. An admin's change shows at once
+ * in the instance that took it, and within CACHE_MS everywhere else.
+ */
 export class ClientConfigs {
+  static readonly CACHE_MS = 5_000;
+  private readonly cache = new LRUCache<string, { stored: Stored | undefined }>({
+    max: 1_000,
+    ttl: ClientConfigs.CACHE_MS,
+  });
+
   constructor(private readonly db: Queryable) {}
 
-  async get(clientId: string): Promise<{ document: ClientConfigDocument; updatedAt: Date } | undefined> {
+  async get(clientId: string): Promise<Stored | undefined> {
+    const cached = this.cache.get(clientId);
+    if (cached) return cached.stored;
+    const stored = await this.read(clientId);
+    this.cache.set(clientId, { stored });
+    return stored;
+  }
+
+  private async read(clientId: string): Promise<Stored | undefined> {
     const { rows } = await this.db.query<{ document: ClientConfigDocument; updated_at: Date }>(
       `SELECT document, updated_at FROM client_configs WHERE client_id = $1`,
       [clientId],
@@ -54,6 +75,7 @@ export class ClientConfigs {
        ON CONFLICT (client_id) DO UPDATE SET document = excluded.document, updated_at = now()`,
       [clientId, document],
     );
+    this.cache.delete(clientId);
   }
 
   /** Seeds clients from a file `{ "<clientId>": document }`, leaving those that exist alone. */

@@ -29,6 +29,7 @@ const environmentSchema = z.object({
   AUTH_JWKS_URL: z.url().optional(),
   AUTH_AUDIENCE: z.string().min(1).optional(),
   AUTH_DEV_TOKENS: z.enum(['on', 'off']).default('off'),
+  API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(1200),
   TOKEN_ISSUER: z.string().min(1).default('subledger'),
   TOKEN_MAX_LIFETIME_SECONDS: positiveInt.min(60).max(86_400).default(900),
@@ -65,6 +66,8 @@ export interface Config {
   readonly identityProvider?: { readonly issuer: string; readonly jwksUrl: string; readonly audience?: string };
   /** Trust app-user tokens minted by `subledger dev-token` (never in production). */
   readonly devTokens: boolean;
+  /** How long a verified API key is remembered; a revocation takes up to this long to reach every instance. */
+  readonly apiKeyCacheMs: number;
   /** Scoped access tokens: who issues them, how long they live, how often the signing key changes. */
   readonly tokens: { readonly issuer: string; readonly maxLifetimeMs: number; readonly keyRotationMs: number };
   readonly intake: {
@@ -152,6 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
         },
       }),
     devTokens: e.AUTH_DEV_TOKENS === 'on',
+    apiKeyCacheMs: e.API_KEY_CACHE_SECONDS * 1000,
     tokens: {
       issuer: e.TOKEN_ISSUER,
       maxLifetimeMs: e.TOKEN_MAX_LIFETIME_SECONDS * 1000,

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import type { Queryable } from '../db/pool.ts';
 
@@ -39,11 +40,39 @@ interface Row {
   updated_at: Date;
 }
 
-/** Content items in PostgreSQL, listed by kind in id order (keyset pagination). */
+/**
+ * Content items in PostgreSQL, listed by kind in id order (keyset pagination). Reads
+ * are remembered for a few seconds: content changes rarely and is read on every screen.
+ */
 export class ContentItems {
+  private readonly cache = new LRUCache<string, { items: ContentItem[] }>({ max: 20_000, ttl: 5_000 });
+
   constructor(private readonly db: Queryable) {}
 
   async list(options: { kind?: string; after?: string; limit: number }): Promise<ContentItem[]> {
+    return this.remembered(`list:${options.kind ?? ''}:${options.after ?? ''}:${options.limit}`, () =>
+      this.read(options),
+    );
+  }
+
+  async get(id: string): Promise<ContentItem | undefined> {
+    return (
+      await this.remembered(`item:${id}`, async () => {
+        const { rows } = await this.db.query<Row>(`SELECT * FROM content_items WHERE content_id = $1`, [id]);
+        return rows.map(itemOf);
+      })
+    )[0];
+  }
+
+  private async remembered(key: string, read: () => Promise<ContentItem[]>): Promise<ContentItem[]> {
+    const cached = this.cache.get(key);
+    if (cached) return cached.items;
+    const items = await read();
+    this.cache.set(key, { items });
+    return items;
+  }
+
+  private async read(options: { kind?: string; after?: string; limit: number }): Promise<ContentItem[]> {
     const { rows } = await this.db.query<Row>(
       `SELECT * FROM content_items
        WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR content_id > $2)
@@ -51,11 +80,6 @@ export class ContentItems {
       [options.kind ?? null, options.after ?? null, options.limit],
     );
     return rows.map(itemOf);
-  }
-
-  async get(id: string): Promise<ContentItem | undefined> {
-    const { rows } = await this.db.query<Row>(`SELECT * FROM content_items WHERE content_id = $1`, [id]);
-    return rows[0] && itemOf(rows[0]);
   }
 
   /** Creates the items of a seed file that do not exist yet. */

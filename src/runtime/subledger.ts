@@ -137,6 +137,7 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
       new ApiKeys(pool),
       config.identityProvider,
       config.devTokens ? new DevTokens(pool) : undefined,
+      config.apiKeyCacheMs,
     );
     if (config.devTokens) logger.warn('AUTH_DEV_TOKENS=on: app-user tokens from `subledger dev-token` are trusted');
     const clientConfigs = new ClientConfigs(pool);

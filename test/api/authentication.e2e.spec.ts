@@ -41,6 +41,8 @@ beforeAll(async () => {
       AUTH_ISSUER: ISSUER,
       AUTH_JWKS_URL: `http://127.0.0.1:${(idp.address() as AddressInfo).port}/.well-known/jwks.json`,
       AUTH_AUDIENCE: 'pulse-api',
+      // Revocations bite at once here; by default within 30 s (keys are remembered).
+      API_KEY_CACHE_SECONDS: '0',
     }),
     silentLogger,
   );

@@ -1,0 +1,196 @@
+/**
+ * `npm run bench:app-api`: the app API under load, against Subledger as `npm start` runs
+ * it (its own process) on the embedded PostgreSQL, with generated data: 100,000
+ * customers with an active subscription and 1,000 content items. In one run: a bare
+ * fastify route (the ceiling, also its own process), then customer info for random
+ * customers, token issuance, premium content with a valid scoped token, like/unlike,
+ * and client configuration. Each for SECONDS (10) on CONNECTIONS (50) with autocannon.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import autocannon from 'autocannon';
+import { ApiKeys } from '../src/auth/api-keys.ts';
+import { DevTokens } from '../src/auth/dev-tokens.ts';
+import { migrate } from '../src/db/migrate.ts';
+import { createPool } from '../src/db/pool.ts';
+import { foldPurchase } from '../src/domain/purchase/state.ts';
+import { purchaseStatusAt } from '../src/domain/purchase/status.ts';
+import { toTimestamp } from '../src/domain/time.ts';
+import { benchPostgres, machine } from './support.ts';
+import { startService } from './webhook-service.ts';
+
+const CUSTOMERS = Number(process.env.CUSTOMERS ?? 100_000);
+const ITEMS = Number(process.env.ITEMS ?? 1_000);
+const SECONDS = Number(process.env.SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50);
+const LIKERS = 2_000;
+const random = (n: number) => Math.floor(Math.random() * n);
+
+const postgres = await benchPostgres();
+const databaseUrl = await postgres.freshDatabase('app_api');
+const pool = createPool(databaseUrl, 4);
+const workDir = await mkdtemp(path.join(os.tmpdir(), 'subledger-app-api-'));
+try {
+  await migrate(pool);
+  await generateData();
+  const apiKey = (await new ApiKeys(pool).create('bench', 'app-server')).secret;
+  const devTokens = new DevTokens(pool);
+  const likers = await Promise.all(Array.from({ length: LIKERS }, (_, i) => devTokens.mint(`liker-${i}`, 3600)));
+
+  const service = await startService({
+    databaseUrl,
+    trustedRootPath: 'certs/apple/AppleRootCA-G3.cer',
+    workDir,
+    logLevel: 'warn',
+    env: { RATE_LIMIT_PER_MINUTE: '0', AUTH_DEV_TOKENS: 'on', DATABASE_POOL_SIZE: '20' },
+  });
+  const ceiling = await startCeiling();
+  try {
+    const auth = { authorization: `Bearer ${apiKey}` };
+    const scoped = await (
+      await fetch(`${service.url}/v1/customers/user-1/tokens`, { method: 'POST', headers: auth })
+    ).json();
+    const premiumToken = (scoped as { token: string }).token;
+    let like = 0;
+    const scenarios: [string, string, autocannon.Options['requests']][] = [
+      ['bare fastify route (ceiling)', ceiling.url, [{ method: 'GET', path: '/' }]],
+      [
+        'customer info, random customers',
+        service.url,
+        [
+          {
+            method: 'GET',
+            headers: auth,
+            setupRequest: (r) => ({ ...r, path: `/v1/customers/user-${random(CUSTOMERS)}` }),
+          },
+        ],
+      ],
+      [
+        'token issuance',
+        service.url,
+        [
+          {
+            method: 'POST',
+            headers: auth,
+            setupRequest: (r) => ({ ...r, path: `/v1/customers/user-${random(CUSTOMERS)}/tokens` }),
+          },
+        ],
+      ],
+      [
+        'premium content with a token',
+        service.url,
+        [
+          {
+            method: 'GET',
+            headers: { authorization: `Bearer ${premiumToken}` },
+            setupRequest: (r) => ({ ...r, path: `/v1/content/bench-item-${random(ITEMS)}` }),
+          },
+        ],
+      ],
+      [
+        'like / unlike',
+        service.url,
+        [
+          {
+            setupRequest: (r) => {
+              const n = like++;
+              return {
+                ...r,
+                method: n % 2 ? 'DELETE' : 'PUT',
+                path: `/v1/content/bench-item-${random(ITEMS)}/like`,
+                headers: { authorization: `Bearer ${likers[random(LIKERS)]}` },
+              };
+            },
+          },
+        ],
+      ],
+      ['client config', service.url, [{ method: 'GET', path: '/v1/clients/pulse/config?platform=ios&version=2.1.0' }]],
+    ];
+    const results = [];
+    let ceilingRate = 0;
+    let maxRss = 0;
+    for (const [name, url, requests] of scenarios) {
+      const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, requests });
+      const rps = result.requests.average;
+      if (!ceilingRate) ceilingRate = rps;
+      const rss = await rssOf(service.pid);
+      if (url === service.url) maxRss = Math.max(maxRss, rss);
+      results.push({
+        scenario: name,
+        'req/s': Math.round(rps),
+        'p50 ms': result.latency.p50,
+        'p99 ms': result.latency.p99,
+        'errors + non-2xx': result.errors + result.non2xx,
+        'of ceiling': `${Math.round((rps / ceilingRate) * 100)}%`,
+        'service RSS MB': url === service.url ? Math.round(rss / 1024) : '',
+      });
+      console.error(`${name}: ${Math.round(rps)} req/s`);
+    }
+    console.log(`\nMachine: ${JSON.stringify(machine())}`);
+    console.log(
+      `${CUSTOMERS} customers, ${ITEMS} items, ${CONNECTIONS} connections, ${SECONDS} s each; 2 cores shared by the service, PostgreSQL and autocannon`,
+    );
+    console.table(results);
+    console.log(`max service RSS: ${Math.round(maxRss / 1024)} MB`);
+  } finally {
+    await service.stop();
+    ceiling.child.kill();
+  }
+} finally {
+  await pool.end();
+  await postgres.dropDatabase(databaseUrl);
+  await postgres.stop();
+}
+
+/** Customers with an active monthly subscription (one folded state, copied), and content items. */
+async function generateData(): Promise<void> {
+  const now = Date.now();
+  const transaction = {
+    transactionId: 'bench',
+    productId: 'com.example.pulse.premium.monthly',
+    purchasedAt: toTimestamp(now - 86_400_000),
+    expiresAt: toTimestamp(now + 29 * 86_400_000),
+    periodType: 'normal' as const,
+    ownership: 'purchased' as const,
+  };
+  const state = foldPurchase([
+    { type: 'SubscriptionStarted', data: { transaction, observedAt: transaction.purchasedAt } },
+  ]);
+  const status = purchaseStatusAt(state);
+  await pool.query(
+    `INSERT INTO purchases (stream_id, store, environment, purchase_id, app_user_id, store_product_id, product_id,
+                            access_from, access_until, lifetime_access, state, status, stream_version)
+     SELECT 'purchase:app_store:production:bench-' || n, 'app_store', 'production', 'bench-' || n, 'user-' || n,
+            $1, 'premium_monthly', $2, $3, false, $4, $5, 0
+     FROM generate_series(0, $6 - 1) AS n`,
+    [transaction.productId, transaction.purchasedAt, transaction.expiresAt, state, status, CUSTOMERS],
+  );
+  await pool.query(
+    `INSERT INTO content_items (content_id, kind, title, summary, body, tags, required_entitlement)
+     SELECT 'bench-item-' || n, CASE WHEN n % 2 = 0 THEN 'workout' ELSE 'recipe' END, 'Item ' || n,
+            'Summary of item ' || n, repeat('Body text. ', 200), ARRAY['bench'],
+            CASE WHEN n % 3 = 0 THEN NULL ELSE 'premium' END
+     FROM generate_series(0, $1 - 1) AS n`,
+    [ITEMS],
+  );
+}
+
+async function startCeiling() {
+  const port = 20_000 + random(20_000);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/app-api-ceiling.ts'], {
+    env: { ...process.env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await once(child.stdout!, 'data');
+  await sleep(100);
+  return { child, url: `http://127.0.0.1:${port}` };
+}
+
+async function rssOf(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(status.match(/VmRSS:\s+(\d+)/)?.[1] ?? 0);
+}
