@@ -13,8 +13,9 @@ const environmentSchema = z.object({
   PORT: port.default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }).optional(),
-  // At least 2: a projection batch holds one connection while it reads events on another.
-  DATABASE_POOL_SIZE: positiveInt.min(2).max(200).default(10),
+  // At least 3: the customer cache holds one for LISTEN, and a projection batch holds one
+  // while it reads events on another.
+  DATABASE_POOL_SIZE: positiveInt.min(3).max(200).default(10),
   SUBLEDGER_DATA_DIR: z.string().min(1).default('.data'),
   EMBEDDED_POSTGRES_PORT: port.default(54329),
   CATALOG_PATH: z.string().min(1).default('catalog/sample-fitness.json'),
