@@ -5,11 +5,25 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
  * machine-readable `code`. The one place errors become HTTP; no stack traces or
  * SQL ever leave the process.
  */
-export function sendProblem(reply: FastifyReply, status: number, code: string, detail: string) {
+export function sendProblem(
+  reply: FastifyReply,
+  status: number,
+  code: string,
+  detail: string,
+  /** RFC 9457 extension members, e.g. the public part of locked content. */
+  extensions: Record<string, unknown> = {},
+) {
   return reply
     .code(status)
     .type('application/problem+json')
-    .send({ type: `https://subledger.dev/problems/${code}`, title: code.replaceAll('_', ' '), status, code, detail });
+    .send({
+      type: `https://subledger.dev/problems/${code}`,
+      title: code.replaceAll('_', ' '),
+      status,
+      code,
+      detail,
+      ...extensions,
+    });
 }
 
 /** Fastify's own failures (unparsable JSON, a body over the limit) and anything unexpected. */

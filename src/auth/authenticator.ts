@@ -67,7 +67,7 @@ export class Authenticator {
     }
     try {
       const { payload } = dev
-        ? await jwtVerify(token, await this.devTokens!.keys(), { issuer: DEV_ISSUER, requiredClaims: ['sub', 'exp'] })
+        ? await jwtVerify(token, this.devTokens!.keys, { issuer: DEV_ISSUER, requiredClaims: ['sub', 'exp'] })
         : await jwtVerify(token, this.jwks!, {
             issuer: this.identityProvider!.issuer,
             ...(this.identityProvider!.audience && { audience: this.identityProvider!.audience }),

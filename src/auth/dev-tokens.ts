@@ -1,5 +1,6 @@
-import { createLocalJWKSet, SignJWT, type JWTVerifyGetKey } from 'jose';
+import { SignJWT, type JWTVerifyGetKey } from 'jose';
 import type { Pool } from '../db/pool.ts';
+import { refreshingKeySet } from '../tokens/refreshing-key-set.ts';
 import { TokenKeyRing } from '../tokens/token-key-ring.ts';
 
 /** The issuer of development app-user tokens; the authenticator trusts it only with AUTH_DEV_TOKENS=on. */
@@ -13,9 +14,12 @@ const YEAR = 365 * 86_400_000;
  */
 export class DevTokens {
   private readonly keyRing: TokenKeyRing;
+  /** The keys that verify development tokens. */
+  readonly keys: JWTVerifyGetKey;
 
   constructor(pool: Pool) {
     this.keyRing = new TokenKeyRing(pool, { table: 'dev_identity_keys', rotationMs: YEAR, maxTokenLifetimeMs: YEAR });
+    this.keys = refreshingKeySet(() => this.keyRing.publicKeys());
   }
 
   async mint(appUserId: string, lifetimeSeconds: number): Promise<string> {
@@ -27,10 +31,5 @@ export class DevTokens {
       .setIssuedAt()
       .setExpirationTime(`${lifetimeSeconds}s`)
       .sign(key.privateKey);
-  }
-
-  /** The keys that verify development tokens. */
-  async keys(): Promise<JWTVerifyGetKey> {
-    return createLocalJWKSet({ keys: await this.keyRing.publicKeys() });
   }
 }

@@ -1,7 +1,8 @@
-import { createLocalJWKSet, errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
+import { errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
 import type { Entitlement } from '../domain/entitlements.ts';
 import { scopedTokenGrant, type ScopedTokenGrant } from '../domain/scoped-token.ts';
 import { millis, toTimestamp } from '../domain/time.ts';
+import { refreshingKeySet } from './refreshing-key-set.ts';
 import type { TokenKeyRing } from './token-key-ring.ts';
 
 export type TokenRejectionCode = 'token_expired' | 'token_invalid';
@@ -37,13 +38,15 @@ export interface ScopedTokenOptions {
  * for a signature once per token, not once per request.
  */
 export class ScopedTokens {
-  private keys: JWTVerifyGetKey | undefined;
+  private readonly keys: JWTVerifyGetKey;
   private readonly verified = new Map<string, VerifiedScopedToken>();
 
   constructor(
     private readonly keyRing: TokenKeyRing,
     private readonly options: ScopedTokenOptions,
-  ) {}
+  ) {
+    this.keys = refreshingKeySet(() => keyRing.publicKeys());
+  }
 
   private now(): Date {
     return this.options.now?.() ?? new Date();
@@ -75,8 +78,7 @@ export class ScopedTokens {
     return claims;
   }
 
-  private async verifySignature(token: string, refreshed = false): Promise<VerifiedScopedToken> {
-    this.keys ??= createLocalJWKSet({ keys: await this.keyRing.publicKeys() });
+  private async verifySignature(token: string): Promise<VerifiedScopedToken> {
     try {
       const { payload } = await jwtVerify(token, this.keys, {
         issuer: this.options.issuer,
@@ -94,11 +96,6 @@ export class ScopedTokens {
     } catch (error) {
       if (error instanceof TokenRejected) throw error;
       if (error instanceof errors.JWTExpired) throw new TokenRejected('token_expired', 'The token has expired');
-      // A key another instance created since we last read the JWKS: read it once more.
-      if (error instanceof errors.JWKSNoMatchingKey && !refreshed) {
-        this.keys = undefined;
-        return this.verifySignature(token, true);
-      }
       throw new TokenRejected('token_invalid', 'The token is not one Subledger issued, or it was altered');
     }
   }

@@ -98,17 +98,8 @@ export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain,
       const visible = publicPart(item, scope);
       if (visible.locked) {
         reply.header(SCOPE_HEADER, scope.join(' ')).header('vary', SCOPE_HEADER);
-        return reply
-          .code(403)
-          .type('application/problem+json')
-          .send({
-            type: 'https://subledger.dev/problems/entitlement_required',
-            title: 'entitlement required',
-            status: 403,
-            code: 'entitlement_required',
-            detail: `This needs the "${item.requiredEntitlement}" entitlement`,
-            item: visible,
-          });
+        const detail = `This needs the "${item.requiredEntitlement}" entitlement`;
+        return sendProblem(reply, 403, 'entitlement_required', detail, { item: visible });
       }
       return cacheable(request, reply, scope, { ...visible, body: item.body });
     },
