@@ -28,6 +28,10 @@ const ITEMS = Number(process.env.ITEMS ?? 1_000);
 const SECONDS = Number(process.env.SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50);
 const LIKERS = 2_000;
+/** Only the scenarios whose names contain one of these (comma-separated); the ceiling always runs. */
+const ONLY = process.env.SCENARIOS?.split(',');
+/** Write a V8 CPU profile of the service into PROFILE_DIR (for `node --cpu-prof` tooling). */
+const PROFILE_DIR = process.env.PROFILE_DIR;
 const random = (n: number) => Math.floor(Math.random() * n);
 
 const postgres = await benchPostgres();
@@ -44,8 +48,9 @@ try {
   const service = await startService({
     databaseUrl,
     trustedRootPath: 'certs/apple/AppleRootCA-G3.cer',
-    workDir,
+    workDir: PROFILE_DIR ?? workDir,
     logLevel: 'warn',
+    ...(PROFILE_DIR && { cpuProfile: true }),
     env: { RATE_LIMIT_PER_MINUTE: '0', AUTH_DEV_TOKENS: 'on', DATABASE_POOL_SIZE: '20' },
   });
   const ceiling = await startCeiling();
@@ -114,6 +119,7 @@ try {
     let ceilingRate = 0;
     let maxRss = 0;
     for (const [name, url, requests] of scenarios) {
+      if (url !== ceiling.url && ONLY && !ONLY.some((part) => name.includes(part))) continue;
       const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, requests });
       const rps = result.requests.average;
       if (!ceilingRate) ceilingRate = rps;

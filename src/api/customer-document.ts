@@ -1,17 +1,61 @@
-import type { CustomerEntitlements, Entitlement } from '../domain/entitlements.ts';
+import { productForStoreProduct, type Catalog } from '../domain/catalog.ts';
+import type { CustomerPurchase, Entitlement } from '../domain/entitlements.ts';
+import { hasAccessAt } from '../domain/purchase/status.ts';
+import { millis, type Timestamp } from '../domain/time.ts';
+import type { CustomerSnapshot } from '../projections/entitlements/customer-entitlements.ts';
+import { customerSchema } from './schemas.ts';
+
+type CustomerDocument = ReturnType<typeof customerSchema.parse>;
 
 /**
  * The customer document apps read (RevenueCat's customer info is the model):
  * entitlements by identifier, each saying where it comes from, environment included,
- * so sandbox access is never mistaken for a production purchase.
+ * so sandbox access is never mistaken for a production purchase; then every
+ * subscription by store product, and one-time purchases.
  */
-export function customerDocument(appUserId: string, customer: CustomerEntitlements) {
+export function customerDocument(snapshot: CustomerSnapshot, catalog: Catalog): CustomerDocument {
+  const { appUserId, purchases, entitlements: customer } = snapshot;
+  const started = purchases.flatMap((p) => p.status.firstPurchasedAt ?? []);
+  const observed = purchases.flatMap((p) => p.status.lastObservedAt ?? []);
   return {
     appUserId,
     at: customer.at,
+    firstSeen: started.length ? started.reduce(earlier) : null,
+    lastSeen: observed.length ? observed.reduce(later) : null,
     entitlements: Object.fromEntries(customer.entitlements.map((e) => [e.id, entitlementDocument(e)])),
+    subscriptions: subscriptionsByProduct(purchases, catalog, customer.at),
+    oneTimePurchases: purchases
+      .filter((p) => p.status.kind === 'one_time' && p.status.current)
+      .map((p) => ({
+        storeProductId: p.status.current!.productId,
+        productId: productForStoreProduct(catalog, p.key.store, p.status.current!.productId)?.id ?? null,
+        ...purchaseOrigin(p),
+        purchasedAt: p.status.current!.purchasedAt,
+        revokedAt: p.status.revocation?.revokedAt ?? null,
+      }))
+      .sort((a, b) => millis(a.purchasedAt) - millis(b.purchasedAt)),
     unknownProducts: customer.unknownProducts.map((u) => ({ ...u.purchase, storeProductId: u.storeProductId })),
   };
+}
+
+/**
+ * The document as JSON, each computed once per snapshot and checked against the
+ * schema then; a request only writes its own `at` (the moment it was answered) in.
+ */
+export class CustomerDocuments {
+  private readonly rendered = new WeakMap<CustomerSnapshot, string>();
+
+  constructor(private readonly catalog: Catalog) {}
+
+  json(snapshot: CustomerSnapshot, at: Date): string {
+    let rest = this.rendered.get(snapshot);
+    if (rest === undefined) {
+      const { at: _computedAt, ...document } = customerSchema.parse(customerDocument(snapshot, this.catalog));
+      rest = JSON.stringify(document).slice(1);
+      this.rendered.set(snapshot, rest);
+    }
+    return `{"at":"${at.toISOString()}",${rest}`;
+  }
 }
 
 function entitlementDocument(e: Entitlement) {
@@ -21,9 +65,7 @@ function entitlementDocument(e: Entitlement) {
     purchasedAt: e.purchasedAt,
     productId: e.productId,
     storeProductId: e.storeProductId,
-    store: e.purchase.store,
-    environment: e.purchase.environment,
-    purchaseId: e.purchase.purchaseId,
+    ...purchaseOrigin({ key: e.purchase }),
     willRenew: e.willRenew,
     periodType: e.periodType,
     ownership: e.ownership,
@@ -33,3 +75,44 @@ function entitlementDocument(e: Entitlement) {
     revokedAt: e.revokedAt ?? null,
   };
 }
+
+/** Per store product, the newest purchase of it (a customer may hold one in the sandbox and one in production). */
+function subscriptionsByProduct(purchases: readonly CustomerPurchase[], catalog: Catalog, at: Timestamp) {
+  const newest = new Map<string, CustomerPurchase>();
+  for (const p of purchases) {
+    const current = p.status.current;
+    if (p.status.kind !== 'subscription' || !current) continue;
+    const known = newest.get(current.productId)?.status.current;
+    if (!known || millis(current.purchasedAt) > millis(known.purchasedAt)) newest.set(current.productId, p);
+  }
+  return Object.fromEntries(
+    [...newest].map(([storeProductId, p]) => {
+      const { status } = p;
+      return [
+        storeProductId,
+        {
+          productId: productForStoreProduct(catalog, p.key.store, storeProductId)?.id ?? null,
+          ...purchaseOrigin(p),
+          active: hasAccessAt(status, at),
+          purchasedAt: status.current!.purchasedAt,
+          originalPurchasedAt: status.firstPurchasedAt ?? status.current!.purchasedAt,
+          expiresAt: status.access ? status.access.until : (status.current!.expiresAt ?? null),
+          willRenew: status.willRenew,
+          periodType: status.current!.periodType,
+          ownership: status.current!.ownership,
+          billingIssueDetectedAt: status.billingIssueDetectedAt ?? null,
+          gracePeriodExpiresAt: status.gracePeriodEndsAt ?? null,
+          unsubscribeDetectedAt: status.unsubscribeDetectedAt ?? null,
+          revokedAt: status.revocation?.revokedAt ?? null,
+        },
+      ];
+    }),
+  );
+}
+
+function purchaseOrigin({ key }: Pick<CustomerPurchase, 'key'>) {
+  return { store: key.store, environment: key.environment, purchaseId: key.purchaseId };
+}
+
+const earlier = (a: Timestamp, b: Timestamp) => (millis(b) < millis(a) ? b : a);
+const later = (a: Timestamp, b: Timestamp) => (millis(b) > millis(a) ? b : a);

@@ -26,15 +26,19 @@ export const appUserIdParams = z.object({
 
 const timestamp = z.string().describe('ISO 8601, UTC');
 
+const purchaseOrigin = {
+  store: z.enum(['app_store', 'play_store', 'promotional']),
+  environment: z.enum(['production', 'sandbox']),
+  purchaseId: z.string().describe("The store's id: Apple's original transaction id, Google's purchase token"),
+};
+
 export const entitlementSchema = z.object({
   active: z.boolean(),
   expiresAt: timestamp.nullable().describe('null: never expires'),
   purchasedAt: timestamp,
   productId: z.string(),
   storeProductId: z.string(),
-  store: z.enum(['app_store', 'play_store', 'promotional']),
-  environment: z.enum(['production', 'sandbox']),
-  purchaseId: z.string(),
+  ...purchaseOrigin,
   willRenew: z.boolean(),
   periodType: z.enum(['trial', 'intro', 'normal']),
   ownership: z.enum(['purchased', 'family_shared']),
@@ -44,10 +48,40 @@ export const entitlementSchema = z.object({
   revokedAt: timestamp.nullable(),
 });
 
+export const subscriptionSchema = z.object({
+  productId: z.string().nullable().describe('Our catalog product; null: a store product the catalog does not know'),
+  ...purchaseOrigin,
+  active: z.boolean(),
+  purchasedAt: timestamp.describe('Start of the current (or last) period'),
+  originalPurchasedAt: timestamp.describe('Start of the first period'),
+  expiresAt: timestamp.nullable(),
+  willRenew: z.boolean(),
+  periodType: z.enum(['trial', 'intro', 'normal']),
+  ownership: z.enum(['purchased', 'family_shared']),
+  billingIssueDetectedAt: timestamp.nullable(),
+  gracePeriodExpiresAt: timestamp.nullable(),
+  unsubscribeDetectedAt: timestamp.nullable(),
+  revokedAt: timestamp.nullable(),
+});
+
 export const customerSchema = z.object({
   appUserId: z.string(),
-  at: timestamp,
+  at: timestamp.describe('The moment these answers hold for'),
+  firstSeen: timestamp.nullable().describe('When the first of their purchases began; null: no purchase'),
+  lastSeen: timestamp
+    .nullable()
+    .describe('Store time of the newest fact about any of their purchases; null: none recorded yet'),
   entitlements: z.record(z.string(), entitlementSchema).describe('By entitlement id'),
+  subscriptions: z.record(z.string(), subscriptionSchema).describe('By store product id, the newest purchase of each'),
+  oneTimePurchases: z.array(
+    z.object({
+      storeProductId: z.string(),
+      productId: z.string().nullable(),
+      ...purchaseOrigin,
+      purchasedAt: timestamp,
+      revokedAt: timestamp.nullable(),
+    }),
+  ),
   unknownProducts: z.array(
     z.object({
       store: z.string(),

@@ -140,6 +140,64 @@ describe('POST /v1/customers/{appUserId}/purchases/apple', () => {
     expect((await harness.get('/v1/customers/alice')).body.entitlements).toEqual(answer.body.entitlements);
   });
 
+  it('lists subscriptions by product, one-time purchases, and when the customer was first and last seen', async () => {
+    const { originalTransactionId, signedTransaction, transaction } = await newSubscription({ daysAgo: 10 });
+    expect((await submit('dora', { signedTransaction })).status).toBe(200);
+    const lifetime = transactionPayload(NOW, {
+      productId: 'com.example.pulse.premium.lifetime',
+      type: 'Non-Consumable',
+      transactionId: '7000000000000001',
+      originalTransactionId: '7000000000000001',
+      purchaseDate: NOW - DAY,
+      originalPurchaseDate: NOW - DAY,
+      expiresDate: undefined,
+    });
+    const answer = await submit('dora', { signedTransaction: await harness.ca.signer.sign(lifetime) });
+    expect(answer.status).toBe(200);
+    const iso = (ms: unknown) => new Date(ms as number).toISOString();
+    expect(answer.body).toMatchObject({
+      appUserId: 'dora',
+      firstSeen: iso(transaction.purchaseDate),
+      subscriptions: {
+        [MONTHLY]: {
+          productId: 'premium_monthly',
+          store: 'app_store',
+          environment: 'sandbox',
+          purchaseId: originalTransactionId,
+          active: true,
+          purchasedAt: iso(transaction.purchaseDate),
+          originalPurchasedAt: iso(transaction.originalPurchaseDate),
+          expiresAt: iso(transaction.expiresDate),
+          willRenew: true,
+          periodType: 'normal',
+          ownership: 'purchased',
+          billingIssueDetectedAt: null,
+          gracePeriodExpiresAt: null,
+          unsubscribeDetectedAt: null,
+          revokedAt: null,
+        },
+      },
+      oneTimePurchases: [
+        {
+          storeProductId: 'com.example.pulse.premium.lifetime',
+          productId: 'premium_lifetime',
+          store: 'app_store',
+          environment: 'sandbox',
+          purchaseId: '7000000000000001',
+          purchasedAt: iso(NOW - DAY),
+          revokedAt: null,
+        },
+      ],
+    });
+    // The newest word from Apple about any of them: the reconciliation's answers, signed as they were asked for.
+    const lastSeen = Date.parse(answer.body.lastSeen as string);
+    expect(lastSeen).toBeGreaterThanOrEqual(NOW);
+    expect(lastSeen).toBeLessThanOrEqual(Date.now());
+    // Lifetime access outlasts the subscription: it is the one the entitlement shows.
+    expect(premiumOf(answer.body)).toMatchObject({ active: true, expiresAt: null, productId: 'premium_lifetime' });
+    expect(Object.keys(answer.body.subscriptions as object)).toEqual([MONTHLY]);
+  });
+
   it('moves a purchase restored on another account to it, for an app that transfers on restore', async () => {
     const { originalTransactionId, signedTransaction } = await newSubscription();
     expect((await submit('alice', { signedTransaction })).status).toBe(200);

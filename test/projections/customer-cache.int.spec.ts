@@ -82,6 +82,22 @@ describe('customer cache', () => {
     expect(queries).toBe(1);
   });
 
+  it('reads customers missed at the same moment in one query, each getting their own purchases', async () => {
+    await buy('alice', 'A-1');
+    await buy('bob', 'B-1');
+    await buy('bob', 'B-2');
+    await sleep(200);
+    const [cache] = caches;
+    const [alice, bob, nobody, aliceAgain] = await Promise.all(
+      ['alice', 'bob', 'nobody', 'alice'].map((user) => cache!.purchasesOf(user)),
+    );
+    expect(queries).toBe(1);
+    expect(alice!.map((p) => p.key.purchaseId)).toEqual(['A-1']);
+    expect(bob!.map((p) => p.key.purchaseId).sort()).toEqual(['B-1', 'B-2']);
+    expect(nobody).toEqual([]);
+    expect(aliceAgain).toBe(alice);
+  });
+
   it('drops a customer in every instance once the read model commits a change to them', async () => {
     await buy('bob', 'B-1');
     for (const cache of caches) expect(await cache.purchasesOf('bob')).toHaveLength(1);

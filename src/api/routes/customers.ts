@@ -1,22 +1,24 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Catalog } from '../../domain/catalog.ts';
 import { submitApplePurchase, type SubmitDeps } from '../../ingest/apple/submit-purchase.ts';
 import type { CustomerCache } from '../../projections/entitlements/customer-cache.ts';
-import { customerEntitlements } from '../../projections/entitlements/customer-entitlements.ts';
+import type { CurrentEntitlements } from '../../projections/entitlements/customer-entitlements.ts';
 import type { ProjectionRunner } from '../../projections/runner.ts';
 import type { Authenticator } from '../../auth/authenticator.ts';
 import { customerAccess } from '../authorization.ts';
-import { customerDocument } from '../customer-document.ts';
+import { CustomerDocuments } from '../customer-document.ts';
 import { appUserIdParams, customerSchema, problems } from '../schemas.ts';
 import { sendAppleProblem } from './apple-problems.ts';
 
 export interface CustomerRouteDeps {
   /** Who may reach a customer: the app user themself, or a server with an API key. */
   readonly authenticator: Authenticator;
-  /** Customers' purchases, through the cache the read model invalidates. */
+  /** Customers' purchases, through the cache the read model invalidates: dropped here after a write. */
   readonly customers: CustomerCache;
+  /** Customers' entitlements now, from those purchases. */
+  readonly current: CurrentEntitlements;
   readonly catalog: Catalog;
   /** The projection customers are read from, to wait on after a write (read-your-writes). */
   readonly entitlements: ProjectionRunner;
@@ -36,8 +38,10 @@ const READ_YOUR_WRITES_TIMEOUT_MS = 5_000;
 /** Customers as apps see them: each app user reaches their own; servers with an API key reach any. */
 export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (plain, deps) => {
   const app = plain.withTypeProvider<ZodTypeProvider>();
-  const document = async (appUserId: string) =>
-    customerDocument(appUserId, await customerEntitlements(deps.customers, deps.catalog, appUserId));
+  const documents = new CustomerDocuments(deps.catalog);
+  // Rendered once per customer snapshot; the route only writes the answer's time in.
+  const sendDocument = async (reply: FastifyReply, appUserId: string) =>
+    reply.type('application/json; charset=utf-8').send(documents.json(await deps.current.of(appUserId), new Date()));
   const preHandler = customerAccess(deps.authenticator);
   const security = [{ bearer: [] }];
 
@@ -52,7 +56,7 @@ export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (plai
         response: { 200: customerSchema, ...problems(400, 401, 403) },
       },
     },
-    async (request) => document(request.params.appUserId),
+    async (request, reply) => sendDocument(reply, request.params.appUserId),
   );
 
   const apple = deps.apple;
@@ -88,7 +92,7 @@ export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (plai
       if (!caughtUp) request.log.warn('entitlements did not catch up in time; the answer may be stale');
       // The read model's notice of this change may still be on its way: do not wait for it.
       for (const user of [appUserId, ...submitted.previousOwners]) deps.customers.invalidate(user);
-      return document(appUserId);
+      return sendDocument(reply, appUserId);
     },
   );
 };

@@ -1,17 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Authenticator } from '../../auth/authenticator.ts';
-import type { Catalog } from '../../domain/catalog.ts';
-import type { CustomerPurchasesReader } from '../../projections/entitlements/customer-entitlements.ts';
-import { customerEntitlements } from '../../projections/entitlements/customer-entitlements.ts';
+import type { CurrentEntitlements } from '../../projections/entitlements/customer-entitlements.ts';
 import type { ScopedTokens } from '../../tokens/scoped-tokens.ts';
 import { customerAccess } from '../authorization.ts';
 import { appUserIdParams, problems, scopedTokenSchema } from '../schemas.ts';
 
 export interface TokenRouteDeps {
   readonly authenticator: Authenticator;
-  readonly customers: CustomerPurchasesReader;
-  readonly catalog: Catalog;
+  readonly current: CurrentEntitlements;
   readonly tokens: ScopedTokens;
 }
 
@@ -35,8 +32,8 @@ export const tokenRoutes: FastifyPluginAsync<TokenRouteDeps> = async (plain, dep
     },
     async (request, reply) => {
       const { appUserId } = request.params;
-      const { entitlements } = await customerEntitlements(deps.customers, deps.catalog, appUserId);
-      const issued = await deps.tokens.issue(appUserId, entitlements);
+      const { entitlements } = await deps.current.of(appUserId);
+      const issued = await deps.tokens.issue(appUserId, entitlements.entitlements);
       return reply
         .code(201)
         .header('cache-control', 'no-store')

@@ -32,6 +32,10 @@ export interface PurchaseStatus {
   readonly lastProductChange?: AppliedProductChange;
   readonly pause?: Pause;
   readonly owner?: { readonly appUserId: string; readonly via: LinkSource };
+  /** The earliest transaction's purchase time: when this purchase began. */
+  readonly firstPurchasedAt?: Timestamp;
+  /** The store time of the newest observation counted: when the store last said something about it. */
+  readonly lastObservedAt?: Timestamp;
 }
 
 /**
@@ -96,7 +100,39 @@ export function purchaseStatusAt(state: PurchaseState, at?: Timestamp): Purchase
     }),
     ...(pause && { pause }),
     ...(ownerAt(seen(state.links)) && { owner: ownerAt(seen(state.links))! }),
+    ...(transactions.length > 0 && { firstPurchasedAt: earliest(transactions.map((t) => t.purchasedAt)) }),
+    ...(lastObservation(state, cutoff) && { lastObservedAt: lastObservation(state, cutoff)! }),
   };
+}
+
+function earliest(times: readonly Timestamp[]): Timestamp {
+  return times.reduce((a, b) => (millis(b) < millis(a) ? b : a));
+}
+
+/** The newest store time of any observation up to the cutoff, over every register and timeline. */
+function lastObservation(state: PurchaseState, cutoff: number): Timestamp | undefined {
+  let last: Timestamp | undefined;
+  const consider = (observations: readonly Observed<unknown>[]) => {
+    for (const o of observations) {
+      const t = millis(o.observedAt);
+      if (t <= cutoff && (last === undefined || t > millis(last))) last = o.observedAt;
+    }
+  };
+  consider(Object.values(state.transactions));
+  consider(Object.values(state.revocations));
+  for (const timeline of [
+    state.billing,
+    state.autoRenew,
+    state.productChange,
+    state.appliedProductChanges,
+    state.expirations,
+    state.pause,
+    state.links,
+    state.notices,
+  ]) {
+    consider(timeline);
+  }
+  return last;
 }
 
 /** Whether the purchase gives access at `at`. */

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool, PoolClient, Queryable } from '../../db/pool.ts';
 import type { CustomerPurchase } from '../../domain/entitlements.ts';
 import type { Logger } from '../../observability/logger.ts';
-import { findCustomerPurchases } from './customer-purchases.ts';
+import { findPurchasesOfCustomers } from './customer-purchases.ts';
 import { CUSTOMER_CHANGES_CHANNEL } from './purchases-projection.ts';
 
 export interface CustomerCacheOptions {
@@ -20,12 +20,18 @@ export interface CustomerCacheOptions {
  * changed (purchases-projection.ts), to every instance on the database, and this
  * cache drops them: a change is visible within the notification's delay.
  *
- * Entitlements are computed per request from the cached purchases (access depends on
- * the time). Whenever the LISTEN connection is down, nothing is cached: with no way
- * to hear about changes, every read goes to the database.
+ * Misses that arrive together are read together: one query per turn of the event
+ * loop for every customer asked for meanwhile, so a burst of cold customers costs a
+ * few round trips, not one each. Whenever the LISTEN connection is down, nothing is
+ * cached: with no way to hear about changes, every read goes to the database.
  */
+interface Waiter {
+  resolve(purchases: readonly CustomerPurchase[]): void;
+  reject(error: unknown): void;
+}
+
 export class CustomerCache {
-  private readonly entries = new Map<string, CustomerPurchase[]>();
+  private readonly entries = new Map<string, readonly CustomerPurchase[]>();
   /** Moves on every invalidation; a read that started before one must not fill the cache. */
   private epoch = 0;
   private listening = false;
@@ -34,16 +40,24 @@ export class CustomerCache {
   private loop: Promise<void> | undefined;
   /** Settles when the LISTEN connection breaks. */
   private connectionLost: Promise<void> | undefined;
+  /** Customers to read in the next batch, with who waits for each. */
+  private nextBatch: Map<string, Waiter[]> | undefined;
 
   constructor(private readonly options: CustomerCacheOptions) {}
 
-  async purchasesOf(appUserId: string): Promise<CustomerPurchase[]> {
+  /** The same array for as long as the customer stays cached: callers may memoize on it. */
+  async purchasesOf(appUserId: string): Promise<readonly CustomerPurchase[]> {
     const cached = this.entries.get(appUserId);
     if (cached) return cached;
-    const epoch = this.epoch;
-    const purchases = await findCustomerPurchases(this.options.db ?? this.options.pool, appUserId);
-    if (this.listening && epoch === this.epoch) this.remember(appUserId, purchases);
-    return purchases;
+    return new Promise((resolve, reject) => {
+      if (!this.nextBatch) {
+        this.nextBatch = new Map();
+        setImmediate(() => void this.readBatch());
+      }
+      const waiters = this.nextBatch.get(appUserId) ?? [];
+      waiters.push({ resolve, reject });
+      this.nextBatch.set(appUserId, waiters);
+    });
   }
 
   /** Forgets a customer (or everyone, with '*'). Writers in this process call it for read-your-writes. */
@@ -100,7 +114,27 @@ export class CustomerCache {
     }
   }
 
-  private remember(appUserId: string, purchases: CustomerPurchase[]): void {
+  private async readBatch(): Promise<void> {
+    const batch = this.nextBatch!;
+    this.nextBatch = undefined;
+    const epoch = this.epoch;
+    let found: Map<string, CustomerPurchase[]>;
+    try {
+      found = await findPurchasesOfCustomers(this.options.db ?? this.options.pool, [...batch.keys()]);
+    } catch (error) {
+      for (const waiters of batch.values()) for (const w of waiters) w.reject(error);
+      return;
+    }
+    // An invalidation while the query ran may be about one of these: answer, but do not keep.
+    const keep = this.listening && epoch === this.epoch;
+    for (const [appUserId, waiters] of batch) {
+      const purchases = found.get(appUserId) ?? [];
+      if (keep) this.remember(appUserId, purchases);
+      for (const w of waiters) w.resolve(purchases);
+    }
+  }
+
+  private remember(appUserId: string, purchases: readonly CustomerPurchase[]): void {
     const limit = this.options.maxEntries ?? 100_000;
     if (this.entries.size >= limit) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(appUserId, purchases);

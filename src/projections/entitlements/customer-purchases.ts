@@ -4,6 +4,7 @@ import type { Environment, Store } from '../../domain/purchase/purchase-key.ts';
 import type { PurchaseStatus } from '../../domain/purchase/status.ts';
 
 interface PurchaseRow {
+  app_user_id: string;
   store: Store;
   environment: Environment;
   purchase_id: string;
@@ -12,15 +13,26 @@ interface PurchaseRow {
 
 /** The purchases that belong to an app user, from the read model (no folding on the request path). */
 export async function findCustomerPurchases(db: Queryable, appUserId: string): Promise<CustomerPurchase[]> {
+  return (await findPurchasesOfCustomers(db, [appUserId])).get(appUserId) ?? [];
+}
+
+/** The purchases of several app users in one query; a user with none is absent from the map. */
+export async function findPurchasesOfCustomers(
+  db: Queryable,
+  appUserIds: readonly string[],
+): Promise<Map<string, CustomerPurchase[]>> {
   const { rows } = await db.query<PurchaseRow>(
-    `SELECT store, environment, purchase_id, status FROM purchases
-     WHERE app_user_id = $1 ORDER BY access_from NULLS LAST, stream_id`,
-    [appUserId],
+    `SELECT app_user_id, store, environment, purchase_id, status FROM purchases
+     WHERE app_user_id = ANY($1::text[]) ORDER BY app_user_id, access_from NULLS LAST, stream_id`,
+    [appUserIds],
   );
-  return rows.map((r) => ({
-    key: { store: r.store, environment: r.environment, purchaseId: r.purchase_id },
-    status: r.status,
-  }));
+  const byCustomer = new Map<string, CustomerPurchase[]>();
+  for (const r of rows) {
+    const purchases = byCustomer.get(r.app_user_id) ?? [];
+    purchases.push({ key: { store: r.store, environment: r.environment, purchaseId: r.purchase_id }, status: r.status });
+    byCustomer.set(r.app_user_id, purchases);
+  }
+  return byCustomer;
 }
 
 /** Store products seen in purchases that the catalog does not know, with how many purchases each. */
