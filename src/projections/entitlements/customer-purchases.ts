@@ -29,7 +29,10 @@ export async function findPurchasesOfCustomers(
   const byCustomer = new Map<string, CustomerPurchase[]>();
   for (const r of rows) {
     const purchases = byCustomer.get(r.app_user_id) ?? [];
-    purchases.push({ key: { store: r.store, environment: r.environment, purchaseId: r.purchase_id }, status: r.status });
+    purchases.push({
+      key: { store: r.store, environment: r.environment, purchaseId: r.purchase_id },
+      status: r.status,
+    });
     byCustomer.set(r.app_user_id, purchases);
   }
   return byCustomer;
