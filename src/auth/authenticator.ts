@@ -36,6 +36,12 @@ export class Authenticator {
   private readonly jwks: JWTVerifyGetKey | undefined;
   /** Live API keys seen lately, so a hot client costs no query: a revocation bites within `apiKeyCacheMs`. */
   private readonly servers: LRUCache<string, Caller> | undefined;
+  /**
+   * App users' access tokens already verified, until they expire: a signature is
+   * checked once per token, not once per request (a JWT stays valid until `exp`
+   * whatever happens meanwhile, so remembering it changes no answer).
+   */
+  private readonly appUsers = new LRUCache<string, { caller: Caller; expiresAt: number }>({ max: 100_000 });
 
   constructor(
     private readonly apiKeys: ApiKeys,
@@ -61,6 +67,12 @@ export class Authenticator {
       }
       return caller;
     }
+    const known = this.appUsers.get(token);
+    if (known) {
+      if (Date.now() < known.expiresAt) return known.caller;
+      this.appUsers.delete(token);
+      throw new AuthenticationFailed('token_expired', 'The token has expired');
+    }
     const dev = this.devTokens && issuerOf(token) === DEV_ISSUER;
     if (!dev && (!this.jwks || !this.identityProvider)) {
       throw new AuthenticationFailed('token_invalid', 'No identity provider is configured for app users');
@@ -73,7 +85,9 @@ export class Authenticator {
             ...(this.identityProvider!.audience && { audience: this.identityProvider!.audience }),
             requiredClaims: ['sub', 'exp'],
           });
-      return { kind: 'app_user', appUserId: payload.sub! };
+      const caller: Caller = { kind: 'app_user', appUserId: payload.sub! };
+      this.appUsers.set(token, { caller, expiresAt: payload.exp! * 1000 });
+      return caller;
     } catch (error) {
       if (error instanceof errors.JWTExpired) throw new AuthenticationFailed('token_expired', 'The token has expired');
       throw new AuthenticationFailed('token_invalid', 'The token is not valid for this service');

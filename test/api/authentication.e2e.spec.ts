@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeys } from '../../src/auth/api-keys.ts';
 import { loadConfig } from '../../src/config/config.ts';
@@ -94,6 +95,15 @@ describe('reaching a customer', () => {
       status: 401,
       code: 'token_invalid',
     });
+  });
+
+  it('remembers a verified token only until it expires', async () => {
+    // Expires at the next whole second but one: used once while valid (and remembered), then after.
+    const expiresAt = Math.floor(Date.now() / 1000) + 2;
+    const token = await userToken('alice', { expiresIn: expiresAt });
+    expect(await getAlice(token)).toMatchObject({ status: 200, appUserId: 'alice' });
+    await sleep(expiresAt * 1000 - Date.now() + 50);
+    expect(await getAlice(token)).toMatchObject({ status: 401, code: 'token_expired' });
   });
 
   it('lets a server with an API key read any customer, until the key is revoked', async () => {
