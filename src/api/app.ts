@@ -2,15 +2,17 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import rateLimit, { type RateLimitPluginOptions } from '@fastify/rate-limit';
 import { createHash } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { installProblemHandlers } from './problems.ts';
+import { problems } from './schemas.ts';
 import { appleWebhookRoutes } from './routes/apple-webhook.ts';
 import { customerRoutes, type CustomerRouteDeps } from './routes/customers.ts';
 import { clientConfigRoutes, type ClientConfigRouteDeps } from './routes/client-config.ts';
 import { contentRoutes, type ContentRouteDeps } from './routes/content.ts';
+import { adminContentRoutes } from './routes/admin-content.ts';
 import { jwksRoutes } from './routes/jwks.ts';
 import { tokenRoutes, type TokenRouteDeps } from './routes/tokens.ts';
 import type { TokenKeyRing } from '../tokens/token-key-ring.ts';
@@ -45,13 +47,25 @@ export interface ApiDependencies {
  * `/openapi.json` (browsable at `/docs`): the API contract.
  */
 export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: 256 * 1024 });
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: 256 * 1024,
+    // Room for the longest ids the schemas allow (256 characters), percent-encoded: the
+    // schemas, not the router, say what is too long, with a problem document.
+    routerOptions: { maxParamLength: 1024 },
+  });
   // Every route, as registered: the contract test checks each is in the OpenAPI document.
   const routes: { method: string; url: string; hidden: boolean }[] = [];
   app.decorate('registeredRoutes', routes);
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {
       routes.push({ method, url: route.url, hidden: Boolean(route.schema?.hide) || route.url.startsWith('/docs') });
+    }
+    if (route.schema && !route.schema.hide) {
+      route.schema.response = {
+        ...commonProblems(route, Boolean(deps.rateLimitPerMinute)),
+        ...(route.schema.response ?? {}),
+      };
     }
   });
   app.setValidatorCompiler(validatorCompiler);
@@ -100,8 +114,27 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   if (deps.tokenKeys) await app.register(jwksRoutes, { keyRing: deps.tokenKeys });
   if (deps.tokens) await app.register(tokenRoutes, deps.tokens);
   if (deps.clientConfigs) await app.register(clientConfigRoutes, deps.clientConfigs);
-  if (deps.content) await app.register(contentRoutes, deps.content);
+  if (deps.content) {
+    await app.register(contentRoutes, deps.content);
+    await app.register(adminContentRoutes, deps.content);
+  }
   return app;
+}
+
+/** Methods whose requests fastify reads a body of (and may refuse as too large or of an unknown type). */
+const WITH_BODY = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/**
+ * The problems any route can answer besides its own, written into its schema so that
+ * the contract says so: 400 when the request has parts to validate, 413 and 415 where
+ * a body is read, 429 where the rate limit applies, and 500.
+ */
+function commonProblems(route: RouteOptions, rateLimited: boolean) {
+  const methods = [route.method].flat();
+  const readsBody = methods.some((m) => WITH_BODY.has(m));
+  const validates = readsBody || Boolean(route.schema?.params || route.schema?.querystring || route.schema?.body);
+  const limited = rateLimited && !UNLIMITED.some((prefix) => route.url.startsWith(prefix));
+  return problems(...(validates ? [400] : []), ...(readsBody ? [413, 415] : []), ...(limited ? [429] : []), 500);
 }
 
 /** Not limited: the stores' webhooks (they retry, and must not be turned away) and the operators' probes. */

@@ -9,8 +9,10 @@ declare module 'fastify' {
 }
 
 /**
- * preHandlers that authenticate the caller and apply one rule. Anyone else gets 401
- * (who are you?) or 403 (not for you), with a code.
+ * Hooks that authenticate the caller and apply one rule. Anyone else gets 401 (who
+ * are you?) or 403 (not for you), with a code. Routes run them `onRequest`, before the
+ * body is read: a stranger's body is not worth parsing, and the answer to a stranger
+ * is 401 whatever they sent.
  */
 type Rule = (caller: Caller, request: FastifyRequest) => string | undefined;
 

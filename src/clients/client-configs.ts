@@ -34,7 +34,8 @@ export class InvalidClientConfig extends Error {
   }
 }
 
-type Stored = { document: ClientConfigDocument; updatedAt: Date };
+/** A client's document as stored, with when it last changed. */
+export type StoredClientConfig = { document: ClientConfigDocument; updatedAt: Date };
 
 /**
  * Client configuration documents in PostgreSQL, remembered for a few seconds: every
@@ -43,14 +44,14 @@ type Stored = { document: ClientConfigDocument; updatedAt: Date };
  */
 export class ClientConfigs {
   static readonly CACHE_MS = 5_000;
-  private readonly cache = new LRUCache<string, { stored: Stored | undefined }>({
+  private readonly cache = new LRUCache<string, { stored: StoredClientConfig | undefined }>({
     max: 1_000,
     ttl: ClientConfigs.CACHE_MS,
   });
 
   constructor(private readonly db: Queryable) {}
 
-  async get(clientId: string): Promise<Stored | undefined> {
+  async get(clientId: string): Promise<StoredClientConfig | undefined> {
     const cached = this.cache.get(clientId);
     if (cached) return cached.stored;
     const stored = await this.read(clientId);
@@ -58,7 +59,7 @@ export class ClientConfigs {
     return stored;
   }
 
-  private async read(clientId: string): Promise<Stored | undefined> {
+  private async read(clientId: string): Promise<StoredClientConfig | undefined> {
     const { rows } = await this.db.query<{ document: ClientConfigDocument; updated_at: Date }>(
       `SELECT document, updated_at FROM client_configs WHERE client_id = $1`,
       [clientId],

@@ -26,6 +26,18 @@ describe('GET /openapi.json', () => {
     expect(missing).toEqual([]);
   });
 
+  it('declares the problems any route can answer: 500 everywhere, 429 where rate-limited, 413 and 415 with a body', async () => {
+    const document = (await (await fetch(`${harness.subledger.url}/openapi.json`)).json()) as OpenApiDocument;
+    const statuses = (path: string, method: string) => Object.keys(document.paths[path]![method]!.responses!);
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const method of Object.keys(operations)) expect(statuses(path, method)).toContain('500');
+    }
+    expect(statuses('/v1/customers/{appUserId}', 'get')).toEqual(expect.arrayContaining(['400', '429']));
+    expect(statuses('/v1/customers/{appUserId}', 'get')).not.toContain('413');
+    expect(statuses('/v1/customers/{appUserId}/tokens', 'post')).toEqual(expect.arrayContaining(['413', '415']));
+    expect(statuses('/v1/webhooks/apple', 'post')).not.toContain('429'); // stores are never turned away
+  });
+
   it('says which routes need a credential', async () => {
     const document = (await (await fetch(`${harness.subledger.url}/openapi.json`)).json()) as OpenApiDocument;
     expect(document.paths['/v1/customers/{appUserId}']!.get!.security).toEqual([{ bearer: [] }]);

@@ -1,14 +1,19 @@
-import { createHash } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import semver from 'semver';
 import { z } from 'zod';
 import type { Authenticator } from '../../auth/authenticator.ts';
-import { ClientConfigs, clientConfigDocumentSchema, InvalidClientConfig } from '../../clients/client-configs.ts';
+import {
+  ClientConfigs,
+  clientConfigDocumentSchema,
+  InvalidClientConfig,
+  type StoredClientConfig,
+} from '../../clients/client-configs.ts';
 import { resolveClientConfig } from '../../domain/client-config.ts';
 import { adminAccess } from '../authorization.ts';
 import { sendProblem } from '../problems.ts';
 import { problems } from '../schemas.ts';
+import { renderJson, sendRendered, type RenderedJson } from '../rendered-json.ts';
 
 export interface ClientConfigRouteDeps {
   readonly configs: ClientConfigs;
@@ -37,6 +42,22 @@ const resolvedSchema = z.object({
  */
 export const clientConfigRoutes: FastifyPluginAsync<ClientConfigRouteDeps> = async (plain, deps) => {
   const app = plain.withTypeProvider<ZodTypeProvider>();
+  // Answers rendered per stored document (a new one replaces them) and platform and version.
+  const rendered = new WeakMap<StoredClientConfig, Map<string, RenderedJson>>();
+  const renderedFor = (stored: StoredClientConfig, platform: 'ios' | 'android', version: string) => {
+    let answers = rendered.get(stored);
+    if (!answers) rendered.set(stored, (answers = new Map()));
+    const key = `${platform} ${version}`;
+    let answer = answers.get(key);
+    if (!answer) {
+      // Versions are the caller's to choose: keep a bounded number of answers.
+      if (answers.size >= 1_000) answers.clear();
+      const resolved = resolveClientConfig(stored.document, platform, version);
+      answer = renderJson(resolvedSchema, { ...resolved, contentKinds: [...resolved.contentKinds] });
+      answers.set(key, answer);
+    }
+    return answer;
+  };
   app.get(
     '/v1/clients/:clientId/config',
     {
@@ -50,18 +71,15 @@ export const clientConfigRoutes: FastifyPluginAsync<ClientConfigRouteDeps> = asy
     async (request, reply) => {
       const stored = await deps.configs.get(request.params.clientId);
       if (!stored) return sendProblem(reply, 404, 'unknown_client', `No configuration for ${request.params.clientId}`);
-      const resolved = resolveClientConfig(stored.document, request.query.platform, request.query.version);
-      const etag = `"${createHash('sha256').update(JSON.stringify(resolved)).digest('base64url')}"`;
-      reply.header('etag', etag).header('cache-control', 'public, max-age=60, s-maxage=300');
-      if (request.headers['if-none-match'] === etag) return reply.code(304).send(null);
-      return { ...resolved, contentKinds: [...resolved.contentKinds] };
+      const answer = renderedFor(stored, request.query.platform, request.query.version);
+      return sendRendered(request, reply, answer, 'public, max-age=60, s-maxage=300');
     },
   );
 
   app.put(
     '/v1/admin/clients/:clientId/config',
     {
-      preHandler: adminAccess(deps.authenticator),
+      onRequest: adminAccess(deps.authenticator),
       schema: {
         description: "Replaces a client's configuration document",
         security: [{ bearer: [] }],

@@ -58,6 +58,7 @@ export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain,
             items: z.array(publicItem.extend({ likes: z.number().int() })),
             nextCursor: z.string().nullable(),
           }),
+          304: z.null().describe('Not modified'),
           ...problems(400, 401),
         },
       },
@@ -85,6 +86,7 @@ export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain,
         params: z.object({ id: z.string().min(1).max(128) }),
         response: {
           200: fullItem,
+          304: z.null().describe('Not modified'),
           403: problemSchema.extend({ item: publicItem.describe('The public part, to show a paywall with') }),
           ...problems(401, 404),
         },
@@ -123,18 +125,18 @@ export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain,
     };
   app.put(
     '/v1/content/:id/like',
-    { preHandler: userOnly, schema: likeSchema('Like an item (idempotent)') },
+    { onRequest: userOnly, schema: likeSchema('Like an item (idempotent)') },
     likeRoute((id, user) => deps.likes.like(id, user)),
   );
   app.delete(
     '/v1/content/:id/like',
-    { preHandler: userOnly, schema: likeSchema('Unlike an item (idempotent)') },
+    { onRequest: userOnly, schema: likeSchema('Unlike an item (idempotent)') },
     likeRoute((id, user) => deps.likes.unlike(id, user)),
   );
   app.get(
     '/v1/content/:id/likes',
     {
-      preHandler: userOnly,
+      onRequest: userOnly,
       schema: {
         description: 'How many like an item, and whether the caller does',
         security: [{ bearer: [] }],

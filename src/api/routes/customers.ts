@@ -42,13 +42,13 @@ export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (plai
   // Rendered once per customer snapshot; the route only writes the answer's time in.
   const sendDocument = async (reply: FastifyReply, appUserId: string) =>
     reply.type('application/json; charset=utf-8').send(documents.json(await deps.current.of(appUserId), new Date()));
-  const preHandler = customerAccess(deps.authenticator);
+  const onRequest = customerAccess(deps.authenticator);
   const security = [{ bearer: [] }];
 
   app.get(
     '/v1/customers/:appUserId',
     {
-      preHandler,
+      onRequest,
       schema: {
         description: "The customer's entitlements now; an unknown user has none",
         security,
@@ -66,7 +66,7 @@ export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (plai
     {
       // Legacy receipts with a long history run to hundreds of kilobytes.
       bodyLimit: 1024 * 1024,
-      preHandler,
+      onRequest,
       schema: {
         description: 'An app submits an App Store purchase; answers once the entitlements show it',
         security,

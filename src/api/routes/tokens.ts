@@ -22,7 +22,7 @@ export const tokenRoutes: FastifyPluginAsync<TokenRouteDeps> = async (plain, dep
   app.post(
     '/v1/customers/:appUserId/tokens',
     {
-      preHandler: customerAccess(deps.authenticator),
+      onRequest: customerAccess(deps.authenticator),
       schema: {
         description: "A scoped token for the customer's active entitlements",
         security: [{ bearer: [] }],
