@@ -33,6 +33,9 @@ export function installProblemHandlers(app: FastifyInstance): void {
       return sendProblem(reply, 413, 'body_too_large', 'The request body is larger than this endpoint accepts');
     }
     if (error.statusCode === 429) return sendProblem(reply, 429, 'rate_limited', error.message);
+    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      return sendProblem(reply, 415, 'unsupported_media_type', 'Send the body as application/json');
+    }
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       return sendProblem(reply, error.statusCode, 'malformed_request', error.message);
     }

@@ -339,6 +339,17 @@ describe('POST /v1/customers/{appUserId}/tokens', () => {
   const issue = (appUserId: string, credential?: string) =>
     call(main, 'POST', `/v1/customers/${appUserId}/tokens`, { credential });
 
+  it('answers 415 unsupported_media_type to a body that is not JSON, and 401 first to a stranger', async () => {
+    const send = (credential?: string) =>
+      fetch(`${main.subledger.url}/v1/customers/alice/tokens`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/xml', ...(credential && { authorization: `Bearer ${credential}` }) },
+        body: '<token/>',
+      }).then(async (r) => ({ status: r.status, headers: r.headers, body: await r.json() }));
+    expectProblem(await send(serverKey), 415, 'unsupported_media_type');
+    expectProblem(await send(), 401, 'unauthenticated');
+  });
+
   it('answers 400 malformed_request to an empty app user id, issuing no token', async () => {
     const answer = await issue('', serverKey);
     expectProblem(answer, 400, 'malformed_request');
