@@ -345,7 +345,11 @@ describe('POST /v1/customers/{appUserId}/tokens', () => {
         method: 'POST',
         headers: { 'content-type': 'application/xml', ...(credential && { authorization: `Bearer ${credential}` }) },
         body: '<token/>',
-      }).then(async (r) => ({ status: r.status, headers: r.headers, body: await r.json() }));
+      }).then(async (r) => ({
+        status: r.status,
+        headers: r.headers,
+        body: (await r.json()) as Record<string, unknown>,
+      }));
     expectProblem(await send(serverKey), 415, 'unsupported_media_type');
     expectProblem(await send(), 401, 'unauthenticated');
   });

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -9,6 +8,7 @@ import { appUserAccess } from '../authorization.ts';
 import { TokenRejected, type ScopedTokens } from '../../tokens/scoped-tokens.ts';
 import { sendProblem } from '../problems.ts';
 import { problems, problemSchema } from '../schemas.ts';
+import { renderJson, sendRendered, type RenderedJson } from '../rendered-json.ts';
 
 export interface ContentRouteDeps {
   readonly content: ContentItems;
@@ -31,6 +31,12 @@ const publicItem = z.object({
   updatedAt: z.string(),
 });
 const fullItem = publicItem.extend({ body: z.string() });
+const listSchema = z.object({
+  items: z.array(publicItem.extend({ likes: z.number().int() })),
+  nextCursor: z.string().nullable(),
+});
+/** Shared caches keep an answer a minute; browsers revalidate (the ETag makes that cheap). */
+const CACHE_CONTROL = 'public, max-age=0, s-maxage=60';
 const listQuery = z.object({
   kind: z.string().optional(),
   cursor: z.string().optional().describe('From the previous page’s nextCursor'),
@@ -45,6 +51,16 @@ const security = [{ scopedToken: [] }];
  */
 export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain, deps) => {
   const app = plain.withTypeProvider<ZodTypeProvider>();
+  // An unlocked item reads the same whatever the scope: rendered once per stored item.
+  const unlocked = new WeakMap<ContentItem, RenderedJson>();
+  const renderedItem = (item: ContentItem) => {
+    let rendered = unlocked.get(item);
+    if (!rendered) {
+      rendered = renderJson(fullItem, { ...publicPart(item, []), locked: false, body: item.body });
+      unlocked.set(item, rendered);
+    }
+    return rendered;
+  };
 
   app.get(
     '/v1/content',
@@ -54,10 +70,7 @@ export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain,
         security,
         querystring: listQuery,
         response: {
-          200: z.object({
-            items: z.array(publicItem.extend({ likes: z.number().int() })),
-            nextCursor: z.string().nullable(),
-          }),
+          200: listSchema,
           304: z.null().describe('Not modified'),
           ...problems(400, 401),
         },
@@ -69,11 +82,11 @@ export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain,
       const { kind, cursor, limit } = request.query;
       const items = await deps.content.list({ ...(kind && { kind }), ...(cursor && { after: cursor }), limit });
       const likes = await deps.likes.counts(items.map((item) => item.id));
-      const body = {
+      const page = renderJson(listSchema, {
         items: items.map((item) => ({ ...publicPart(item, scope), likes: likes.get(item.id) ?? 0 })),
         nextCursor: items.length === limit ? items.at(-1)!.id : null,
-      };
-      return cacheable(request, reply, scope, body);
+      });
+      return sendRendered(request, withScope(reply, scope), page, CACHE_CONTROL);
     },
   );
 
@@ -97,13 +110,13 @@ export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain,
       if (!scope) return reply;
       const item = await deps.content.get(request.params.id);
       if (!item) return sendProblem(reply, 404, 'unknown_content', `No content ${request.params.id}`);
-      const visible = publicPart(item, scope);
-      if (visible.locked) {
-        reply.header(SCOPE_HEADER, scope.join(' ')).header('vary', SCOPE_HEADER);
+      if (isLocked(item, scope)) {
         const detail = `This needs the "${item.requiredEntitlement}" entitlement`;
-        return sendProblem(reply, 403, 'entitlement_required', detail, { item: visible });
+        return sendProblem(withScope(reply, scope), 403, 'entitlement_required', detail, {
+          item: publicPart(item, scope),
+        });
       }
-      return cacheable(request, reply, scope, { ...visible, body: item.body });
+      return sendRendered(request, withScope(reply, scope), renderedItem(item), CACHE_CONTROL);
     },
   );
 
@@ -174,6 +187,10 @@ async function scopeOf(
   }
 }
 
+function isLocked(item: ContentItem, scope: readonly string[]): boolean {
+  return item.requiredEntitlement !== null && !scope.includes(item.requiredEntitlement);
+}
+
 function publicPart(item: ContentItem, scope: readonly string[]) {
   return {
     id: item.id,
@@ -182,18 +199,12 @@ function publicPart(item: ContentItem, scope: readonly string[]) {
     summary: item.summary,
     tags: [...item.tags],
     requiredEntitlement: item.requiredEntitlement,
-    locked: item.requiredEntitlement !== null && !scope.includes(item.requiredEntitlement),
+    locked: isLocked(item, scope),
     updatedAt: item.updatedAt.toISOString(),
   };
 }
 
-function cacheable<T>(request: FastifyRequest, reply: FastifyReply, scope: readonly string[], body: T) {
-  const etag = `"${createHash('sha256').update(JSON.stringify(body)).digest('base64url')}"`;
-  reply
-    .header('etag', etag)
-    .header(SCOPE_HEADER, scope.join(' '))
-    .header('vary', SCOPE_HEADER)
-    .header('cache-control', 'public, max-age=0, s-maxage=60');
-  if (request.headers['if-none-match'] === etag) return reply.code(304).send(null);
-  return body;
+/** Says which scope the answer is for, and that shared caches must key on it. */
+function withScope(reply: FastifyReply, scope: readonly string[]): FastifyReply {
+  return reply.header(SCOPE_HEADER, scope.join(' ')).header('vary', SCOPE_HEADER);
 }
