@@ -22,6 +22,7 @@ import { purchaseStatusAt } from '../src/domain/purchase/status.ts';
 import { toTimestamp } from '../src/domain/time.ts';
 import { benchPostgres, machine } from './support.ts';
 import { startService } from './webhook-service.ts';
+import { CpuMeter, postmasterOf } from './webhook-cpu.ts';
 
 const CUSTOMERS = Number(process.env.CUSTOMERS ?? 100_000);
 const ITEMS = Number(process.env.ITEMS ?? 1_000);
@@ -115,12 +116,16 @@ try {
       ],
       ['client config', service.url, [{ method: 'GET', path: '/v1/clients/pulse/config?platform=ios&version=2.1.0' }]],
     ];
+    const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const cpu = new CpuMeter([service.pid], postmasterOf(rows[0]!.pid));
     const results = [];
     let ceilingRate = 0;
     let maxRss = 0;
     for (const [name, url, requests] of scenarios) {
       if (url !== ceiling.url && ONLY && !ONLY.some((part) => name.includes(part))) continue;
+      const before = cpu.sample();
       const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, requests });
+      const used = cpu.between(before, cpu.sample());
       const rps = result.requests.average;
       if (!ceilingRate) ceilingRate = rps;
       const rss = await rssOf(service.pid);
@@ -133,12 +138,16 @@ try {
         'errors + non-2xx': result.errors + result.non2xx,
         'of ceiling': `${Math.round((rps / ceilingRate) * 100)}%`,
         'service RSS MB': url === service.url ? Math.round(rss / 1024) : '',
+        'cores: service/pg/load/other': [used.subledger, used.postgres, used.loadGenerator, used.other]
+          .map((c) => c.toFixed(2))
+          .join(' / '),
       });
       console.error(`${name}: ${Math.round(rps)} req/s`);
     }
     console.log(`\nMachine: ${JSON.stringify(machine())}`);
     console.log(
-      `${CUSTOMERS} customers, ${ITEMS} items, ${CONNECTIONS} connections, ${SECONDS} s each; 2 cores shared by the service, PostgreSQL and autocannon`,
+      `${CUSTOMERS} customers, ${ITEMS} items, ${CONNECTIONS} connections, ${SECONDS} s each; ` +
+        `the ${os.cpus().length} cores are shared by the service, PostgreSQL, autocannon (load) and anything else running (other)`,
     );
     console.table(results);
     console.log(`max service RSS: ${Math.round(maxRss / 1024)} MB`);
@@ -183,6 +192,10 @@ async function generateData(): Promise<void> {
      FROM generate_series(0, $1 - 1) AS n`,
     [ITEMS],
   );
+  // As a table that has been in use is: vacuumed, with statistics. Freshly loaded, the
+  // planner knows nothing of its size (and may scan it in parallel for one customer),
+  // and autovacuum would be busy with it during the measurements.
+  await pool.query('VACUUM ANALYZE purchases, content_items');
 }
 
 async function startCeiling() {

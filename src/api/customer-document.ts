@@ -1,11 +1,12 @@
+import type { z } from 'zod';
 import { productForStoreProduct, type Catalog } from '../domain/catalog.ts';
 import type { CustomerPurchase, Entitlement } from '../domain/entitlements.ts';
 import { hasAccessAt } from '../domain/purchase/status.ts';
 import { millis, type Timestamp } from '../domain/time.ts';
-import type { CustomerSnapshot } from '../projections/entitlements/customer-entitlements.ts';
-import { customerSchema } from './schemas.ts';
+import type { CustomerNow } from '../projections/entitlements/customer-entitlements.ts';
+import type { customerSchema } from './schemas.ts';
 
-type CustomerDocument = ReturnType<typeof customerSchema.parse>;
+type CustomerDocument = z.input<typeof customerSchema>;
 
 /**
  * The customer document apps read (RevenueCat's customer info is the model):
@@ -13,8 +14,8 @@ type CustomerDocument = ReturnType<typeof customerSchema.parse>;
  * so sandbox access is never mistaken for a production purchase; then every
  * subscription by store product, and one-time purchases.
  */
-export function customerDocument(snapshot: CustomerSnapshot, catalog: Catalog): CustomerDocument {
-  const { appUserId, purchases, entitlements: customer } = snapshot;
+export function customerDocument(customerNow: CustomerNow, catalog: Catalog): CustomerDocument {
+  const { appUserId, purchases, entitlements: customer } = customerNow;
   const started = purchases.flatMap((p) => p.status.firstPurchasedAt ?? []);
   const observed = purchases.flatMap((p) => p.status.lastObservedAt ?? []);
   return {
@@ -36,26 +37,6 @@ export function customerDocument(snapshot: CustomerSnapshot, catalog: Catalog): 
       .sort((a, b) => millis(a.purchasedAt) - millis(b.purchasedAt)),
     unknownProducts: customer.unknownProducts.map((u) => ({ ...u.purchase, storeProductId: u.storeProductId })),
   };
-}
-
-/**
- * The document as JSON, each computed once per snapshot and checked against the
- * schema then; a request only writes its own `at` (the moment it was answered) in.
- */
-export class CustomerDocuments {
-  private readonly rendered = new WeakMap<CustomerSnapshot, string>();
-
-  constructor(private readonly catalog: Catalog) {}
-
-  json(snapshot: CustomerSnapshot, at: Date): string {
-    let rest = this.rendered.get(snapshot);
-    if (rest === undefined) {
-      const { at: _computedAt, ...document } = customerSchema.parse(customerDocument(snapshot, this.catalog));
-      rest = JSON.stringify(document).slice(1);
-      this.rendered.set(snapshot, rest);
-    }
-    return `{"at":"${at.toISOString()}",${rest}`;
-  }
 }
 
 function entitlementDocument(e: Entitlement) {

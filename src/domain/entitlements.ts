@@ -83,22 +83,6 @@ export function entitlementsAt(
   return { at, entitlements, unknownProducts };
 }
 
-/**
- * The first moment after `at` when some purchase's access starts or ends, so the
- * entitlements computed at `at` hold until then (null: they hold for good, until the
- * purchases change). Caches of computed entitlements expire at this moment.
- */
-export function nextAccessChangeAfter(purchases: readonly CustomerPurchase[], at: Timestamp): Timestamp | null {
-  const now = millis(at);
-  let next: Timestamp | null = null;
-  for (const { status } of purchases) {
-    for (const moment of [status.access?.from, status.access?.until]) {
-      if (moment && millis(moment) > now && (next === null || millis(moment) < millis(next))) next = moment;
-    }
-  }
-  return next;
-}
-
 /** Active beats inactive; then the later end (never-ending last); then a stable tie-break. */
 function strongest(a: Entitlement, b: Entitlement): Entitlement {
   if (a.active !== b.active) return a.active ? a : b;

@@ -19,7 +19,6 @@ import { Authenticator } from '../auth/authenticator.ts';
 import { ScopedTokens } from '../tokens/scoped-tokens.ts';
 import { TokenKeyRing } from '../tokens/token-key-ring.ts';
 import { purchasesProjection } from '../projections/entitlements/purchases-projection.ts';
-import { CurrentEntitlements } from '../projections/entitlements/customer-entitlements.ts';
 import { CustomerCache } from '../projections/entitlements/customer-cache.ts';
 import { ProjectionRunner } from '../projections/runner.ts';
 import { SourceDocumentArchive } from '../eventstore/source-documents.ts';
@@ -133,7 +132,6 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
     const customers = new CustomerCache({ pool, logger });
     await customers.start();
     stops.push(() => customers.stop());
-    const current = new CurrentEntitlements(customers, catalog);
 
     const authenticator = new Authenticator(
       new ApiKeys(pool),
@@ -155,13 +153,12 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
       readiness: () => checkReadiness({ pool, eventStore, runners: [purchases], expectedSchemaVersion }),
       metrics,
       apple: { verifier, queue, metrics },
-      tokens: { authenticator, current, tokens },
+      tokens: { authenticator, customers, catalog, tokens },
       clientConfigs: { configs: clientConfigs, authenticator },
       content: { content, tokens, likes: new Likes(pool), authenticator },
       customers: {
         authenticator,
         customers,
-        current,
         catalog,
         entitlements: purchases,
         apple: {

@@ -1,14 +1,14 @@
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Catalog } from '../../domain/catalog.ts';
 import { submitApplePurchase, type SubmitDeps } from '../../ingest/apple/submit-purchase.ts';
 import type { CustomerCache } from '../../projections/entitlements/customer-cache.ts';
-import type { CurrentEntitlements } from '../../projections/entitlements/customer-entitlements.ts';
+import { customerNow } from '../../projections/entitlements/customer-entitlements.ts';
 import type { ProjectionRunner } from '../../projections/runner.ts';
 import type { Authenticator } from '../../auth/authenticator.ts';
 import { customerAccess } from '../authorization.ts';
-import { CustomerDocuments } from '../customer-document.ts';
+import { customerDocument } from '../customer-document.ts';
 import { appUserIdParams, customerSchema, problems } from '../schemas.ts';
 import { sendAppleProblem } from './apple-problems.ts';
 
@@ -17,8 +17,6 @@ export interface CustomerRouteDeps {
   readonly authenticator: Authenticator;
   /** Customers' purchases, through the cache the read model invalidates: dropped here after a write. */
   readonly customers: CustomerCache;
-  /** Customers' entitlements now, from those purchases. */
-  readonly current: CurrentEntitlements;
   readonly catalog: Catalog;
   /** The projection customers are read from, to wait on after a write (read-your-writes). */
   readonly entitlements: ProjectionRunner;
@@ -38,10 +36,8 @@ const READ_YOUR_WRITES_TIMEOUT_MS = 5_000;
 /** Customers as apps see them: each app user reaches their own; servers with an API key reach any. */
 export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (plain, deps) => {
   const app = plain.withTypeProvider<ZodTypeProvider>();
-  const documents = new CustomerDocuments(deps.catalog);
-  // Rendered once per customer snapshot; the route only writes the answer's time in.
-  const sendDocument = async (reply: FastifyReply, appUserId: string) =>
-    reply.type('application/json; charset=utf-8').send(documents.json(await deps.current.of(appUserId), new Date()));
+  const document = async (appUserId: string) =>
+    customerDocument(await customerNow(deps.customers, deps.catalog, appUserId), deps.catalog);
   const onRequest = customerAccess(deps.authenticator);
   const security = [{ bearer: [] }];
 
@@ -56,7 +52,7 @@ export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (plai
         response: { 200: customerSchema, ...problems(400, 401, 403) },
       },
     },
-    async (request, reply) => sendDocument(reply, request.params.appUserId),
+    async (request) => document(request.params.appUserId),
   );
 
   const apple = deps.apple;
@@ -92,7 +88,7 @@ export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (plai
       if (!caughtUp) request.log.warn('entitlements did not catch up in time; the answer may be stale');
       // The read model's notice of this change may still be on its way: do not wait for it.
       for (const user of [appUserId, ...submitted.previousOwners]) deps.customers.invalidate(user);
-      return sendDocument(reply, appUserId);
+      return document(appUserId);
     },
   );
 };

@@ -1,14 +1,16 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Authenticator } from '../../auth/authenticator.ts';
-import type { CurrentEntitlements } from '../../projections/entitlements/customer-entitlements.ts';
+import type { Catalog } from '../../domain/catalog.ts';
+import { customerNow, type CustomerPurchasesReader } from '../../projections/entitlements/customer-entitlements.ts';
 import type { ScopedTokens } from '../../tokens/scoped-tokens.ts';
 import { customerAccess } from '../authorization.ts';
 import { appUserIdParams, problems, scopedTokenSchema } from '../schemas.ts';
 
 export interface TokenRouteDeps {
   readonly authenticator: Authenticator;
-  readonly current: CurrentEntitlements;
+  readonly customers: CustomerPurchasesReader;
+  readonly catalog: Catalog;
   readonly tokens: ScopedTokens;
 }
 
@@ -32,7 +34,7 @@ export const tokenRoutes: FastifyPluginAsync<TokenRouteDeps> = async (plain, dep
     },
     async (request, reply) => {
       const { appUserId } = request.params;
-      const { entitlements } = await deps.current.of(appUserId);
+      const { entitlements } = await customerNow(deps.customers, deps.catalog, appUserId);
       const issued = await deps.tokens.issue(appUserId, entitlements.entitlements);
       return reply
         .code(201)
