@@ -4,7 +4,8 @@
  * customers with an active subscription and 1,000 content items. In one run: a bare
  * fastify route (the ceiling, also its own process), then customer info for random
  * customers, token issuance, premium content with a valid scoped token, like/unlike,
- * and client configuration. Each for SECONDS (10) on CONNECTIONS (50) with autocannon.
+ * and client configuration. Each for SECONDS (10) on CONNECTIONS (50) with autocannon,
+ * after WARMUP_SECONDS (5) of the same load, unmeasured.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -27,6 +28,8 @@ import { CpuMeter, postmasterOf } from './webhook-cpu.ts';
 const CUSTOMERS = Number(process.env.CUSTOMERS ?? 100_000);
 const ITEMS = Number(process.env.ITEMS ?? 1_000);
 const SECONDS = Number(process.env.SECONDS ?? 10);
+/** Unmeasured load before each scenario: the JIT compiles the hot paths, caches fill as in a service that has run a while. */
+const WARMUP_SECONDS = Number(process.env.WARMUP_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50);
 const LIKERS = 2_000;
 /** Only the scenarios whose names contain one of these (comma-separated); the ceiling always runs. */
@@ -62,45 +65,60 @@ try {
     ).json();
     const premiumToken = (scoped as { token: string }).token;
     let like = 0;
-    const scenarios: [string, string, autocannon.Options['requests']][] = [
-      ['bare fastify route (ceiling)', ceiling.url, [{ method: 'GET', path: '/' }]],
-      [
-        'customer info, random customers',
-        service.url,
-        [
-          {
-            method: 'GET',
-            headers: auth,
-            setupRequest: (r) => ({ ...r, path: `/v1/customers/user-${random(CUSTOMERS)}` }),
-          },
+    const randomCustomer: autocannon.Options['requests'] = [
+      {
+        method: 'GET',
+        headers: auth,
+        setupRequest: (r) => ({ ...r, path: `/v1/customers/user-${random(CUSTOMERS)}` }),
+      },
+    ];
+    let swept = 0;
+    /** Asks for every customer once, in order: the cache then holds them, as in a service that has run a while. */
+    const everyCustomerOnce = () =>
+      autocannon({
+        url: service.url,
+        connections: CONNECTIONS,
+        amount: CUSTOMERS,
+        requests: [
+          { method: 'GET', headers: auth, setupRequest: (r) => ({ ...r, path: `/v1/customers/user-${swept++}` }) },
         ],
-      ],
-      [
-        'token issuance',
-        service.url,
-        [
+      });
+    const scenarios: Scenario[] = [
+      { name: 'bare fastify route (ceiling)', url: ceiling.url, requests: [{ method: 'GET', path: '/' }] },
+      // Just started: every customer's first request reads the database (in batches).
+      { name: 'customer info, cold: just started', url: service.url, requests: randomCustomer, warmup: 'none' },
+      {
+        name: 'customer info, warm: each seen once',
+        url: service.url,
+        requests: randomCustomer,
+        warmup: everyCustomerOnce,
+      },
+      {
+        name: 'token issuance',
+        url: service.url,
+        requests: [
           {
             method: 'POST',
             headers: auth,
             setupRequest: (r) => ({ ...r, path: `/v1/customers/user-${random(CUSTOMERS)}/tokens` }),
           },
         ],
-      ],
-      [
-        'premium content with a token',
-        service.url,
-        [
+      },
+      {
+        name: 'premium content with a token',
+        url: service.url,
+        requests: [
           {
             method: 'GET',
             headers: { authorization: `Bearer ${premiumToken}` },
             setupRequest: (r) => ({ ...r, path: `/v1/content/bench-item-${random(ITEMS)}` }),
           },
         ],
-      ],
-      [
-        'like / unlike',
-        service.url,
-        [
+      },
+      {
+        name: 'like / unlike',
+        url: service.url,
+        requests: [
           {
             setupRequest: (r) => {
               const n = like++;
@@ -113,16 +131,24 @@ try {
             },
           },
         ],
-      ],
-      ['client config', service.url, [{ method: 'GET', path: '/v1/clients/pulse/config?platform=ios&version=2.1.0' }]],
+      },
+      {
+        name: 'client config',
+        url: service.url,
+        requests: [{ method: 'GET', path: '/v1/clients/pulse/config?platform=ios&version=2.1.0' }],
+      },
     ];
     const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
     const cpu = new CpuMeter([service.pid], postmasterOf(rows[0]!.pid));
     const results = [];
     let ceilingRate = 0;
     let maxRss = 0;
-    for (const [name, url, requests] of scenarios) {
+    for (const { name, url, requests, warmup } of scenarios) {
       if (url !== ceiling.url && ONLY && !ONLY.some((part) => name.includes(part))) continue;
+      if (typeof warmup === 'function') await warmup();
+      else if (warmup !== 'none' && WARMUP_SECONDS > 0) {
+        await autocannon({ url, connections: CONNECTIONS, duration: WARMUP_SECONDS, requests });
+      }
       const before = cpu.sample();
       const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, requests });
       const used = cpu.between(before, cpu.sample());
@@ -159,6 +185,14 @@ try {
   await pool.end();
   await postgres.dropDatabase(databaseUrl);
   await postgres.stop();
+}
+
+interface Scenario {
+  readonly name: string;
+  readonly url: string;
+  readonly requests: autocannon.Options['requests'];
+  /** Before measuring: WARMUP_SECONDS of the same load (the default), nothing, or this. */
+  readonly warmup?: 'none' | (() => Promise<unknown>);
 }
 
 /** Customers with an active monthly subscription (one folded state, copied), and content items. */
