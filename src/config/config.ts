@@ -31,6 +31,7 @@ const environmentSchema = z.object({
   AUTH_AUDIENCE: z.string().min(1).optional(),
   AUTH_DEV_TOKENS: z.enum(['on', 'off']).default('off'),
   API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+  CUSTOMER_CACHE_ENTRIES: z.coerce.number().int().min(0).default(100_000),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(1200),
   TOKEN_ISSUER: z.string().min(1).default('subledger'),
   TOKEN_MAX_LIFETIME_SECONDS: positiveInt.min(60).max(86_400).default(900),
@@ -69,6 +70,8 @@ export interface Config {
   readonly devTokens: boolean;
   /** How long a verified API key is remembered; a revocation takes up to this long to reach every instance. */
   readonly apiKeyCacheMs: number;
+  /** Customers each instance keeps in memory (0: none, every read asks the database). */
+  readonly customerCacheEntries: number;
   /** Scoped access tokens: who issues them, how long they live, how often the signing key changes. */
   readonly tokens: { readonly issuer: string; readonly maxLifetimeMs: number; readonly keyRotationMs: number };
   readonly intake: {
@@ -157,6 +160,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       }),
     devTokens: e.AUTH_DEV_TOKENS === 'on',
     apiKeyCacheMs: e.API_KEY_CACHE_SECONDS * 1000,
+    customerCacheEntries: e.CUSTOMER_CACHE_ENTRIES,
     tokens: {
       issuer: e.TOKEN_ISSUER,
       maxLifetimeMs: e.TOKEN_MAX_LIFETIME_SECONDS * 1000,

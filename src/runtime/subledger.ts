@@ -129,7 +129,7 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
       maxLifetimeMs: config.tokens.maxLifetimeMs,
     });
 
-    const customers = new CustomerCache({ pool, logger });
+    const customers = new CustomerCache({ pool, logger, maxEntries: config.customerCacheEntries });
     await customers.start();
     stops.push(() => customers.stop());
 

@@ -15,6 +15,7 @@ describe('configuration', () => {
       projections: { batchSize: 500, idlePollMs: 200 },
       devTokens: false,
       apiKeyCacheMs: 30_000,
+      customerCacheEntries: 100_000,
       tokens: { issuer: 'subledger', maxLifetimeMs: 900_000, keyRotationMs: 7 * 86_400_000 },
       intake: { worker: true, visibilityTimeoutMs: 60_000 },
       apple: {

@@ -136,6 +136,8 @@ export class CustomerCache {
 
   private remember(appUserId: string, purchases: readonly CustomerPurchase[]): void {
     const limit = this.options.maxEntries ?? 100_000;
+    if (limit === 0) return;
+    // The oldest in, first out: cheaper than tracking use, and a hot customer is back in at once.
     if (this.entries.size >= limit) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(appUserId, purchases);
   }
