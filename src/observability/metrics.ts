@@ -33,7 +33,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(options: { queueDepth?: () => Promise<number> } = {}) {
+  constructor(
+    options: {
+      queueDepth?: () => Promise<number>;
+      /** Each projection's lag in seconds (undefined: unknown right now). */
+      projectionLag?: () => Promise<Record<string, number | undefined>>;
+    } = {},
+  ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'subledger_' });
     const queueDepth = options.queueDepth;
     if (queueDepth) {
@@ -43,6 +49,21 @@ export class Metrics {
         registers: [this.registry],
         async collect() {
           this.set(await queueDepth());
+        },
+      });
+    }
+    const projectionLag = options.projectionLag;
+    if (projectionLag) {
+      new Gauge({
+        name: 'subledger_projection_lag_seconds',
+        help: 'Age of the oldest event a projection has not applied yet (0: caught up)',
+        labelNames: ['projection'] as const,
+        registers: [this.registry],
+        async collect() {
+          this.reset();
+          for (const [projection, seconds] of Object.entries(await projectionLag())) {
+            if (seconds !== undefined) this.set({ projection }, seconds);
+          }
         },
       });
     }

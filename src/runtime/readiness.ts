@@ -1,6 +1,6 @@
 import type { Pool } from '../db/pool.ts';
 import { appliedSchemaVersion } from '../db/migrate.ts';
-import type { EventStore } from '../eventstore/event-store.ts';
+import type { EventStore, RecordedEvent } from '../eventstore/event-store.ts';
 import { formatPosition } from '../eventstore/global-position.ts';
 import type { ProjectionRunner } from '../projections/runner.ts';
 import type { Readiness } from '../api/routes/health.ts';
@@ -26,11 +26,7 @@ export async function checkReadiness(deps: {
   const projections = await Promise.all(
     runners.map(async (runner) => {
       const status = runner.status();
-      let lagSeconds: number | undefined;
-      if (database.reachable) {
-        const [next] = await eventStore.readAll({ after: status.checkpoint, limit: 1 }).catch(() => []);
-        lagSeconds = next ? Math.max(0, (Date.now() - next.recordedAt.getTime()) / 1000) : 0;
-      }
+      const lagSeconds = database.reachable ? await projectionLagSeconds(eventStore, runner) : undefined;
       return {
         name: status.projection,
         running: status.running,
@@ -46,6 +42,23 @@ export async function checkReadiness(deps: {
     (database.schemaVersion ?? 0) >= expectedSchemaVersion &&
     projections.every((p) => p.running && !p.failing);
   return { ready, database, projections };
+}
+
+/**
+ * How far behind a projection is: the age of the oldest event it has not applied yet
+ * (0 when it has applied everything); undefined when the event store cannot say.
+ */
+export async function projectionLagSeconds(
+  eventStore: EventStore,
+  runner: ProjectionRunner,
+): Promise<number | undefined> {
+  let next: RecordedEvent | undefined;
+  try {
+    [next] = await eventStore.readAll({ after: runner.status().checkpoint, limit: 1 });
+  } catch {
+    return undefined;
+  }
+  return next ? Math.max(0, (Date.now() - next.recordedAt.getTime()) / 1000) : 0;
 }
 
 async function oldestWriteTransactionAge(pool: Pool): Promise<number> {

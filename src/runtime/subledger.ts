@@ -30,7 +30,7 @@ import { IntakeWorker } from '../ingest/intake-worker.ts';
 import type { IntakeQueue } from '../intake/intake-queue.ts';
 import { PostgresIntakeQueue } from '../intake/postgres-intake-queue.ts';
 import { openDatabase } from './database.ts';
-import { checkReadiness } from './readiness.ts';
+import { checkReadiness, projectionLagSeconds } from './readiness.ts';
 
 export interface Subledger {
   readonly config: Config;
@@ -89,7 +89,12 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
 
     const documents = new SourceDocumentArchive(pool);
     const queue = new PostgresIntakeQueue(pool);
-    const metrics = new Metrics({ queueDepth: () => queue.depth() });
+    const metrics = new Metrics({
+      queueDepth: () => queue.depth(),
+      projectionLag: async () => ({
+        [purchases.status().projection]: await projectionLagSeconds(eventStore, purchases),
+      }),
+    });
     const intake = new IntakeWorker({
       queue,
       documents,
