@@ -9,6 +9,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import { installProblemHandlers } from './problems.ts';
 import { problems } from './schemas.ts';
 import { appleWebhookRoutes } from './routes/apple-webhook.ts';
+import { googleWebhookRoutes, type GoogleWebhookDeps } from './routes/google-webhook.ts';
 import { customerRoutes, type CustomerRouteDeps } from './routes/customers.ts';
 import { clientConfigRoutes, type ClientConfigRouteDeps } from './routes/client-config.ts';
 import { contentRoutes, type ContentRouteDeps } from './routes/content.ts';
@@ -32,6 +33,8 @@ export interface ApiDependencies {
   readonly readiness: () => Promise<Readiness>;
   /** The App Store webhook, when the service ingests App Store notifications. */
   readonly apple?: Parameters<typeof appleWebhookRoutes>[1];
+  /** The Google Play webhook (real-time developer notifications). */
+  readonly google?: GoogleWebhookDeps;
   readonly customers?: CustomerRouteDeps;
   /** Signing keys of scoped tokens, published as a JWKS. */
   readonly tokenKeys?: TokenKeyRing;
@@ -110,6 +113,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     );
   }
   if (deps.apple) await app.register(appleWebhookRoutes, deps.apple);
+  if (deps.google) await app.register(googleWebhookRoutes, deps.google);
   if (deps.customers) await app.register(customerRoutes, deps.customers);
   if (deps.tokenKeys) await app.register(jwksRoutes, { keyRing: deps.tokenKeys });
   if (deps.tokens) await app.register(tokenRoutes, deps.tokens);

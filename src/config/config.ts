@@ -48,6 +48,11 @@ const environmentSchema = z.object({
   APPLE_API_URL: z.url().default('https://api.storekit.apple.com'),
   APPLE_API_SANDBOX_URL: z.url().default('https://api.storekit-sandbox.apple.com'),
   APPLE_RECHECK_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(900),
+  GOOGLE_PUSH_AUDIENCE: z.string().min(1).optional(),
+  GOOGLE_PUSH_SERVICE_ACCOUNT: z.email().optional(),
+  GOOGLE_OIDC_JWKS_URL: z.url().default('https://www.googleapis.com/oauth2/v3/certs'),
+  GOOGLE_SERVICE_ACCOUNT_KEY_FILE: z.string().optional(),
+  GOOGLE_PLAY_API_URL: z.url().default('https://androidpublisher.googleapis.com/'),
   NODE_ENV: z.string().optional(),
 });
 
@@ -105,6 +110,12 @@ export interface Config {
     /** How often subscriptions that lapsed without a renewal notification are re-checked with Apple; 0 = never. */
     readonly recheckIntervalMs: number;
   };
+  readonly google: {
+    /** Who may push real-time developer notifications: absent, the Google webhook refuses every push. */
+    readonly push?: { readonly audience: string; readonly serviceAccountEmail: string; readonly jwksUrl: string };
+    /** Play Developer API access (a service account key file); absent, notifications wait in the queue. */
+    readonly api?: { readonly keyFile: string; readonly rootUrl: string };
+  };
 }
 
 export class ConfigError extends Error {
@@ -133,6 +144,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   if (apiKey.some(Boolean) && !apiKey.every(Boolean)) {
     throw new ConfigError([
       'APPLE_API_KEY_FILE, APPLE_API_KEY_ID and APPLE_API_ISSUER_ID: set all three (App Store Server API access) or none',
+    ]);
+  }
+  if (Boolean(e.GOOGLE_PUSH_AUDIENCE) !== Boolean(e.GOOGLE_PUSH_SERVICE_ACCOUNT)) {
+    throw new ConfigError([
+      'GOOGLE_PUSH_AUDIENCE and GOOGLE_PUSH_SERVICE_ACCOUNT: set both (who may push Play notifications) or neither',
     ]);
   }
   return {
@@ -187,6 +203,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
           },
         }),
       recheckIntervalMs: e.APPLE_RECHECK_INTERVAL_SECONDS * 1000,
+    },
+    google: {
+      ...(e.GOOGLE_PUSH_AUDIENCE &&
+        e.GOOGLE_PUSH_SERVICE_ACCOUNT && {
+          push: {
+            audience: e.GOOGLE_PUSH_AUDIENCE,
+            serviceAccountEmail: e.GOOGLE_PUSH_SERVICE_ACCOUNT,
+            jwksUrl: e.GOOGLE_OIDC_JWKS_URL,
+          },
+        }),
+      ...(e.GOOGLE_SERVICE_ACCOUNT_KEY_FILE && {
+        api: { keyFile: path.resolve(cwd, e.GOOGLE_SERVICE_ACCOUNT_KEY_FILE), rootUrl: e.GOOGLE_PLAY_API_URL },
+      }),
     },
   };
 }

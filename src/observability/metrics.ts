@@ -24,6 +24,22 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Every Play notification push the Google webhook answered, by outcome and, for refusals, by reason. */
+  readonly googleNotifications = new Counter({
+    name: 'subledger_google_notifications_total',
+    help: 'Google Play notifications pushed, by outcome (accepted, duplicate, rejected) and rejection code',
+    labelNames: ['outcome', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  /** Play notification types this version does not know: recorded as notices, and counted here. */
+  readonly unknownGoogleNotifications = new Counter({
+    name: 'subledger_google_unknown_notification_types_total',
+    help: 'Google Play notifications of a type Subledger does not know yet (recorded as notices)',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+
   /** Every HTTP answer, by route pattern (not path: no user ids in labels) and status. */
   readonly httpRequests = new Histogram({
     name: 'subledger_http_request_duration_seconds',

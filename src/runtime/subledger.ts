@@ -19,6 +19,7 @@ import { Authenticator } from '../auth/authenticator.ts';
 import { ScopedTokens } from '../tokens/scoped-tokens.ts';
 import { TokenKeyRing } from '../tokens/token-key-ring.ts';
 import { purchasesProjection } from '../projections/entitlements/purchases-projection.ts';
+import { PushAuthenticator } from '../ingest/google/push-auth.ts';
 import { CustomerCache } from '../projections/entitlements/customer-cache.ts';
 import { ProjectionRunner } from '../projections/runner.ts';
 import { SourceDocumentArchive } from '../eventstore/source-documents.ts';
@@ -158,6 +159,12 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
       readiness: () => checkReadiness({ pool, eventStore, runners: [purchases], expectedSchemaVersion }),
       metrics,
       apple: { verifier, queue, metrics },
+      google: {
+        ...(config.google.push && { push: new PushAuthenticator(config.google.push) }),
+        catalog,
+        queue,
+        metrics,
+      },
       tokens: { authenticator, customers, catalog, tokens },
       clientConfigs: { configs: clientConfigs, authenticator },
       content: { content, tokens, likes: new Likes(pool), authenticator },

@@ -30,6 +30,29 @@ describe('configuration', () => {
         },
         recheckIntervalMs: 900_000,
       },
+      google: {},
+    });
+  });
+
+  it('trusts Google pushes only with both the audience and the push service account', () => {
+    const push = {
+      GOOGLE_PUSH_AUDIENCE: 'https://subledger.example/v1/webhooks/google',
+      GOOGLE_PUSH_SERVICE_ACCOUNT: 'push@p.iam.gserviceaccount.com',
+    };
+    expect(loadConfig(push, '/x').google.push).toEqual({
+      audience: 'https://subledger.example/v1/webhooks/google',
+      serviceAccountEmail: 'push@p.iam.gserviceaccount.com',
+      jwksUrl: 'https://www.googleapis.com/oauth2/v3/certs',
+    });
+    expect(() => loadConfig({ GOOGLE_PUSH_AUDIENCE: push.GOOGLE_PUSH_AUDIENCE })).toThrow(
+      /GOOGLE_PUSH_SERVICE_ACCOUNT/,
+    );
+    expect(() => loadConfig({ ...push, GOOGLE_PUSH_SERVICE_ACCOUNT: 'not an email' })).toThrow(
+      /GOOGLE_PUSH_SERVICE_ACCOUNT/,
+    );
+    expect(loadConfig({ GOOGLE_SERVICE_ACCOUNT_KEY_FILE: 'keys/play.json' }, '/x').google.api).toEqual({
+      keyFile: '/x/keys/play.json',
+      rootUrl: 'https://androidpublisher.googleapis.com/',
     });
   });
 

@@ -1,0 +1,103 @@
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Catalog } from '../../domain/catalog.ts';
+import { acceptGoogleNotification, GoogleRejection } from '../../ingest/google/accept-notification.ts';
+import { PushRejected, type PushAuthenticator } from '../../ingest/google/push-auth.ts';
+import type { IntakeQueue } from '../../intake/intake-queue.ts';
+import type { Metrics } from '../../observability/metrics.ts';
+import { sendProblem } from '../problems.ts';
+import { problems } from '../schemas.ts';
+
+export interface GoogleWebhookDeps {
+  /** Absent when no push subscription is configured: every push is refused (503), so Pub/Sub keeps it. */
+  readonly push?: PushAuthenticator;
+  readonly catalog: Catalog;
+  readonly queue: IntakeQueue;
+  readonly metrics: Metrics;
+}
+
+// Real pushes carry both spellings of the message id and publish time.
+const body = z.object({
+  message: z.object({
+    data: z.string().min(1).describe('Base64 of the DeveloperNotification JSON'),
+    messageId: z.string().min(1).optional(),
+    message_id: z.string().min(1).optional(),
+    publishTime: z.string().optional(),
+    publish_time: z.string().optional(),
+    attributes: z.record(z.string(), z.string()).optional(),
+  }),
+  subscription: z.string().optional(),
+});
+const accepted = z.object({
+  status: z.enum(['accepted', 'duplicate']).describe('duplicate: received before; nothing changes'),
+  messageId: z.string(),
+});
+
+const STATUS_OF: Record<string, number> = {
+  push_unauthenticated: 401,
+  push_token_expired: 401,
+  push_token_invalid: 401,
+  push_wrong_sender: 403,
+  malformed_notification: 422,
+  unknown_package: 422,
+};
+
+/** Google Play real-time developer notifications, as a Cloud Pub/Sub push: `POST /v1/webhooks/google`. */
+export const googleWebhookRoutes: FastifyPluginAsync<GoogleWebhookDeps> = async (plain, deps) => {
+  const app = plain.withTypeProvider<ZodTypeProvider>();
+  const refuse = (reply: FastifyReply, code: string, status: number, detail: string) => {
+    deps.metrics.googleNotifications.inc({ outcome: 'rejected', code });
+    reply.log.warn({ code }, 'Google Play notification refused');
+    if (status === 401) reply.header('www-authenticate', 'Bearer');
+    return sendProblem(reply, status, code, detail);
+  };
+  app.post(
+    '/v1/webhooks/google',
+    {
+      bodyLimit: 64 * 1024,
+      attachValidation: true,
+      schema: {
+        description:
+          'Play real-time developer notifications (Pub/Sub push with an OIDC token); 2xx only once durably recorded',
+        body,
+        response: { 200: accepted, ...problems(400, 401, 403, 413, 422, 503) },
+      },
+    },
+    async (request, reply) => {
+      if (!deps.push) {
+        return refuse(
+          reply,
+          'google_push_not_configured',
+          503,
+          'Set GOOGLE_PUSH_AUDIENCE and GOOGLE_PUSH_SERVICE_ACCOUNT to receive Play notifications',
+        );
+      }
+      const message = request.body?.message;
+      const messageId = message?.messageId ?? message?.message_id;
+      if (request.validationError || !message || !messageId) {
+        return refuse(reply, 'malformed_request', 400, 'Expected a Pub/Sub push: {"message": {"data", "messageId"}}');
+      }
+      try {
+        const publishTime = message.publishTime ?? message.publish_time;
+        const result = await acceptGoogleNotification(
+          { push: deps.push, catalog: deps.catalog, queue: deps.queue },
+          request.headers.authorization,
+          {
+            messageId,
+            data: message.data,
+            ...(publishTime && { publishTime }),
+            ...(message.attributes && { attributes: message.attributes }),
+            ...(request.body.subscription && { subscription: request.body.subscription }),
+          },
+        );
+        deps.metrics.googleNotifications.inc({ outcome: result.outcome, code: '' });
+        request.log.info(result, 'Google Play notification accepted');
+        return reply.code(200).send({ status: result.outcome, messageId: result.messageId });
+      } catch (error) {
+        if (!(error instanceof PushRejected || error instanceof GoogleRejection)) throw error;
+        return refuse(reply, error.code, STATUS_OF[error.code]!, error.message);
+      }
+    },
+  );
+};
