@@ -20,6 +20,10 @@ import { ScopedTokens } from '../tokens/scoped-tokens.ts';
 import { TokenKeyRing } from '../tokens/token-key-ring.ts';
 import { purchasesProjection } from '../projections/entitlements/purchases-projection.ts';
 import { PushAuthenticator } from '../ingest/google/push-auth.ts';
+import { GOOGLE_NOTIFICATION_KIND } from '../ingest/google/accept-notification.ts';
+import { PlayDeveloperApi } from '../ingest/google/play-developer-api.ts';
+import { processGoogleNotification, type GoogleProcessingDeps } from '../ingest/google/process-notification.ts';
+import { environmentOfPurchase } from '../projections/entitlements/customer-purchases.ts';
 import { CustomerCache } from '../projections/entitlements/customer-cache.ts';
 import { ProjectionRunner } from '../projections/runner.ts';
 import { SourceDocumentArchive } from '../eventstore/source-documents.ts';
@@ -96,12 +100,21 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
         [purchases.status().projection]: await projectionLagSeconds(eventStore, purchases),
       }),
     });
+    const googleProcessing: GoogleProcessingDeps = {
+      eventStore,
+      documents,
+      ...(config.google.api && { api: new PlayDeveloperApi(config.google.api) }),
+      environmentOf: (purchaseToken) => environmentOfPurchase(pool, 'play_store', purchaseToken),
+      logger,
+      metrics,
+    };
     const intake = new IntakeWorker({
       queue,
       documents,
       logger,
       handlers: {
         [APPLE_NOTIFICATION_KIND]: (document) => processAppleNotification(document, { eventStore, logger, metrics }),
+        [GOOGLE_NOTIFICATION_KIND]: (document) => processGoogleNotification(document, googleProcessing),
       },
       visibilityTimeoutMs: config.intake.visibilityTimeoutMs,
     });

@@ -49,3 +49,16 @@ export async function unknownStoreProducts(
   );
   return rows.map((r) => ({ store: r.store, storeProductId: r.store_product_id, purchases: r.purchases }));
 }
+
+/** The environment of the purchase a store id belongs to, when the read model has it (Google's voided purchases do not say). */
+export async function environmentOfPurchase(
+  db: Queryable,
+  store: Store,
+  purchaseId: string,
+): Promise<Environment | undefined> {
+  const { rows } = await db.query<{ environment: Environment }>(
+    `SELECT environment FROM purchases WHERE store = $1 AND purchase_id = $2 ORDER BY environment LIMIT 1`,
+    [store, purchaseId],
+  );
+  return rows[0]?.environment;
+}

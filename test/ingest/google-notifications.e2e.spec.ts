@@ -1,0 +1,310 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { SubscriptionPurchaseV2 } from '../../src/ingest/google/play-developer-api.ts';
+import { pushBody, startTestPushSigner, type TestPushSigner } from '../../src/ingest/google/test-push.ts';
+import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
+import { eventually } from '../support/eventually.ts';
+import { startFakePlayDeveloperApi, type FakePlayDeveloperApi } from '../support/fake-play-developer-api.ts';
+
+/*
+ * Play notifications end to end over real HTTP: a Pub/Sub push signed by a test
+ * signer, Subledger asking a fake Play Developer API (with its own OAuth token
+ * endpoint and a generated service account key) for the subscription's state,
+ * recording it, acknowledging it, and the customer's entitlements.
+ */
+const AUDIENCE = 'https://subledger.test/v1/webhooks/google';
+const PUSHER = 'play-push@subledger-test.iam.gserviceaccount.com';
+const PACKAGE = 'com.example.pulse';
+const DAY = 86_400_000;
+
+let signer: TestPushSigner;
+let play: FakePlayDeveloperApi;
+let harness: AppleHarness;
+beforeAll(async () => {
+  signer = await startTestPushSigner({ audience: AUDIENCE, email: PUSHER });
+  play = await startFakePlayDeveloperApi({ packageName: PACKAGE });
+  const key = await play.createServiceAccountKey();
+  harness = await startAppleHarness({
+    GOOGLE_PUSH_AUDIENCE: AUDIENCE,
+    GOOGLE_PUSH_SERVICE_ACCOUNT: PUSHER,
+    GOOGLE_OIDC_JWKS_URL: signer.jwksUrl,
+    GOOGLE_SERVICE_ACCOUNT_KEY_FILE: key.keyFile,
+    GOOGLE_PLAY_API_URL: play.rootUrl,
+  });
+});
+afterAll(async () => {
+  await harness?.stop();
+  await play?.close();
+  await signer?.close();
+});
+beforeEach(() => harness.reset());
+
+let tokens = 0;
+const newToken = () => `play-token-${++tokens}-${'x'.repeat(40)}`;
+
+function activeSubscription(fields: Partial<SubscriptionPurchaseV2> = {}): SubscriptionPurchaseV2 {
+  const now = Date.now();
+  return {
+    kind: 'androidpublisher#subscriptionPurchaseV2',
+    regionCode: 'DE',
+    startTime: new Date(now - DAY).toISOString(),
+    subscriptionState: 'SUBSCRIPTION_STATE_ACTIVE',
+    latestOrderId: 'GPA.1111-2222-3333-44444',
+    acknowledgementState: 'ACKNOWLEDGEMENT_STATE_PENDING',
+    externalAccountIdentifiers: { obfuscatedExternalAccountId: 'alice' },
+    lineItems: [
+      {
+        productId: 'premium_monthly',
+        expiryTime: new Date(now + 29 * DAY).toISOString(),
+        latestSuccessfulOrderId: 'GPA.1111-2222-3333-44444',
+        autoRenewingPlan: { autoRenewEnabled: true },
+        offerDetails: { basePlanId: 'monthly' },
+      },
+    ],
+    ...fields,
+  } as SubscriptionPurchaseV2;
+}
+
+const subscriptionNotification = (purchaseToken: string, notificationType: number, eventTime = Date.now()) => ({
+  version: '1.0',
+  packageName: PACKAGE,
+  eventTimeMillis: String(eventTime),
+  subscriptionNotification: { version: '1.0', notificationType, purchaseToken, subscriptionId: 'premium_monthly' },
+});
+
+async function push(notification: unknown, messageId?: string) {
+  const response = await fetch(`${harness.subledger.url}/v1/webhooks/google`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${await signer.token()}` },
+    body: JSON.stringify(pushBody(notification, messageId)),
+  });
+  expect(response.status).toBe(200);
+}
+
+const premiumOf = async (appUserId: string) =>
+  ((await harness.get(`/v1/customers/${appUserId}`)).body.entitlements as Record<string, Record<string, unknown>>)
+    .premium;
+
+describe('Play subscription notifications', () => {
+  it('records a purchase from Google’s answer, links it to the app’s account id, and acknowledges it', async () => {
+    const token = newToken();
+    play.putSubscription(token, activeSubscription());
+    await push(subscriptionNotification(token, 4)); // SUBSCRIPTION_PURCHASED
+    await harness.processed();
+    expect(await premiumOf('alice')).toMatchObject({
+      active: true,
+      store: 'play_store',
+      environment: 'production',
+      purchaseId: token,
+      productId: 'premium_monthly',
+      willRenew: true,
+    });
+    expect(play.acknowledgements).toContainEqual(
+      expect.objectContaining({ kind: 'subscription', purchaseToken: token }),
+    );
+    const { rows } = await harness.db.pool.query(`SELECT kind FROM source_documents ORDER BY kind`);
+    expect(rows.map((r) => r.kind)).toEqual(['google.rtdn', 'google.subscriptionsv2.get']);
+  });
+
+  it('records the same facts once however often Pub/Sub delivers, and retries while Google is unavailable', async () => {
+    const token = newToken();
+    const eventTime = Date.now() - 60_000;
+    play.putSubscription(token, activeSubscription());
+    play.failNextRequests(6); // more than the client's own retries: the intake queue retries the message
+    await push(subscriptionNotification(token, 4, eventTime), 'message-1');
+    await eventually(
+      () => premiumOf('alice'),
+      (premium) => premium?.active === true,
+      20_000,
+    );
+    const stream = () => harness.subledger.eventStore.readStream(`purchase:play_store:production:${token}`);
+    const recorded = (await stream()).map((e) => e.id);
+    await push(subscriptionNotification(token, 4, eventTime), 'message-1'); // redelivered
+    await push(subscriptionNotification(token, 4, eventTime), 'message-2'); // the same event, another message
+    await harness.processed();
+    expect((await stream()).map((e) => e.id)).toEqual(recorded);
+  });
+
+  it('keeps access through a grace period, takes it away on hold, and gives it back on recovery', async () => {
+    const token = newToken();
+    const now = Date.now();
+    const period = (orderId: string, expiry: number) => [
+      {
+        productId: 'premium_monthly',
+        expiryTime: new Date(expiry).toISOString(),
+        latestSuccessfulOrderId: orderId,
+        autoRenewingPlan: { autoRenewEnabled: true },
+      },
+    ];
+    // Bought 33 days ago (a subscription's start never changes); the first period ended 3 days ago.
+    const startTime = new Date(now - 33 * DAY).toISOString();
+    const acknowledged = { startTime, acknowledgementState: 'ACKNOWLEDGEMENT_STATE_ACKNOWLEDGED' } as const;
+    play.putSubscription(token, activeSubscription({ startTime, lineItems: period('GPA.1-1', now - 3 * DAY) }));
+    await push(subscriptionNotification(token, 4, now - 33 * DAY));
+    await harness.processed();
+    // In grace, Google's expiry is the grace end: two seconds from now.
+    const graceEnd = Date.now() + 2_000;
+    play.putSubscription(
+      token,
+      activeSubscription({
+        ...acknowledged,
+        subscriptionState: 'SUBSCRIPTION_STATE_IN_GRACE_PERIOD',
+        lineItems: period('GPA.1-1', graceEnd),
+      }),
+    );
+    await push(subscriptionNotification(token, 6, now - 3 * DAY)); // SUBSCRIPTION_IN_GRACE_PERIOD
+    await harness.processed();
+    expect(await premiumOf('alice')).toMatchObject({
+      active: true,
+      gracePeriodExpiresAt: new Date(graceEnd).toISOString(),
+    });
+
+    await sleep(graceEnd - Date.now() + 100);
+    play.putSubscription(
+      token,
+      activeSubscription({
+        ...acknowledged,
+        subscriptionState: 'SUBSCRIPTION_STATE_ON_HOLD',
+        lineItems: period('GPA.1-1', graceEnd),
+      }),
+    );
+    await push(subscriptionNotification(token, 5)); // SUBSCRIPTION_ON_HOLD
+    await harness.processed();
+    expect(await premiumOf('alice')).toMatchObject({ active: false, willRenew: false });
+
+    play.putSubscription(
+      token,
+      activeSubscription({ ...acknowledged, lineItems: period('GPA.1-1..0', Date.now() + 30 * DAY) }),
+    );
+    await push(subscriptionNotification(token, 1)); // SUBSCRIPTION_RECOVERED
+    await harness.processed();
+    expect(await premiumOf('alice')).toMatchObject({ active: true, willRenew: true, billingIssueDetectedAt: null });
+  });
+
+  it('pauses and resumes', async () => {
+    const token = newToken();
+    play.putSubscription(token, activeSubscription());
+    await push(subscriptionNotification(token, 4, Date.now() - DAY));
+    await harness.processed();
+    const resumesAt = new Date(Date.now() + 7 * DAY).toISOString();
+    play.putSubscription(
+      token,
+      activeSubscription({
+        acknowledgementState: 'ACKNOWLEDGEMENT_STATE_ACKNOWLEDGED',
+        subscriptionState: 'SUBSCRIPTION_STATE_PAUSED',
+        pausedStateContext: { autoResumeTime: resumesAt },
+        lineItems: [
+          {
+            productId: 'premium_monthly',
+            expiryTime: new Date(Date.now() - 60_000).toISOString(),
+            latestSuccessfulOrderId: 'GPA.1111-2222-3333-44444',
+            autoRenewingPlan: { autoRenewEnabled: true },
+          },
+        ],
+      }),
+    );
+    await push(subscriptionNotification(token, 10)); // SUBSCRIPTION_PAUSED
+    await harness.processed();
+    expect(await premiumOf('alice')).toMatchObject({ active: false });
+    const pausedStream = await harness.subledger.eventStore.readStream(`purchase:play_store:production:${token}`);
+    expect(pausedStream.map((e) => e.type)).toContain('SubscriptionPaused');
+
+    play.putSubscription(
+      token,
+      activeSubscription({
+        acknowledgementState: 'ACKNOWLEDGEMENT_STATE_ACKNOWLEDGED',
+        lineItems: [
+          {
+            productId: 'premium_monthly',
+            expiryTime: new Date(Date.now() + 30 * DAY).toISOString(),
+            latestSuccessfulOrderId: 'GPA.1111-2222-3333-44444..0',
+            autoRenewingPlan: { autoRenewEnabled: true },
+          },
+        ],
+      }),
+    );
+    await push(subscriptionNotification(token, 7)); // SUBSCRIPTION_RESTARTED (resumed)
+    await harness.processed();
+    expect(await premiumOf('alice')).toMatchObject({ active: true });
+  });
+
+  it('supersedes the old purchase on an upgrade, giving one entitlement, and shows the chain', async () => {
+    const monthly = newToken();
+    play.putSubscription(monthly, activeSubscription());
+    await push(subscriptionNotification(monthly, 4, Date.now() - 10 * DAY));
+    await harness.processed();
+    // Upgraded today to the coaching plan: Google replaces the old purchase with a new token.
+    const coaching = newToken();
+    const upgradedAt = Date.now() - 60_000;
+    play.putSubscription(
+      monthly,
+      activeSubscription({
+        acknowledgementState: 'ACKNOWLEDGEMENT_STATE_ACKNOWLEDGED',
+        subscriptionState: 'SUBSCRIPTION_STATE_EXPIRED',
+        canceledStateContext: { replacementCancellation: {} },
+        lineItems: [
+          {
+            productId: 'premium_monthly',
+            expiryTime: new Date(upgradedAt).toISOString(),
+            latestSuccessfulOrderId: 'GPA.1111-2222-3333-44444',
+            autoRenewingPlan: { autoRenewEnabled: false },
+          },
+        ],
+      }),
+    );
+    play.putSubscription(
+      coaching,
+      activeSubscription({
+        startTime: new Date(upgradedAt).toISOString(),
+        linkedPurchaseToken: monthly,
+        lineItems: [
+          {
+            productId: 'coaching_monthly',
+            expiryTime: new Date(Date.now() + 30 * DAY).toISOString(),
+            latestSuccessfulOrderId: 'GPA.5555-6666-7777-88888',
+            autoRenewingPlan: { autoRenewEnabled: true },
+          },
+        ],
+      }),
+    );
+    await push(subscriptionNotification(coaching, 4));
+    await harness.processed();
+    const customer = (await harness.get('/v1/customers/alice')).body as {
+      entitlements: Record<string, Record<string, unknown>>;
+      subscriptions: Record<string, Record<string, unknown>>;
+    };
+    expect(customer.entitlements.premium).toMatchObject({
+      active: true,
+      purchaseId: coaching,
+      productId: 'premium_coaching_monthly',
+    });
+    expect(customer.entitlements.coaching).toMatchObject({ active: true, purchaseId: coaching });
+    expect(customer.subscriptions.premium_monthly).toMatchObject({ active: false, willRenew: false });
+    const notices = async (token: string) =>
+      (await harness.subledger.eventStore.readStream(`purchase:play_store:production:${token}`))
+        .filter((e) => e.type === 'StoreNoticeRecorded')
+        .map((e) => (e.data as { notice: string }).notice);
+    expect(await notices(monthly)).toContain(`play:replaced_by/${coaching}`);
+    expect(await notices(coaching)).toContain(`play:replaces/${monthly}`);
+  });
+
+  it('revokes access on a refund notification', async () => {
+    const token = newToken();
+    play.putSubscription(token, activeSubscription());
+    await push(subscriptionNotification(token, 4, Date.now() - DAY));
+    await harness.processed();
+    await push({
+      version: '1.0',
+      packageName: PACKAGE,
+      eventTimeMillis: String(Date.now()),
+      voidedPurchaseNotification: {
+        purchaseToken: token,
+        orderId: 'GPA.1111-2222-3333-44444',
+        productType: 1,
+        refundType: 1,
+      },
+    });
+    await harness.processed();
+    expect(await premiumOf('alice')).toMatchObject({ active: false, revokedAt: expect.any(String) });
+  });
+});
