@@ -1,27 +1,23 @@
 import { PurchaseRuleViolation } from '../../domain/purchase/decider.ts';
-import type { PurchaseEvent } from '../../domain/purchase/events.ts';
-import type { Environment, PurchaseKey } from '../../domain/purchase/purchase-key.ts';
-import { toTimestamp } from '../../domain/time.ts';
-import type { EventStore, SourceReference } from '../../eventstore/event-store.ts';
+import type { Environment } from '../../domain/purchase/purchase-key.ts';
+import type { EventStore } from '../../eventstore/event-store.ts';
 import type { ArchivedDocument, SourceDocumentArchive } from '../../eventstore/source-documents.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import { PermanentFailure } from '../intake-worker.ts';
-import { recordPurchase } from '../record-purchase.ts';
 import { decodeNotification, GoogleRejection } from './accept-notification.ts';
 import { PlayPurchaseRefusedError } from './play-api-errors.ts';
 import type { PlayDeveloperApi } from './play-developer-api.ts';
-import { eventTimeOf, PlayDocumentMismatch } from './play-facts.ts';
-import {
-  MalformedPlayDocument,
-  parseProductPurchase,
-  parseSubscriptionPurchaseV2,
-  payloadOf,
-  type DeveloperNotification,
-} from './play-payloads.ts';
-import { translatePlayProduct } from './translate-product.ts';
-import { translatePlaySubscription } from './translate-subscription.ts';
+import { PlayDocumentMismatch } from './play-facts.ts';
+import { MalformedPlayDocument, payloadOf, type DeveloperNotification } from './play-payloads.ts';
 import { translatePlayVoided } from './translate-voided.ts';
+import {
+  record,
+  recordPlayProduct,
+  recordPlaySubscription,
+  reportUnknown,
+  type PlayRecordingDeps,
+} from './record-play-purchase.ts';
 
 export interface GoogleProcessingDeps {
   readonly eventStore: EventStore;
@@ -54,21 +50,30 @@ export async function processGoogleNotification(document: ArchivedDocument, deps
   const context = { messageId: message.messageId, packageName: notification.packageName };
   const source = { documentId: document.documentId, kind: document.kind };
   const payload = payloadOf(notification);
+  const { packageName } = notification;
+  const causationId = message.messageId;
   try {
     switch (payload.kind) {
       case 'test':
         deps.logger.info(context, 'Google Play test notification received');
         return;
-      case 'subscription':
-        return await subscriptionChanged(deps, notification, payload.subscription.purchaseToken, message.messageId);
-      case 'one_time_product':
-        return await productChanged(deps, notification, payload.oneTimeProduct.purchaseToken, message.messageId);
+      case 'subscription': {
+        const { purchaseToken } = payload.subscription;
+        await recordPlaySubscription(recording(deps), { packageName, purchaseToken, notification, causationId });
+        return;
+      }
+      case 'one_time_product': {
+        const { purchaseToken, sku: productId } = payload.oneTimeProduct;
+        const question = { packageName, purchaseToken, productId, notification, causationId };
+        await recordPlayProduct(recording(deps), question);
+        return;
+      }
       case 'voided_purchase': {
         const token = payload.voidedPurchase.purchaseToken;
         const environment = (await deps.environmentOf(token)) ?? 'production';
         const voided = translatePlayVoided({ environment, notification });
         if (!voided.known) reportUnknown(deps, `voidedPurchaseNotification/${payload.voidedPurchase.productType}`);
-        return await record(deps, voided.key, voided.facts, message.messageId, source);
+        return await record(deps, voided.key, voided.facts, causationId, source);
       }
       default:
         reportUnknown(deps, payload.kind);
@@ -85,114 +90,10 @@ export async function processGoogleNotification(document: ArchivedDocument, deps
     }
     throw error;
   }
-
-  async function subscriptionChanged(
-    deps: GoogleProcessingDeps,
-    notification: DeveloperNotification,
-    purchaseToken: string,
-    causationId: string,
-  ): Promise<void> {
-    const api = requireApi(deps);
-    const answer = await api.getSubscription(notification.packageName, purchaseToken);
-    const evidence = await keepAnswer(deps, 'google.subscriptionsv2.get', answer);
-    const purchase = parseSubscriptionPurchaseV2(answer);
-    const translation = translatePlaySubscription({
-      notification,
-      purchaseToken,
-      purchase,
-      packageName: notification.packageName,
-      observedAt: toTimestamp(Date.now()),
-    });
-    if (!translation.known) {
-      reportUnknown(deps, `subscriptionNotification/${notification.subscriptionNotification?.notificationType}`);
-    }
-    const link = linkFact(translation.obfuscatedExternalAccountId, translation.facts);
-    await record(deps, translation.key, [...translation.facts, ...link], causationId, evidence);
-    if (translation.supersedes && translation.linkedPurchaseToken) {
-      await record(deps, translation.supersedes.key, translation.supersedes.facts, causationId, evidence);
-      // Google ends the replaced purchase without always telling us about it: ask, as of this event.
-      const oldToken = translation.linkedPurchaseToken;
-      const oldAnswer = await api.getSubscription(notification.packageName, oldToken);
-      const replaced = translatePlaySubscription({
-        purchaseToken: oldToken,
-        purchase: parseSubscriptionPurchaseV2(oldAnswer),
-        packageName: notification.packageName,
-        observedAt: eventTimeOf(notification),
-      });
-      const oldEvidence = await keepAnswer(deps, 'google.subscriptionsv2.get', oldAnswer);
-      await record(deps, replaced.key, replaced.facts, causationId, oldEvidence);
-    }
-    if (translation.needsAcknowledgement) {
-      const subscriptionId = purchase.lineItems?.[0]?.productId;
-      if (subscriptionId) await api.acknowledgeSubscription(notification.packageName, subscriptionId, purchaseToken);
-    }
-  }
-
-  async function productChanged(
-    deps: GoogleProcessingDeps,
-    notification: DeveloperNotification,
-    purchaseToken: string,
-    causationId: string,
-  ): Promise<void> {
-    const api = requireApi(deps);
-    const productId = notification.oneTimeProductNotification!.sku;
-    const answer = await api.getProduct(notification.packageName, productId, purchaseToken);
-    const evidence = await keepAnswer(deps, 'google.products.get', answer);
-    const translation = translatePlayProduct({
-      notification,
-      purchaseToken,
-      productId,
-      purchase: parseProductPurchase(answer),
-      packageName: notification.packageName,
-      observedAt: toTimestamp(Date.now()),
-    });
-    if (!translation.known) reportUnknown(deps, `oneTimeProductNotification`);
-    const link = linkFact(translation.obfuscatedExternalAccountId, translation.facts);
-    await record(deps, translation.key, [...translation.facts, ...link], causationId, evidence);
-    if (translation.needsAcknowledgement)
-      await api.acknowledgeProduct(notification.packageName, productId, purchaseToken);
-  }
 }
 
-function requireApi(deps: GoogleProcessingDeps): PlayDeveloperApi {
+function recording(deps: GoogleProcessingDeps): PlayRecordingDeps {
   // Retried, not dead-lettered at once: the key may be added and the service restarted.
   if (!deps.api) throw new Error('No Play Developer API access (GOOGLE_SERVICE_ACCOUNT_KEY_FILE): cannot ask Google');
-  return deps.api;
-}
-
-/** The app's account id Google reports links the purchase to that app user, as of the first fact. */
-function linkFact(appUserId: string | undefined, facts: readonly PurchaseEvent[]): PurchaseEvent[] {
-  const first = facts[0];
-  if (!appUserId || !first) return [];
-  return [
-    {
-      type: 'PurchaseLinkedToAppUser',
-      data: { appUserId, via: 'app_account_token', observedAt: first.data.observedAt },
-    },
-  ];
-}
-
-async function keepAnswer(deps: GoogleProcessingDeps, kind: string, answer: unknown): Promise<SourceReference> {
-  return deps.documents.keep({ kind, contentType: 'application/json', body: JSON.stringify(answer) });
-}
-
-async function record(
-  deps: GoogleProcessingDeps,
-  key: PurchaseKey,
-  facts: PurchaseEvent[],
-  causationId: string,
-  source: SourceReference,
-): Promise<void> {
-  if (facts.length === 0) return;
-  await recordPurchase(
-    deps.eventStore,
-    key,
-    { type: 'RecordStoreFacts', data: { facts } },
-    { causationId, metadata: { correlationId: causationId, source } },
-  );
-}
-
-function reportUnknown(deps: GoogleProcessingDeps, type: string): void {
-  deps.metrics?.unknownGoogleNotifications.inc({ type });
-  deps.logger.warn({ type }, 'Google Play notification of a type Subledger does not know; recorded as a notice');
+  return { ...deps, api: deps.api };
 }
