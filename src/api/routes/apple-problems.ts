@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import { SubmissionRefused } from '../../ingest/apple/submit-purchase.ts';
+import { SubmissionRefused } from '../../ingest/submissions.ts';
 import { AppleRejection, type AppleRejectionCode } from '../../ingest/apple/apple-verifier.ts';
 import { ReceiptRejection, type ReceiptRejectionCode } from '../../ingest/apple/verify-receipt.ts';
 import { sendProblem } from '../problems.ts';

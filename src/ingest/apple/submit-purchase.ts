@@ -2,11 +2,10 @@ import type { Catalog } from '../../domain/catalog.ts';
 import type { PurchaseEvent } from '../../domain/purchase/events.ts';
 import type { PurchaseKey } from '../../domain/purchase/purchase-key.ts';
 import type { EventStore, SourceReference } from '../../eventstore/event-store.ts';
-import { comparePositions, type GlobalPosition } from '../../eventstore/global-position.ts';
-import { purchaseStreamId } from '../../domain/purchase/purchase-key.ts';
 import type { SourceDocumentArchive } from '../../eventstore/source-documents.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { recordPurchase } from '../record-purchase.ts';
+import { linkSubmittedPurchases, SubmissionRefused, submissionResult, type SubmissionResult } from '../submissions.ts';
 import type { AppleReconciler } from './reconcile.ts';
 import { translateAppleReceipt } from './translate-receipt.ts';
 import { purchaseKeyOf, translateAppleTransaction } from './translate-notification.ts';
@@ -18,16 +17,6 @@ export const APPLE_RECEIPT_RESPONSE_KIND = 'apple.verify-receipt.response';
 
 /** What an app sends: a StoreKit 2 signed transaction, or (older app versions) the app receipt. */
 export type AppleSubmission = { readonly signedTransaction: string } | { readonly receipt: string };
-
-export class SubmissionRefused extends Error {
-  constructor(
-    readonly code: 'purchase_belongs_to_another_user' | 'sandbox_not_accepted',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'SubmissionRefused';
-  }
-}
 
 export interface SubmitDeps {
   readonly catalog: Catalog;
@@ -60,43 +49,20 @@ export async function submitApplePurchase(
       : await recordReceipt(deps, submission.receipt);
 
   const at = (deps.now?.() ?? new Date()).toISOString();
-  const refusals: string[] = [];
-  const previousOwners = new Set<string>();
-  for (const { key, bundleId } of recorded) {
-    const app = deps.catalog.apps.find((a) => a.appStore?.bundleId === bundleId);
-    const result = await recordPurchase(
-      deps.eventStore,
-      key,
-      {
-        type: 'LinkToAppUser',
-        data: { appUserId, via: 'app_submission', at, whenOwnedByAnother: app?.restoreBehavior ?? 'transfer' },
-      },
-      { causationId: `app-submission:${appUserId}:${at}`, metadata: { actor: { kind: 'app_user', id: appUserId } } },
-    );
-    for (const event of result.events as PurchaseEvent[]) {
-      if (event.type === 'PurchaseClaimRefused') refusals.push(key.purchaseId);
-      if (event.type === 'PurchaseLinkedToAppUser' && event.data.previousAppUserId) {
-        previousOwners.add(event.data.previousAppUserId);
-      }
-    }
-  }
+  const restoreBehaviorOf = (bundleId: string) =>
+    deps.catalog.apps.find((a) => a.appStore?.bundleId === bundleId)?.restoreBehavior ?? 'transfer';
+  const linked = await linkSubmittedPurchases(
+    deps.eventStore,
+    appUserId,
+    recorded.map(({ key, bundleId }) => ({ key, restoreBehavior: restoreBehaviorOf(bundleId) })),
+    at,
+  );
   await reconcile(deps, recorded);
-  if (refusals.length > 0) {
-    throw new SubmissionRefused(
-      'purchase_belongs_to_another_user',
-      `Purchase ${refusals.join(', ')} belongs to another app user, and this app keeps purchases with their owner`,
-    );
-  }
-  const purchases = recorded.map((r) => r.key);
-  return { purchases, previousOwners: [...previousOwners], position: await newestPosition(deps.eventStore, purchases) };
-}
-
-export interface SubmissionResult {
-  readonly purchases: readonly PurchaseKey[];
-  /** App users a restore took purchases from: their entitlements changed too. */
-  readonly previousOwners: readonly string[];
-  /** The newest event of those purchases: once the read model is there, it shows them. */
-  readonly position: GlobalPosition | undefined;
+  return submissionResult(
+    deps.eventStore,
+    recorded.map((r) => r.key),
+    linked,
+  );
 }
 
 interface RecordedPurchase {
@@ -164,18 +130,4 @@ async function reconcile(deps: SubmitDeps, recorded: readonly RecordedPurchase[]
       );
     }
   }
-}
-
-/**
- * Read from the purchases' own streams, not the global head: the head readers see can
- * lag behind events already committed while another transaction is open (that is what
- * keeps readers gap-free), and waiting for it would then answer too early.
- */
-async function newestPosition(store: EventStore, keys: readonly PurchaseKey[]): Promise<GlobalPosition | undefined> {
-  let newest: GlobalPosition | undefined;
-  for (const key of keys) {
-    const last = (await store.readStream(purchaseStreamId(key))).at(-1)?.position;
-    if (last && (!newest || comparePositions(last, newest) > 0)) newest = last;
-  }
-  return newest;
 }
