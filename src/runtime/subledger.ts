@@ -196,6 +196,7 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
           receipts: config.apple.receipts,
           ...(reconciler && { reconciler }),
         },
+        ...(googleProcessing.api && { google: { ...googleProcessing, api: googleProcessing.api, catalog } }),
       },
     });
     stops.push(() => api.close());

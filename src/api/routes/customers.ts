@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Catalog } from '../../domain/catalog.ts';
@@ -11,6 +11,10 @@ import { customerAccess } from '../authorization.ts';
 import { customerDocument } from '../customer-document.ts';
 import { appUserIdParams, customerSchema, problems } from '../schemas.ts';
 import { sendAppleProblem } from './apple-problems.ts';
+import { submitGooglePurchase, type GoogleSubmitDeps } from '../../ingest/google/submit-purchase.ts';
+import { PlayDeveloperApiError } from '../../ingest/google/play-api-errors.ts';
+import { SubmissionRefused, type SubmissionResult } from '../../ingest/submissions.ts';
+import { sendProblem } from '../problems.ts';
 
 export interface CustomerRouteDeps {
   /** Who may reach a customer: the app user themself, or a server with an API key. */
@@ -22,6 +26,8 @@ export interface CustomerRouteDeps {
   readonly entitlements: ProjectionRunner;
   /** App Store purchase submissions; absent when the service does not ingest App Store purchases. */
   readonly apple?: SubmitDeps;
+  /** Google Play purchase submissions; absent without Play Developer API access. */
+  readonly google?: GoogleSubmitDeps;
 }
 
 const appleSubmission = z
@@ -30,6 +36,14 @@ const appleSubmission = z
     z.strictObject({ receipt: z.string().min(1).describe('The base64 app receipt (older app versions)') }),
   ])
   .describe('Exactly one of the two');
+const googleSubmission = z
+  .strictObject({
+    packageName: z.string().min(1).max(256),
+    productId: z.string().min(1).max(256).describe('The Play product or subscription id'),
+    purchaseToken: z.string().min(1).max(4096),
+  })
+  .describe("Play Billing's Purchase: getPackageName(), getProducts()[0], getPurchaseToken()");
+
 /** How long a submission waits for the read model to show what it recorded. */
 const READ_YOUR_WRITES_TIMEOUT_MS = 5_000;
 
@@ -54,6 +68,46 @@ export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (plai
     },
     async (request) => document(request.params.appUserId),
   );
+
+  /** Read your writes: answer once the read model shows what was just recorded. */
+  const answerSubmission = async (request: FastifyRequest, submitted: SubmissionResult, appUserId: string) => {
+    const caughtUp =
+      !submitted.position || (await deps.entitlements.waitFor(submitted.position, READ_YOUR_WRITES_TIMEOUT_MS));
+    if (!caughtUp) request.log.warn('entitlements did not catch up in time; the answer may be stale');
+    // The read model's notice of this change may still be on its way: do not wait for it.
+    for (const user of [appUserId, ...submitted.previousOwners]) deps.customers.invalidate(user);
+    return document(appUserId);
+  };
+
+  const google = deps.google;
+  if (google) {
+    app.post(
+      '/v1/customers/:appUserId/purchases/google',
+      {
+        onRequest,
+        schema: {
+          description: 'An app submits a Google Play purchase; answers once the entitlements show it',
+          security,
+          params: appUserIdParams,
+          body: googleSubmission,
+          response: { 200: customerSchema, ...problems(400, 401, 403, 409, 422, 503) },
+        },
+      },
+      async (request, reply) => {
+        const { appUserId } = request.params;
+        let submitted;
+        try {
+          submitted = await submitGooglePurchase(google, appUserId, request.body);
+        } catch (error) {
+          const problem = sendGoogleSubmissionProblem(reply, error);
+          if (!problem) throw error;
+          request.log.warn({ err: error }, 'Google Play purchase submission refused');
+          return problem;
+        }
+        return answerSubmission(request, submitted, appUserId);
+      },
+    );
+  }
 
   const apple = deps.apple;
   if (!apple) return;
@@ -82,13 +136,24 @@ export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (plai
         request.log.warn({ err: error }, 'App Store purchase submission refused');
         return problem;
       }
-      // Read your writes: answer once the read model shows what was just recorded.
-      const caughtUp =
-        !submitted.position || (await deps.entitlements.waitFor(submitted.position, READ_YOUR_WRITES_TIMEOUT_MS));
-      if (!caughtUp) request.log.warn('entitlements did not catch up in time; the answer may be stale');
-      // The read model's notice of this change may still be on its way: do not wait for it.
-      for (const user of [appUserId, ...submitted.previousOwners]) deps.customers.invalidate(user);
-      return document(appUserId);
+      return answerSubmission(request, submitted, appUserId);
     },
   );
 };
+
+/** A refused Google submission as a problem; Google unreachable (or our access to it broken) as 503. */
+function sendGoogleSubmissionProblem(reply: FastifyReply, error: unknown): FastifyReply | false {
+  if (error instanceof SubmissionRefused) {
+    const status = error.code === 'purchase_belongs_to_another_user' ? 409 : 422;
+    return sendProblem(reply, status, error.code, error.message);
+  }
+  if (error instanceof PlayDeveloperApiError) {
+    return sendProblem(
+      reply,
+      503,
+      'store_unavailable',
+      'Google Play could not be asked about this purchase; try again',
+    );
+  }
+  return false;
+}
