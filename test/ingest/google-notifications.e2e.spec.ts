@@ -308,3 +308,89 @@ describe('Play subscription notifications', () => {
     expect(await premiumOf('alice')).toMatchObject({ active: false, revokedAt: expect.any(String) });
   });
 });
+
+describe('Play notifications, shuffled and duplicated', () => {
+  it('give the same final entitlements whatever the order', async () => {
+    // A month of one subscription's life, pushed in a random order with duplicates; Google
+    // answers with the state now (cancelled, still in its period) whichever it is asked about.
+    for (const seed of [1, 2, 3]) {
+      const token = newToken();
+      const start = Date.now() - 20 * DAY;
+      play.putSubscription(
+        token,
+        activeSubscription({
+          startTime: new Date(start).toISOString(),
+          subscriptionState: 'SUBSCRIPTION_STATE_CANCELED',
+          acknowledgementState: 'ACKNOWLEDGEMENT_STATE_ACKNOWLEDGED',
+          externalAccountIdentifiers: { obfuscatedExternalAccountId: `shuffled-${seed}` },
+          lineItems: [
+            {
+              productId: 'premium_monthly',
+              expiryTime: new Date(start + 30 * DAY).toISOString(),
+              latestSuccessfulOrderId: `GPA.7777-${seed}`,
+              autoRenewingPlan: { autoRenewEnabled: false },
+            },
+          ],
+        }),
+      );
+      const lifecycle = [
+        subscriptionNotification(token, 4, start),
+        subscriptionNotification(token, 18, start + 5 * DAY),
+        subscriptionNotification(token, 3, start + 5 * DAY + 1),
+      ];
+      const deliveries = shuffled([...lifecycle, ...lifecycle.slice(0, 2)], seed);
+      for (const notification of deliveries) await push(notification);
+      await harness.processed();
+      expect(await premiumOf(`shuffled-${seed}`)).toMatchObject({
+        active: true,
+        willRenew: false,
+        expiresAt: new Date(start + 30 * DAY).toISOString(),
+      });
+    }
+  });
+});
+
+describe('Play one-time products', () => {
+  it('records a purchase of a lifetime product, acknowledges it, and gives lasting access', async () => {
+    const token = newToken();
+    play.putProduct('premium_lifetime', token, {
+      kind: 'androidpublisher#productPurchase',
+      purchaseTimeMillis: String(Date.now() - 60_000),
+      purchaseState: 0,
+      consumptionState: 0,
+      orderId: 'GPA.4444-0000',
+      acknowledgementState: 0,
+      obfuscatedExternalAccountId: 'lifetime-user',
+    });
+    await push({
+      version: '1.0',
+      packageName: PACKAGE,
+      eventTimeMillis: String(Date.now()),
+      oneTimeProductNotification: {
+        version: '1.0',
+        notificationType: 1,
+        purchaseToken: token,
+        sku: 'premium_lifetime',
+      },
+    });
+    await harness.processed();
+    expect(await premiumOf('lifetime-user')).toMatchObject({
+      active: true,
+      expiresAt: null,
+      productId: 'premium_lifetime',
+    });
+    expect(play.acknowledgements).toContainEqual(expect.objectContaining({ kind: 'product', purchaseToken: token }));
+  });
+});
+
+/** A deterministic shuffle (a seeded Fisher-Yates), so a failing order can be replayed. */
+function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const out = [...items];
+  let state = seed;
+  for (let i = out.length - 1; i > 0; i--) {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    const j = state % (i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
