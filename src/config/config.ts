@@ -53,6 +53,7 @@ const environmentSchema = z.object({
   GOOGLE_OIDC_JWKS_URL: z.url().default('https://www.googleapis.com/oauth2/v3/certs'),
   GOOGLE_SERVICE_ACCOUNT_KEY_FILE: z.string().optional(),
   GOOGLE_PLAY_API_URL: z.url().default('https://androidpublisher.googleapis.com/'),
+  GOOGLE_VOIDED_POLL_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(3600),
   NODE_ENV: z.string().optional(),
 });
 
@@ -115,6 +116,8 @@ export interface Config {
     readonly push?: { readonly audience: string; readonly serviceAccountEmail: string; readonly jwksUrl: string };
     /** Play Developer API access (a service account key file); absent, notifications wait in the queue. */
     readonly api?: { readonly keyFile: string; readonly rootUrl: string };
+    /** How often voided purchases are listed (voidedpurchases.list), with `api`; 0 = never. */
+    readonly voidedPollIntervalMs: number;
   };
 }
 
@@ -216,6 +219,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       ...(e.GOOGLE_SERVICE_ACCOUNT_KEY_FILE && {
         api: { keyFile: path.resolve(cwd, e.GOOGLE_SERVICE_ACCOUNT_KEY_FILE), rootUrl: e.GOOGLE_PLAY_API_URL },
       }),
+      voidedPollIntervalMs: e.GOOGLE_VOIDED_POLL_INTERVAL_SECONDS * 1000,
     },
   };
 }

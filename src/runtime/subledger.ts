@@ -31,6 +31,7 @@ import { APPLE_NOTIFICATION_KIND, processAppleNotification } from '../ingest/app
 import { AppleVerifier, loadTrustedRoots } from '../ingest/apple/apple-verifier.ts';
 import { AppleReconciler } from '../ingest/apple/reconcile.ts';
 import { LapsedSubscriptionRecheck } from '../ingest/apple/recheck-lapsed.ts';
+import { VoidedPurchasesPoll } from '../ingest/google/voided-poll.ts';
 import { IntakeWorker } from '../ingest/intake-worker.ts';
 import type { IntakeQueue } from '../intake/intake-queue.ts';
 import { PostgresIntakeQueue } from '../intake/postgres-intake-queue.ts';
@@ -137,6 +138,17 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
       });
       recheck.start();
       stops.push(() => recheck.stop());
+    }
+    if (googleProcessing.api && config.google.voidedPollIntervalMs > 0) {
+      const voidedPoll = new VoidedPurchasesPoll({
+        ...googleProcessing,
+        api: googleProcessing.api,
+        pool,
+        apps: catalog.apps,
+        intervalMs: config.google.voidedPollIntervalMs,
+      });
+      voidedPoll.start();
+      stops.push(() => voidedPoll.stop());
     }
 
     const tokenKeys = new TokenKeyRing(pool, {

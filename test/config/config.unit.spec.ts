@@ -30,7 +30,7 @@ describe('configuration', () => {
         },
         recheckIntervalMs: 900_000,
       },
-      google: {},
+      google: { voidedPollIntervalMs: 3_600_000 },
     });
   });
 
@@ -54,6 +54,18 @@ describe('configuration', () => {
       keyFile: '/x/keys/play.json',
       rootUrl: 'https://androidpublisher.googleapis.com/',
     });
+  });
+
+  it('polls Google for voided purchases hourly unless told otherwise, or never with 0', () => {
+    expect(loadConfig({}).google.voidedPollIntervalMs).toBe(3_600_000);
+    expect(loadConfig({ GOOGLE_VOIDED_POLL_INTERVAL_SECONDS: '600' }).google.voidedPollIntervalMs).toBe(600_000);
+    expect(loadConfig({ GOOGLE_VOIDED_POLL_INTERVAL_SECONDS: '0' }).google.voidedPollIntervalMs).toBe(0);
+    expect(() => loadConfig({ GOOGLE_VOIDED_POLL_INTERVAL_SECONDS: '-1' })).toThrow(
+      /GOOGLE_VOIDED_POLL_INTERVAL_SECONDS/,
+    );
+    expect(() => loadConfig({ GOOGLE_VOIDED_POLL_INTERVAL_SECONDS: 'hourly' })).toThrow(
+      /GOOGLE_VOIDED_POLL_INTERVAL_SECONDS/,
+    );
   });
 
   it('reaches the App Store Server API only with a whole key: file, key id and issuer', () => {
