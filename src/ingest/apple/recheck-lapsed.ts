@@ -1,9 +1,11 @@
+import { whenOurTurn } from '../../db/advisory-lock.ts';
 import type { Pool } from '../../db/pool.ts';
 import type { Environment, PurchaseKey } from '../../domain/purchase/purchase-key.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { AppStoreServerApiError } from './app-store-server-api.ts';
 import type { AppleReconciler } from './reconcile.ts';
 import { AppleRejection } from './apple-verifier.ts';
+import { PeriodicJob } from '../../runtime/periodic-job.ts';
 
 export interface RecheckOptions {
   readonly pool: Pool;
@@ -29,53 +31,43 @@ interface DueRow {
  * harmless (access ends with the period anyway) but is recorded too.
  */
 export class LapsedSubscriptionRecheck {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly job: PeriodicJob;
 
-  constructor(private readonly options: RecheckOptions) {}
-
-  start(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.runOnce()
-        .catch((err) => this.options.logger.error({ err }, 'lapsed subscription re-check failed'))
-        .finally(() => (this.running = undefined));
-    }, this.options.intervalMs);
-    this.timer.unref();
+  constructor(private readonly options: RecheckOptions) {
+    this.job = new PeriodicJob(
+      'lapsed subscription re-check',
+      options.intervalMs,
+      () => this.runOnce(),
+      options.logger,
+    );
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+  start(): void {
+    this.job.start();
+  }
+
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 
   /** One pass; returns how many subscriptions it asked Apple about. Instances sharing a database take turns. */
   async runOnce(): Promise<{ checked: number; failed: number }> {
     const { pool, graceMs = 10 * 60_000, batchSize = 100 } = this.options;
-    const lock = await pool.connect();
-    try {
-      const { rows: locked } = await lock.query<{ ok: boolean }>(
-        `SELECT pg_try_advisory_lock(hashtext('subledger.apple-recheck')) AS ok`,
+    const report = await whenOurTurn(pool, 'subledger.apple-recheck', async () => {
+      const { rows } = await pool.query<DueRow>(
+        `SELECT p.stream_id, p.environment, p.purchase_id, p.access_until
+           FROM purchases p LEFT JOIN apple_rechecks r ON r.stream_id = p.stream_id
+          WHERE p.store = 'app_store' AND (p.status->>'willRenew')::boolean
+            AND p.access_until < now() - make_interval(secs => $1)
+            AND (r.stream_id IS NULL OR r.access_until < p.access_until)
+          ORDER BY p.access_until LIMIT $2`,
+        [graceMs / 1000, batchSize],
       );
-      if (!locked[0]!.ok) return { checked: 0, failed: 0 };
-      try {
-        const { rows } = await pool.query<DueRow>(
-          `SELECT p.stream_id, p.environment, p.purchase_id, p.access_until
-             FROM purchases p LEFT JOIN apple_rechecks r ON r.stream_id = p.stream_id
-            WHERE p.store = 'app_store' AND (p.status->>'willRenew')::boolean
-              AND p.access_until < now() - make_interval(secs => $1)
-              AND (r.stream_id IS NULL OR r.access_until < p.access_until)
-            ORDER BY p.access_until LIMIT $2`,
-          [graceMs / 1000, batchSize],
-        );
-        let failed = 0;
-        for (const row of rows) if (!(await this.recheck(row))) failed += 1;
-        return { checked: rows.length, failed };
-      } finally {
-        await lock.query(`SELECT pg_advisory_unlock(hashtext('subledger.apple-recheck'))`);
-      }
-    } finally {
-      lock.release();
-    }
+      let failed = 0;
+      for (const row of rows) if (!(await this.recheck(row))) failed += 1;
+      return { checked: rows.length, failed };
+    });
+    return report ?? { checked: 0, failed: 0 };
   }
 
   private async recheck(row: DueRow): Promise<boolean> {

@@ -1,3 +1,5 @@
+import { whenOurTurn } from '../../db/advisory-lock.ts';
+import { PeriodicJob } from '../../runtime/periodic-job.ts';
 import type { Pool } from '../../db/pool.ts';
 import type { App } from '../../domain/catalog.ts';
 import { PurchaseRuleViolation } from '../../domain/purchase/decider.ts';
@@ -60,56 +62,39 @@ type Outcome = 'recorded' | 'known' | 'malformed';
  * recorded, so a failure means the next poll lists the same window again.
  */
 export class VoidedPurchasesPoll {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly job: PeriodicJob;
   private readonly packageNames: readonly string[];
 
   constructor(private readonly options: VoidedPollOptions) {
     this.packageNames = [...new Set(options.apps.flatMap((app) => app.playStore?.packageName ?? []))];
+    this.job = new PeriodicJob('voided purchases poll', options.intervalMs, () => this.pollOnce(), options.logger);
   }
 
   start(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.pollOnce()
-        .catch((err) => this.options.logger.error({ err }, 'voided purchases poll failed'))
-        .finally(() => (this.running = undefined));
-    }, this.options.intervalMs);
-    this.timer.unref();
+    this.job.start();
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 
   /** One pass over every package. Instances sharing a database take turns: the one that waits reports nothing. */
   async pollOnce(): Promise<VoidedPollReport> {
     const report = { packages: 0, voided: 0, recorded: 0, malformed: 0, failed: 0 };
-    const lock = await this.options.pool.connect();
-    try {
-      const { rows } = await lock.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(hashtext($1)) AS ok`, [
-        LOCK_NAME,
-      ]);
-      if (!rows[0]!.ok) return report;
-      try {
-        for (const packageName of this.packageNames) {
-          const outcomes = await this.pollPackage(packageName);
-          if (!outcomes) {
-            report.failed += 1;
-            continue;
-          }
-          report.packages += 1;
-          report.voided += outcomes.length;
-          report.recorded += outcomes.filter((outcome) => outcome === 'recorded').length;
-          report.malformed += outcomes.filter((outcome) => outcome === 'malformed').length;
+    await whenOurTurn(this.options.pool, LOCK_NAME, async () => {
+      for (const packageName of this.packageNames) {
+        const outcomes = await this.pollPackage(packageName);
+        if (!outcomes) {
+          report.failed += 1;
+          continue;
         }
-        return report;
-      } finally {
-        await lock.query(`SELECT pg_advisory_unlock(hashtext($1))`, [LOCK_NAME]);
+        report.packages += 1;
+        report.voided += outcomes.length;
+        report.recorded += outcomes.filter((outcome) => outcome === 'recorded').length;
+        report.malformed += outcomes.filter((outcome) => outcome === 'malformed').length;
       }
-    } finally {
-      lock.release();
-    }
+    });
+    return report;
   }
 
   /** The outcome of each voided purchase listed, or undefined when Google did not answer. */
