@@ -108,7 +108,16 @@ export async function startAppleHarness(env: Record<string, string> = {}): Promi
       return entitlementsAt(purchases, subledger.catalog, new Date(at).toISOString()).entitlements;
     },
     async reset() {
-      await db.pool.query('TRUNCATE events, purchases, intake_messages, source_documents, projection_checkpoints');
+      // The service may still be writing (a retry, a projection batch): a deadlock with it
+      // is PostgreSQL choosing a victim, and the TRUNCATE simply goes again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await db.pool.query('TRUNCATE events, purchases, intake_messages, source_documents, projection_checkpoints');
+          break;
+        } catch (error) {
+          if ((error as { code?: string }).code !== '40P01' || attempt === 5) throw error;
+        }
+      }
       subledger.customers.invalidate('*'); // a TRUNCATE announces nothing
     },
     async stop() {
