@@ -6,6 +6,7 @@ import { resetProjection } from '../projections/rebuild.ts';
 import { ProjectionRunner } from '../projections/runner.ts';
 import { registerApiKeyCommands, registerDevTokenCommand } from './credentials.ts';
 import { registerAppleDevCommands } from './apple-dev.ts';
+import { registerGoogleDevCommands } from './google-dev.ts';
 import { registerReconcileCommand } from './reconcile.ts';
 import { withCliServices } from './services.ts';
 
@@ -88,5 +89,6 @@ export function cli(): Command {
   registerApiKeyCommands(program);
   registerDevTokenCommand(program);
   registerAppleDevCommands(program);
+  registerGoogleDevCommands(program);
   return program;
 }

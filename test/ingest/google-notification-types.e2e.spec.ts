@@ -3,7 +3,10 @@ import type { SubscriptionPurchaseV2 } from '../../src/ingest/google/play-develo
 import { pushBody, startTestPushSigner, type TestPushSigner } from '../../src/ingest/google/test-push.ts';
 import { PLAY_SUBSCRIPTION_NOTIFICATION_TYPES } from '../../src/ingest/google/translate-subscription.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
-import { startFakePlayDeveloperApi, type FakePlayDeveloperApi } from '../support/fake-play-developer-api.ts';
+import {
+  startFakePlayDeveloperApi,
+  type FakePlayDeveloperApi,
+} from '../../src/ingest/google/dev/fake-play-developer-api.ts';
 
 /*
  * Every subscription notification type Google documents, and one it does not, pushed

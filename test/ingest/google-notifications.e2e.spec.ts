@@ -4,7 +4,10 @@ import type { SubscriptionPurchaseV2 } from '../../src/ingest/google/play-develo
 import { pushBody, startTestPushSigner, type TestPushSigner } from '../../src/ingest/google/test-push.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
 import { eventually } from '../support/eventually.ts';
-import { startFakePlayDeveloperApi, type FakePlayDeveloperApi } from '../support/fake-play-developer-api.ts';
+import {
+  startFakePlayDeveloperApi,
+  type FakePlayDeveloperApi,
+} from '../../src/ingest/google/dev/fake-play-developer-api.ts';
 
 /*
  * Play notifications end to end over real HTTP: a Pub/Sub push signed by a test

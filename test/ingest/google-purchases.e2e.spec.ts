@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { SubscriptionPurchaseV2 } from '../../src/ingest/google/play-developer-api.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
-import { startFakePlayDeveloperApi, type FakePlayDeveloperApi } from '../support/fake-play-developer-api.ts';
+import {
+  startFakePlayDeveloperApi,
+  type FakePlayDeveloperApi,
+} from '../../src/ingest/google/dev/fake-play-developer-api.ts';
 
 /*
  * Purchases Android apps submit, over real HTTP, verified with a fake Play Developer

@@ -11,7 +11,10 @@ import { silentLogger } from '../../src/observability/logger.ts';
 import { environmentOfPurchase } from '../../src/projections/entitlements/customer-purchases.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
 import { eventually } from '../support/eventually.ts';
-import { startFakePlayDeveloperApi, type FakePlayDeveloperApi } from '../support/fake-play-developer-api.ts';
+import {
+  startFakePlayDeveloperApi,
+  type FakePlayDeveloperApi,
+} from '../../src/ingest/google/dev/fake-play-developer-api.ts';
 
 /*
  * The scheduled voidedpurchases.list poll end to end: a subscription bought through a

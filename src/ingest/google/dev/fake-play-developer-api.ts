@@ -5,20 +5,23 @@ import { promisify } from 'node:util';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { decodeJwt, jwtVerify } from 'jose';
+import { decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
 import {
   ANDROID_PUBLISHER_SCOPE,
   GOOGLE_TOKEN_URL,
   type ProductPurchase,
   type SubscriptionPurchaseV2,
   type VoidedPurchase,
-} from '../../src/ingest/google/play-developer-api.ts';
+} from '../play-developer-api.ts';
 
 /**
  * A stand-in for the Google Play Developer API and Google's OAuth token endpoint over
  * real HTTP on 127.0.0.1, so the real client (Google's library, its service account
- * flow, its retries) runs in tests. It serves what the test put in it, for one app, and
- * answers failures with Google's status codes and error bodies.
+ * flow, its retries) runs in tests and on a laptop (`subledger google-dev serve`). It
+ * serves what it was given, for one app, and answers failures with Google's status codes
+ * and error bodies. Optionally it also publishes push-token keys as Google's JWKS does, and
+ * takes its state over HTTP from another process (`/dev/*`). Tests and local development
+ * only: never on a production path.
  */
 
 export interface FakePlayDeveloperApiOptions {
@@ -26,6 +29,25 @@ export interface FakePlayDeveloperApiOptions {
   readonly packageName: string;
   /** Voided purchases per page (Google's default is 1000); small so that tests cross pages. Default 2. */
   readonly pageSize?: number;
+  /** The loopback port to listen on; default any free one. */
+  readonly port?: number;
+  /** Served at `/oauth2/v3/certs`, as Google publishes the keys that sign Pub/Sub push tokens. */
+  readonly pushJwks?: JSONWebKeySet;
+  /**
+   * Serve `PUT /dev/subscriptions/{token}`, `PUT /dev/products/{productId}/{token}`,
+   * `POST /dev/voided` (an array) and `GET /dev/state`: the put methods and the state, over
+   * HTTP, for a process other than the one that started the fake. Default off.
+   */
+  readonly devEndpoints?: boolean;
+}
+
+/** What `GET /dev/state` answers. */
+export interface FakePlayState {
+  readonly packageName: string;
+  readonly subscriptions: Readonly<Record<string, SubscriptionPurchaseV2>>;
+  readonly products: readonly { productId: string; purchaseToken: string; purchase: ProductPurchase }[];
+  readonly voided: readonly VoidedPurchase[];
+  readonly acknowledgements: readonly Acknowledgement[];
 }
 
 export interface ReceivedRequest {
@@ -292,6 +314,40 @@ export async function startFakePlayDeveloperApi(options: FakePlayDeveloperApiOpt
     throw new Reply(404);
   }
 
+  function devRoute(method: string, devPath: string, body: unknown): Reply {
+    const isObject = (value: unknown): value is object =>
+      typeof value === 'object' && value !== null && !Array.isArray(value);
+    const param = (match: RegExpMatchArray, i: number) => decodeURIComponent(match[i]!);
+    let match: RegExpMatchArray | null;
+    if (method === 'GET' && devPath === 'state') {
+      const state: FakePlayState = {
+        packageName: options.packageName,
+        subscriptions: Object.fromEntries(subscriptions),
+        products: [...products].map(([key, purchase]) => {
+          const [productId, purchaseToken] = key.split(' ') as [string, string];
+          return { productId, purchaseToken, purchase };
+        }),
+        voided,
+        acknowledgements,
+      };
+      return new Reply(200, state);
+    }
+    if (method === 'PUT' && (match = devPath.match(/^subscriptions\/([^/]+)$/)) && isObject(body)) {
+      fake.putSubscription(param(match, 1), body);
+      return new Reply(204);
+    }
+    if (method === 'PUT' && (match = devPath.match(/^products\/([^/]+)\/([^/]+)$/)) && isObject(body)) {
+      fake.putProduct(param(match, 1), param(match, 2), body);
+      return new Reply(204);
+    }
+    if (method === 'POST' && devPath === 'voided' && Array.isArray(body) && body.every(isObject)) {
+      fake.putVoided(body as VoidedPurchase[]);
+      return new Reply(204);
+    }
+    const known = /^(state|voided|subscriptions\/[^/]+|products\/[^/]+\/[^/]+)$/.test(devPath);
+    throw known ? new Reply(400, INVALID_VALUE) : new Reply(404);
+  }
+
   async function handle(request: IncomingMessage): Promise<Reply> {
     const requestUrl = new URL(request.url ?? '/', 'http://fake');
     const method = request.method ?? '';
@@ -300,6 +356,12 @@ export async function startFakePlayDeveloperApi(options: FakePlayDeveloperApiOpt
     try {
       if (method === 'POST' && requestUrl.pathname === '/token') {
         return new Reply(200, await issueAccessToken((body ?? {}) as Record<string, string>));
+      }
+      if (options.pushJwks && method === 'GET' && requestUrl.pathname === '/oauth2/v3/certs') {
+        return new Reply(200, options.pushJwks);
+      }
+      if (options.devEndpoints && requestUrl.pathname.startsWith('/dev/')) {
+        return devRoute(method, requestUrl.pathname.slice('/dev/'.length), body);
       }
       const match = requestUrl.pathname.match(API_PATH);
       if (!match) throw new Reply(404);
@@ -327,7 +389,10 @@ export async function startFakePlayDeveloperApi(options: FakePlayDeveloperApiOpt
       (error: unknown) => send(response, new Reply(500, googleError(500, String(error), 'backendError'))),
     );
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject); // a fixed port already taken
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+  });
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   const tokenUrl = `${url}token`;
 
@@ -369,11 +434,15 @@ export async function startFakePlayDeveloperApi(options: FakePlayDeveloperApiOpt
 
 export const TEST_CLIENT_EMAIL = 'subledger-play@subledger-test.iam.gserviceaccount.com';
 
-/** A new RSA 2048 service account key written to `dir` as Google Cloud's JSON key file, `token_uri` included. */
+/**
+ * A new RSA 2048 service account key written to `dir` as Google Cloud's JSON key file,
+ * `token_uri` included; named as Google names the file it downloads, unless `fileName`.
+ */
 export async function writeTestServiceAccountKey(options: {
   readonly dir: string;
   readonly tokenUri: string;
   readonly clientEmail?: string;
+  readonly fileName?: string;
 }): Promise<TestServiceAccountKey> {
   const { dir, tokenUri, clientEmail = TEST_CLIENT_EMAIL } = options;
   const { privateKey, publicKey } = await promisify(generateKeyPair)('rsa', { modulusLength: 2048 });
@@ -392,7 +461,7 @@ export async function writeTestServiceAccountKey(options: {
     client_x509_cert_url: `https://www.googleapis.com/robot/v1/metadata/x509/${encodeURIComponent(clientEmail)}`,
     universe_domain: 'googleapis.com',
   };
-  const keyFile = path.join(dir, `${projectId}-${privateKeyId.slice(0, 12)}.json`);
+  const keyFile = path.join(dir, options.fileName ?? `${projectId}-${privateKeyId.slice(0, 12)}.json`);
   await writeFile(keyFile, `${JSON.stringify(json, null, 2)}\n`, { mode: 0o600 });
   return { keyFile, clientEmail, privateKeyId, publicKey };
 }
