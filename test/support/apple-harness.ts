@@ -94,6 +94,9 @@ export async function startAppleHarness(env: Record<string, string> = {}): Promi
       );
       const head = await subledger.eventStore.headPosition();
       expect(await subledger.purchases.waitFor(head, 10_000)).toBe(true);
+      // The read model's notice to the customer cache is asynchronous (LISTEN/NOTIFY, tested
+      // on its own): drop the cache so that reads through the API show what was just processed.
+      subledger.customers.invalidate('*');
     },
     async counts() {
       const { rows } = await db.pool.query(
