@@ -1,42 +1,28 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FakePlayDeveloperApi } from '../../src/ingest/google/dev/fake-play-developer-api.ts';
 import type { SubscriptionPurchaseV2 } from '../../src/ingest/google/play-developer-api.ts';
-import { pushBody, startTestPushSigner, type TestPushSigner } from '../../src/ingest/google/test-push.ts';
 import { PLAY_SUBSCRIPTION_NOTIFICATION_TYPES } from '../../src/ingest/google/translate-subscription.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
-import {
-  startFakePlayDeveloperApi,
-  type FakePlayDeveloperApi,
-} from '../../src/ingest/google/dev/fake-play-developer-api.ts';
+import { startFakeGoogle, subscriptionNotification, type FakeGoogle } from '../support/fake-google.ts';
 
 /*
  * Every subscription notification type Google documents, and one it does not, pushed
  * over HTTP and processed against a fake Play Developer API whose answer fits the type:
  * what each records, and what the customer's entitlement then is.
  */
-const AUDIENCE = 'https://subledger.test/v1/webhooks/google';
-const PUSHER = 'play-push@subledger-test.iam.gserviceaccount.com';
-const PACKAGE = 'com.example.pulse';
 const DAY = 86_400_000;
 
-let signer: TestPushSigner;
+let google: FakeGoogle;
 let play: FakePlayDeveloperApi;
 let harness: AppleHarness;
 beforeAll(async () => {
-  signer = await startTestPushSigner({ audience: AUDIENCE, email: PUSHER });
-  play = await startFakePlayDeveloperApi({ packageName: PACKAGE });
-  const key = await play.createServiceAccountKey();
-  harness = await startAppleHarness({
-    GOOGLE_PUSH_AUDIENCE: AUDIENCE,
-    GOOGLE_PUSH_SERVICE_ACCOUNT: PUSHER,
-    GOOGLE_OIDC_JWKS_URL: signer.jwksUrl,
-    GOOGLE_SERVICE_ACCOUNT_KEY_FILE: key.keyFile,
-    GOOGLE_PLAY_API_URL: play.rootUrl,
-  });
+  google = await startFakeGoogle();
+  play = google.play;
+  harness = await startAppleHarness(google.env);
 });
 afterAll(async () => {
   await harness?.stop();
-  await play?.close();
-  await signer?.close();
+  await google?.close();
 });
 
 type State = NonNullable<SubscriptionPurchaseV2['subscriptionState']>;
@@ -147,18 +133,10 @@ describe('every Play subscription notification type, through HTTP', () => {
     const token = `types-token-${c.type}-${'y'.repeat(40)}`;
     const user = `types-user-${c.type}`;
     play.putSubscription(token, answer(c, user));
-    const response = await fetch(`${harness.subledger.url}/v1/webhooks/google`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${await signer.token()}` },
-      body: JSON.stringify(
-        pushBody({
-          version: '1.0',
-          packageName: PACKAGE,
-          eventTimeMillis: String(Date.now() - 1_000),
-          subscriptionNotification: { version: '1.0', notificationType: c.type, purchaseToken: token },
-        }),
-      ),
-    });
+    const response = await google.push(
+      harness.subledger.url,
+      subscriptionNotification(token, c.type, Date.now() - 1_000),
+    );
     expect(response.status).toBe(200);
     await harness.processed();
     expect(await recorded(token)).toContain(c.records);

@@ -1,13 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { FakePlayDeveloperApi } from '../../src/ingest/google/dev/fake-play-developer-api.ts';
 import type { SubscriptionPurchaseV2 } from '../../src/ingest/google/play-developer-api.ts';
-import { pushBody, startTestPushSigner, type TestPushSigner } from '../../src/ingest/google/test-push.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
 import { eventually } from '../support/eventually.ts';
 import {
-  startFakePlayDeveloperApi,
-  type FakePlayDeveloperApi,
-} from '../../src/ingest/google/dev/fake-play-developer-api.ts';
+  GOOGLE_PACKAGE as PACKAGE,
+  startFakeGoogle,
+  subscriptionNotification,
+  type FakeGoogle,
+} from '../support/fake-google.ts';
 
 /*
  * Play notifications end to end over real HTTP: a Pub/Sub push signed by a test
@@ -15,30 +17,19 @@ import {
  * endpoint and a generated service account key) for the subscription's state,
  * recording it, acknowledging it, and the customer's entitlements.
  */
-const AUDIENCE = 'https://subledger.test/v1/webhooks/google';
-const PUSHER = 'play-push@subledger-test.iam.gserviceaccount.com';
-const PACKAGE = 'com.example.pulse';
 const DAY = 86_400_000;
 
-let signer: TestPushSigner;
-let play: FakePlayDeveloperApi;
+let google: FakeGoogle;
 let harness: AppleHarness;
+let play: FakePlayDeveloperApi;
 beforeAll(async () => {
-  signer = await startTestPushSigner({ audience: AUDIENCE, email: PUSHER });
-  play = await startFakePlayDeveloperApi({ packageName: PACKAGE });
-  const key = await play.createServiceAccountKey();
-  harness = await startAppleHarness({
-    GOOGLE_PUSH_AUDIENCE: AUDIENCE,
-    GOOGLE_PUSH_SERVICE_ACCOUNT: PUSHER,
-    GOOGLE_OIDC_JWKS_URL: signer.jwksUrl,
-    GOOGLE_SERVICE_ACCOUNT_KEY_FILE: key.keyFile,
-    GOOGLE_PLAY_API_URL: play.rootUrl,
-  });
+  google = await startFakeGoogle();
+  play = google.play;
+  harness = await startAppleHarness(google.env);
 });
 afterAll(async () => {
   await harness?.stop();
-  await play?.close();
-  await signer?.close();
+  await google?.close();
 });
 beforeEach(() => harness.reset());
 
@@ -68,20 +59,8 @@ function activeSubscription(fields: Partial<SubscriptionPurchaseV2> = {}): Subsc
   } as SubscriptionPurchaseV2;
 }
 
-const subscriptionNotification = (purchaseToken: string, notificationType: number, eventTime = Date.now()) => ({
-  version: '1.0',
-  packageName: PACKAGE,
-  eventTimeMillis: String(eventTime),
-  subscriptionNotification: { version: '1.0', notificationType, purchaseToken, subscriptionId: 'premium_monthly' },
-});
-
 async function push(notification: unknown, messageId?: string) {
-  const response = await fetch(`${harness.subledger.url}/v1/webhooks/google`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${await signer.token()}` },
-    body: JSON.stringify(pushBody(notification, messageId)),
-  });
-  expect(response.status).toBe(200);
+  expect((await google.push(harness.subledger.url, notification, messageId)).status).toBe(200);
 }
 
 const premiumOf = async (appUserId: string) =>
