@@ -5,37 +5,35 @@ import {
   type SubscriptionPurchaseV2,
   type VoidedPurchase,
 } from '../../src/ingest/google/play-developer-api.ts';
-import { pushBody, startTestPushSigner, type TestPushSigner } from '../../src/ingest/google/test-push.ts';
 import { VoidedPurchasesPoll } from '../../src/ingest/google/voided-poll.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { environmentOfPurchase } from '../../src/projections/entitlements/customer-purchases.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
 import { eventually } from '../support/eventually.ts';
+import type { FakePlayDeveloperApi } from '../../src/ingest/google/dev/fake-play-developer-api.ts';
 import {
-  startFakePlayDeveloperApi,
-  type FakePlayDeveloperApi,
-} from '../../src/ingest/google/dev/fake-play-developer-api.ts';
+  GOOGLE_PACKAGE as PACKAGE,
+  startFakeGoogle,
+  subscriptionNotification,
+  type FakeGoogle,
+} from '../support/fake-google.ts';
 
 /*
  * The scheduled voidedpurchases.list poll end to end: a subscription bought through a
  * signed Pub/Sub push, a refund Google lists but never notifies, served by a fake Play
  * Developer API over real HTTP, recorded in the harness's real database.
  */
-const AUDIENCE = 'https://subledger.test/v1/webhooks/google';
-const PUSHER = 'play-push@subledger-test.iam.gserviceaccount.com';
-const PACKAGE = 'com.example.pulse';
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 
-let signer: TestPushSigner;
+let google: FakeGoogle;
 let play: FakePlayDeveloperApi;
-let keyFile: string;
 let harness: AppleHarness;
 let poll: VoidedPurchasesPoll;
 beforeAll(async () => {
-  signer = await startTestPushSigner({ audience: AUDIENCE, email: PUSHER });
-  play = await startFakePlayDeveloperApi({ packageName: PACKAGE });
-  ({ keyFile } = await play.createServiceAccountKey());
+  google = await startFakeGoogle();
+  play = google.play;
+  const keyFile = google.keyFile;
   harness = await startGoogleHarness('0'); // this file polls by hand
   const { pool } = harness.db;
   poll = new VoidedPurchasesPoll({
@@ -51,8 +49,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await harness?.stop();
-  await play?.close();
-  await signer?.close();
+  await google?.close();
 });
 beforeEach(async () => {
   await harness.reset();
@@ -60,14 +57,7 @@ beforeEach(async () => {
 });
 
 function startGoogleHarness(pollIntervalSeconds: string): Promise<AppleHarness> {
-  return startAppleHarness({
-    GOOGLE_PUSH_AUDIENCE: AUDIENCE,
-    GOOGLE_PUSH_SERVICE_ACCOUNT: PUSHER,
-    GOOGLE_OIDC_JWKS_URL: signer.jwksUrl,
-    GOOGLE_SERVICE_ACCOUNT_KEY_FILE: keyFile,
-    GOOGLE_PLAY_API_URL: play.rootUrl,
-    GOOGLE_VOIDED_POLL_INTERVAL_SECONDS: pollIntervalSeconds,
-  });
+  return startAppleHarness({ ...google.env, GOOGLE_VOIDED_POLL_INTERVAL_SECONDS: pollIntervalSeconds });
 }
 
 let purchases = 0;
@@ -94,17 +84,7 @@ async function buy(on: AppleHarness, appUserId: string): Promise<{ token: string
       },
     ],
   } as SubscriptionPurchaseV2); // latestOrderId: Google sends it; the client's types have dropped it
-  const notification = {
-    version: '1.0',
-    packageName: PACKAGE,
-    eventTimeMillis: String(now - DAY),
-    subscriptionNotification: { version: '1.0', notificationType: 4, purchaseToken: token },
-  };
-  const response = await fetch(`${on.subledger.url}/v1/webhooks/google`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${await signer.token()}` },
-    body: JSON.stringify(pushBody(notification)),
-  });
+  const response = await google.push(on.subledger.url, subscriptionNotification(token, 4, now - DAY));
   expect(response.status).toBe(200);
   await on.processed();
   expect(await premiumOf(on, appUserId)).toMatchObject({ active: true, purchase: { purchaseId: token } });
