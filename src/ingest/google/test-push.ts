@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 
 /**
  * Stands in for Google where Google cannot be reached: tests and local development.
@@ -36,24 +36,29 @@ export async function startTestPushSigner(defaults: { audience: string; email: s
   const port = await listen(server);
   return {
     jwksUrl: `http://127.0.0.1:${port}/oauth2/v3/certs`,
-    async token(claims = {}) {
-      const now = Math.floor(Date.now() / 1000);
-      return new SignJWT({
-        email: claims.email ?? defaults.email,
-        email_verified: claims.emailVerified ?? true,
-        azp: '100000000000000000000',
-      })
-        .setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' })
-        .setIssuer(claims.issuer ?? 'https://accounts.google.com')
-        .setAudience(claims.audience ?? defaults.audience)
-        .setSubject('100000000000000000000')
-        .setIssuedAt(now)
-        .setExpirationTime(claims.expiresAt ?? now + 3600)
-        .sign(privateKey);
-    },
+    token: (claims = {}) => signPushToken(privateKey, kid, { ...defaults, ...claims }),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
+
+/** A push token as Pub/Sub makes one for a service account, with these claims over the defaults. */
+export function signPushToken(
+  privateKey: CryptoKey,
+  kid: string,
+  claims: PushTokenClaims & { readonly audience: string; readonly email: string },
+): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ email: claims.email, email_verified: claims.emailVerified ?? true, azp: GOOGLE_SUBJECT })
+    .setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' })
+    .setIssuer(claims.issuer ?? 'https://accounts.google.com')
+    .setAudience(claims.audience)
+    .setSubject(GOOGLE_SUBJECT)
+    .setIssuedAt(now)
+    .setExpirationTime(claims.expiresAt ?? now + 3600)
+    .sign(privateKey);
+}
+/** The numeric id Google gives a service account, as `sub` and `azp`. */
+const GOOGLE_SUBJECT = '100000000000000000000';
 
 /** A Pub/Sub push body carrying `notification`, with both spellings of the ids, as real pushes have. */
 export function pushBody(notification: unknown, messageId: string = randomUUID()) {

@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
-import { exportJWK, generateKeyPair, importJWK, SignJWT, type JSONWebKeySet, type JWK } from 'jose';
+import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JSONWebKeySet, type JWK } from 'jose';
+import { signPushToken } from '../test-push.ts';
 
 /**
  * A Pub/Sub push signer whose key outlives the process, for `subledger google-dev`: `serve`
@@ -30,17 +31,6 @@ export async function loadPushSigner(
   const privateKey = await importJWK({ ...publicJwk, d, p, q, dp, dq, qi }, 'RS256');
   return {
     jwks: { keys: [publicJwk] },
-    async token() {
-      const now = Math.floor(Date.now() / 1000);
-      // The claims Pub/Sub puts in a push token for a service account.
-      return new SignJWT({ email: claims.email, email_verified: true })
-        .setProtectedHeader({ alg: 'RS256', kid: publicJwk.kid!, typ: 'JWT' })
-        .setIssuer('https://accounts.google.com')
-        .setAudience(claims.audience)
-        .setSubject('100000000000000000000')
-        .setIssuedAt(now)
-        .setExpirationTime(now + 3600)
-        .sign(privateKey);
-    },
+    token: () => signPushToken(privateKey as CryptoKey, publicJwk.kid!, claims),
   };
 }
