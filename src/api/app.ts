@@ -14,6 +14,8 @@ import { customerRoutes, type CustomerRouteDeps } from './routes/customers.ts';
 import { clientConfigRoutes, type ClientConfigRouteDeps } from './routes/client-config.ts';
 import { contentRoutes, type ContentRouteDeps } from './routes/content.ts';
 import { adminContentRoutes } from './routes/admin-content.ts';
+import { adminDeadLetterRoutes, type AdminDeadLetterRouteDeps } from './routes/admin-dead-letters.ts';
+import { adminCustomerRoutes, type AdminCustomerRouteDeps } from './routes/admin-customers.ts';
 import { jwksRoutes } from './routes/jwks.ts';
 import { tokenRoutes, type TokenRouteDeps } from './routes/tokens.ts';
 import type { TokenKeyRing } from '../tokens/token-key-ring.ts';
@@ -42,6 +44,10 @@ export interface ApiDependencies {
   readonly tokens?: TokenRouteDeps;
   readonly clientConfigs?: ClientConfigRouteDeps;
   readonly content?: ContentRouteDeps;
+  /** Support staff's view of the intake queue's dead letters. */
+  readonly adminDeadLetters?: AdminDeadLetterRouteDeps;
+  /** Support staff's view of one customer: history, entitlements at a moment. */
+  readonly adminCustomers?: AdminCustomerRouteDeps;
 }
 
 /**
@@ -122,6 +128,8 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     await app.register(contentRoutes, deps.content);
     await app.register(adminContentRoutes, deps.content);
   }
+  if (deps.adminDeadLetters) await app.register(adminDeadLetterRoutes, deps.adminDeadLetters);
+  if (deps.adminCustomers) await app.register(adminCustomerRoutes, deps.adminCustomers);
   return app;
 }
 

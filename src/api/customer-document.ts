@@ -39,7 +39,7 @@ export function customerDocument(customerNow: CustomerNow, catalog: Catalog): Cu
   };
 }
 
-function entitlementDocument(e: Entitlement) {
+export function entitlementDocument(e: Entitlement) {
   return {
     active: e.active,
     expiresAt: e.expiresAt,

@@ -6,6 +6,7 @@ import { resetProjection } from '../projections/rebuild.ts';
 import { ProjectionRunner } from '../projections/runner.ts';
 import { registerApiKeyCommands, registerDevTokenCommand } from './credentials.ts';
 import { registerAppleDevCommands } from './apple-dev.ts';
+import { registerDeadLetterCommands } from './dead-letters.ts';
 import { registerGoogleDevCommands } from './google-dev.ts';
 import { registerReconcileCommand } from './reconcile.ts';
 import { withCliServices } from './services.ts';
@@ -86,6 +87,7 @@ export function cli(): Command {
     );
 
   registerReconcileCommand(program);
+  registerDeadLetterCommands(program);
   registerApiKeyCommands(program);
   registerDevTokenCommand(program);
   registerAppleDevCommands(program);

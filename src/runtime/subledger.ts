@@ -193,6 +193,8 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
       tokens: { authenticator, customers, catalog, tokens },
       clientConfigs: { configs: clientConfigs, authenticator },
       content: { content, tokens, likes: new Likes(pool), authenticator },
+      adminDeadLetters: { queue, authenticator },
+      adminCustomers: { authenticator, db: pool, eventStore, catalog },
       customers: {
         authenticator,
         customers,

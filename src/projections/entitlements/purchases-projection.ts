@@ -52,7 +52,7 @@ export function purchasesProjection(options: PurchasesProjectionOptions): Projec
     },
 
     async reset(tx) {
-      await tx.query('TRUNCATE purchases');
+      await tx.query('TRUNCATE purchases, customer_streams');
       await tx.query(`SELECT pg_notify($1, '*')`, [CUSTOMER_CHANGES_CHANNEL]);
     },
   };
@@ -105,6 +105,13 @@ function readModelRow(
     state,
     status,
     stream_version: version,
+    // Not a column of `purchases`: every app user this purchase ever named (customer_streams).
+    named_app_users: [
+      ...new Set([
+        ...state.links.map((l) => l.value.appUserId),
+        ...state.refusedClaims.map((c) => c.value.appUserId),
+      ]),
+    ],
   };
 }
 
@@ -133,7 +140,13 @@ async function upsertRows(tx: Queryable, rows: readonly Row[]): Promise<void> {
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(
          stream_id text, store text, environment text, purchase_id text, app_user_id text, store_product_id text,
          product_id text, access_from timestamptz, access_until timestamptz, lifetime_access boolean,
-         state jsonb, status jsonb, stream_version bigint)
+         state jsonb, status jsonb, stream_version bigint, named_app_users jsonb)
+     ),
+     named AS (
+       INSERT INTO customer_streams (app_user_id, stream_id)
+       SELECT DISTINCT named.app_user_id, incoming.stream_id
+       FROM incoming, jsonb_array_elements_text(incoming.named_app_users) AS named (app_user_id)
+       ON CONFLICT DO NOTHING
      ),
      previous AS (SELECT p.app_user_id FROM purchases p JOIN incoming USING (stream_id)),
      written AS (

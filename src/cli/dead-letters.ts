@@ -1,0 +1,82 @@
+import type { Command } from 'commander';
+import { userInfo } from 'node:os';
+import type { DeadLetter } from '../intake/intake-queue.ts';
+import { PostgresIntakeQueue } from '../intake/postgres-intake-queue.ts';
+import { withCliServices } from './services.ts';
+
+/**
+ * `subledger dead-letters`: the notifications that could not be processed, with the reason,
+ * and `retry` to put one back in the intake queue once its cause is fixed. A running
+ * service's worker picks it up.
+ */
+export function registerDeadLetterCommands(program: Command): void {
+  const deadLetters = program
+    .command('dead-letters')
+    .description('List intake messages that failed for good, or put one back in the queue');
+
+  deadLetters
+    .command('list', { isDefault: true })
+    .description('List dead letters, the most recent failure first (the default)')
+    .option('--limit <n>', 'how many at most', '50')
+    .option('--json', 'print JSON')
+    .action((options: { limit: string; json?: boolean }) =>
+      withCliServices(async ({ pool }) => {
+        const limit = Number(options.limit);
+        if (!Number.isInteger(limit) || limit < 1) throw new Error('--limit must be a whole number above 0');
+        const letters = await new PostgresIntakeQueue(pool).deadLetters({ limit });
+        if (options.json) {
+          console.log(JSON.stringify(letters, null, 2));
+          return;
+        }
+        if (letters.length === 0) console.log('No dead letters.');
+        else console.log(table(letters));
+      }),
+    );
+
+  deadLetters
+    .command('retry')
+    .description('Put a dead letter back in the intake queue for a fresh set of attempts')
+    .argument('<messageId>', 'as listed')
+    .option('--json', 'print JSON')
+    .action((messageId: string, options: { json?: boolean }) =>
+      withCliServices(async ({ pool, logger }) => {
+        // Message ids are bigints: anything else names no dead letter (and must not reach SQL as one).
+        const known = /^\d{1,19}$/.test(messageId) && BigInt(messageId) < 2n ** 63n;
+        if (!known || !(await new PostgresIntakeQueue(pool).retryDeadLetter(messageId))) {
+          throw new Error(`No dead letter ${messageId}`);
+        }
+        logger.info({ messageId, staff: operator() }, 'dead letter put back in the intake queue');
+        if (options.json) console.log(JSON.stringify({ messageId, status: 'queued' }));
+        else console.log(`Queued ${messageId} again; a running service processes it.`);
+      }),
+    );
+}
+
+function table(letters: readonly DeadLetter[]): string {
+  const rows = [
+    ['MESSAGE', 'FAILED AT', 'KIND', 'ATTEMPTS', 'ORDERING KEY', 'REASON'],
+    ...letters.map((l) => [
+      l.messageId,
+      l.failedAt.toISOString(),
+      l.kind,
+      String(l.attempts),
+      l.orderingKey,
+      l.reason.replace(/\s+/g, ' '),
+    ]),
+  ];
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows
+    .map((row) =>
+      row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '),
+    )
+    .join('\n');
+}
+
+/** Who ran the command, for the log: the operating-system user. */
+function operator(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
+}

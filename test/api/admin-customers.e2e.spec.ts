@@ -1,0 +1,182 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiKeys } from '../../src/auth/api-keys.ts';
+import type { PurchaseEvent } from '../../src/domain/purchase/events.ts';
+import { recordPurchase } from '../../src/ingest/record-purchase.ts';
+import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
+import { appleKey, day, fact, period, renewed, started } from '../support/purchase-facts.ts';
+
+/*
+ * What support staff ask about a customer, over HTTP, answered from the event store: a
+ * subscription bought, renewed, in billing grace, recovered and refunded (recorded as
+ * store facts at their store times), then the customer's history and entitlements at
+ * moments inside each phase.
+ */
+let harness: AppleHarness;
+let admin: string;
+let appServer: string;
+const CUSTOMER = 'dora';
+const key = appleKey('2000000001');
+
+beforeAll(async () => {
+  harness = await startAppleHarness();
+  const keys = new ApiKeys(harness.db.pool);
+  admin = (await keys.create('support: sam', 'admin')).secret;
+  appServer = (await keys.create('backend', 'app-server')).secret;
+  const record = (causationId: string, facts: PurchaseEvent[]) =>
+    recordPurchase(harness.subledger.eventStore, key, { type: 'RecordStoreFacts', data: { facts } }, { causationId });
+  await record('buy', [
+    started(period('t1', 0, 30)),
+    fact('PurchaseLinkedToAppUser', 0, { appUserId: CUSTOMER, via: 'app_account_token' }),
+  ]);
+  await record('renew', [renewed(period('t2', 30, 60))]);
+  await record('grace', [fact('RenewalFailed', 60, { gracePeriodEndsAt: day(66) })]);
+  await record('recover', [renewed(period('t3', 62, 92)), fact('BillingRecovered', 62, {})]);
+  await record('refund', [fact('TransactionRefunded', 70, { transactionId: 't3', refundedAt: day(70) })]);
+  await harness.processed();
+});
+afterAll(() => harness?.stop());
+
+async function get(path: string, credential = admin) {
+  const response = await fetch(`${harness.subledger.url}${path}`, {
+    headers: { authorization: `Bearer ${credential}` },
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, any> };
+}
+
+describe('GET /v1/admin/customers/{appUserId}/history', () => {
+  it('shows every step, oldest first, with the change it made to the entitlements', async () => {
+    const { status, body } = await get(`/v1/admin/customers/${CUSTOMER}/history`);
+    expect(status).toBe(200);
+    const steps = body.entries.map((e: { type: string; effects: { summary: string }[] }) => [
+      e.type,
+      e.effects.map((effect) => effect.summary),
+    ]);
+    expect(steps).toEqual([
+      ['SubscriptionStarted', []], // not theirs yet: the link follows
+      ['PurchaseLinkedToAppUser', [`premium active until ${day(30)}`]],
+      ['SubscriptionRenewed', [`premium active until ${day(60)}`]],
+      ['RenewalFailed', [`premium active until ${day(66)}`]], // billing grace
+      ['SubscriptionRenewed', [`premium active until ${day(92)}`]],
+      ['BillingRecovered', []],
+      ['TransactionRefunded', [`premium ended (access until ${day(70)})`]],
+    ]);
+    expect(body.entries[0]).toMatchObject({ purchase: key, causationId: 'buy', storeTime: day(0) });
+  });
+
+  it('keeps a purchase in the history of a former owner, after it moved to another account', async () => {
+    const moved = appleKey('2000000003');
+    const store = harness.subledger.eventStore;
+    await recordPurchase(
+      store,
+      moved,
+      { type: 'RecordStoreFacts', data: { facts: [started(period('m1', 0, 30))] } },
+      {
+        causationId: 'moved-buy',
+      },
+    );
+    // Gus claims it; Hal restores it on his account later, and the app transfers on restore.
+    for (const [appUserId, at] of [
+      ['gus', day(1)],
+      ['hal', day(5)],
+    ] as const) {
+      await recordPurchase(
+        store,
+        moved,
+        { type: 'LinkToAppUser', data: { appUserId, via: 'app_submission', at, whenOwnedByAnother: 'transfer' } },
+        { causationId: `claim-${appUserId}` },
+      );
+    }
+    await harness.processed();
+    const history = (await get('/v1/admin/customers/gus/history')).body.entries as {
+      type: string;
+      effects: unknown[];
+    }[];
+    expect(history.map((e) => e.type)).toEqual([
+      'SubscriptionStarted',
+      'PurchaseLinkedToAppUser',
+      'PurchaseLinkedToAppUser',
+    ]);
+    expect(history[2]!.effects).toEqual([expect.objectContaining({ summary: 'premium no longer theirs' })]);
+  });
+
+  it('pages with a cursor, and filters by store and time', async () => {
+    const first = await get(`/v1/admin/customers/${CUSTOMER}/history?limit=3`);
+    expect(first.body.entries).toHaveLength(3);
+    const rest = await get(`/v1/admin/customers/${CUSTOMER}/history?limit=10&cursor=${first.body.nextCursor}`);
+    expect(rest.body.entries).toHaveLength(4);
+    expect(rest.body.nextCursor).toBeNull();
+    expect((await get(`/v1/admin/customers/${CUSTOMER}/history?store=play_store`)).body.entries).toEqual([]);
+    const later = new Date(Date.now() + 60_000).toISOString();
+    expect((await get(`/v1/admin/customers/${CUSTOMER}/history?from=${later}`)).body.entries).toEqual([]);
+  });
+
+  it('is for admins only', async () => {
+    expect((await get(`/v1/admin/customers/${CUSTOMER}/history`, appServer)).body).toMatchObject({
+      status: 403,
+      code: 'forbidden',
+    });
+    expect((await get(`/v1/admin/customers/${CUSTOMER}/history`, 'sl_unknown')).status).toBe(401);
+  });
+});
+
+describe('GET /v1/admin/customers/{appUserId}/entitlements?at=', () => {
+  const at = async (time: string) => (await get(`/v1/admin/customers/${CUSTOMER}/entitlements?at=${time}`)).body;
+
+  it('answers for a moment inside each phase, as known now', async () => {
+    expect((await at(day(10))).asKnownNow.premium).toMatchObject({ active: true, expiresAt: day(30) });
+    expect((await at(day(45))).asKnownNow.premium).toMatchObject({ active: true, expiresAt: day(60) });
+    expect((await at(day(61))).asKnownNow.premium).toMatchObject({
+      active: true,
+      gracePeriodExpiresAt: day(66),
+      billingIssueDetectedAt: day(60),
+    });
+    expect((await at(day(65))).asKnownNow.premium).toMatchObject({ active: true, expiresAt: day(92) });
+    expect((await at(day(75))).asKnownNow.premium).toMatchObject({ active: false, revokedAt: day(70) });
+  });
+
+  it('tells what Subledger knew then from what it knows now about then', async () => {
+    // Everything was recorded today: back then, Subledger knew nothing of it.
+    expect(await at(day(10))).toMatchObject({ asKnownThen: {}, asKnownNow: { premium: { active: true } } });
+    // A refund recorded late, effective before the moment asked about.
+    const moment = new Date().toISOString();
+    await recordPurchase(
+      harness.subledger.eventStore,
+      appleKey('2000000002'),
+      {
+        type: 'RecordStoreFacts',
+        data: {
+          facts: [
+            started({
+              ...period('late-1', 0, 0),
+              purchasedAt: day(0),
+              expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+            }),
+            fact('PurchaseLinkedToAppUser', 0, { appUserId: 'eve', via: 'app_account_token' }),
+          ],
+        },
+      },
+      { causationId: 'late-buy' },
+    );
+    await harness.processed();
+    const known = new Date().toISOString();
+    await recordPurchase(
+      harness.subledger.eventStore,
+      appleKey('2000000002'),
+      {
+        type: 'RecordStoreFacts',
+        data: { facts: [fact('TransactionRefunded', 0, { transactionId: 'late-1', refundedAt: moment })] },
+      },
+      { causationId: 'late-refund' },
+    );
+    const answer = (await get(`/v1/admin/customers/eve/entitlements?at=${known}`)).body;
+    expect(answer.asKnownThen.premium).toMatchObject({ active: true });
+    expect(answer.asKnownNow.premium).toMatchObject({ active: false, revokedAt: moment });
+  });
+
+  it('refuses a time that is not RFC 3339', async () => {
+    expect((await get(`/v1/admin/customers/${CUSTOMER}/entitlements?at=yesterday`)).body).toMatchObject({
+      status: 400,
+      code: 'malformed_request',
+    });
+  });
+});
