@@ -194,7 +194,7 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
       clientConfigs: { configs: clientConfigs, authenticator },
       content: { content, tokens, likes: new Likes(pool), authenticator },
       adminDeadLetters: { queue, authenticator },
-      adminCustomers: { authenticator, db: pool, eventStore, catalog },
+      adminCustomers: { authenticator, db: pool, eventStore, catalog, logger, customers },
       customers: {
         authenticator,
         customers,

@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/pool.ts';
+import { customerStreams } from '../projections/entitlements/customer-purchases.ts';
 import type { Catalog } from '../domain/catalog.ts';
 import { entitlementsAt, type CustomerPurchase, type Entitlement } from '../domain/entitlements.ts';
 import { isPurchaseEvent, type PurchaseEvent } from '../domain/purchase/events.ts';
@@ -8,16 +9,6 @@ import { purchaseStatusAt } from '../domain/purchase/status.ts';
 import { toTimestamp, type Timestamp } from '../domain/time.ts';
 import type { EventMetadata, EventStore, RecordedEvent } from '../eventstore/event-store.ts';
 import { comparePositions, formatPosition } from '../eventstore/global-position.ts';
-
-/** Every purchase stream the app user was ever linked to or claimed (the read model's `customer_streams`). */
-export async function customerStreams(db: Queryable, appUserId: string): Promise<string[]> {
-  const { rows } = await db.query<{ stream_id: string }>(
-    `SELECT stream_id FROM customer_streams WHERE app_user_id = $1
-     UNION SELECT stream_id FROM purchases WHERE app_user_id = $1`,
-    [appUserId],
-  );
-  return rows.map((r) => r.stream_id).sort();
-}
 
 /** One entitlement before and after an event, as the customer had it. */
 export interface EntitlementChange {

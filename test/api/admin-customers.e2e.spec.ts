@@ -180,3 +180,53 @@ describe('GET /v1/admin/customers/{appUserId}/entitlements?at=', () => {
     });
   });
 });
+
+describe('POST /v1/admin/customers/{appUserId}/replay', () => {
+  const replay = async (body: unknown) => {
+    const response = await fetch(`${harness.subledger.url}/v1/admin/customers/${CUSTOMER}/replay`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, any> };
+  };
+  const stream = `purchase:app_store:production:${key.purchaseId}`;
+  const accessUntil = async () =>
+    (
+      await harness.db.pool.query(`SELECT status->'access'->>'until' AS until FROM purchases WHERE stream_id = $1`, [
+        stream,
+      ])
+    ).rows[0].until;
+
+  it('reports exactly a corrupted row in a dry run, changing nothing, then repairs it', async () => {
+    // The read model goes wrong: the refunded subscription looks good until 2099.
+    await harness.db.pool.query(
+      `UPDATE purchases SET status = jsonb_set(status, '{access,until}', '"2099-01-01T00:00:00.000Z"'),
+              access_until = '2099-01-01' WHERE stream_id = $1`,
+      [stream],
+    );
+    harness.subledger.customers.invalidate(CUSTOMER);
+    expect((await get(`/v1/customers/${CUSTOMER}`, appServer)).body.entitlements.premium).toMatchObject({
+      active: true,
+    });
+
+    const dry = await replay({ dryRun: true, reason: 'customer says premium should have ended' });
+    expect(dry.status).toBe(200);
+    expect(dry.body.changed).toEqual([
+      {
+        streamId: stream,
+        before: expect.objectContaining({ access: { from: day(62), until: '2099-01-01T00:00:00.000Z' } }),
+        after: expect.objectContaining({ access: { from: day(62), until: day(70) } }),
+      },
+    ]);
+    expect(await accessUntil()).toBe('2099-01-01T00:00:00.000Z');
+
+    const applied = await replay({});
+    expect(applied.body).toMatchObject({ dryRun: false, changed: [expect.objectContaining({ streamId: stream })] });
+    expect(await accessUntil()).toBe(day(70));
+    expect((await get(`/v1/customers/${CUSTOMER}`, appServer)).body.entitlements.premium).toMatchObject({
+      active: false,
+    });
+    expect((await replay({ dryRun: true })).body.changed).toEqual([]);
+  });
+});

@@ -2,9 +2,12 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Authenticator } from '../../auth/authenticator.ts';
-import type { Queryable } from '../../db/pool.ts';
+import type { Pool } from '../../db/pool.ts';
 import { productForStoreProduct, type Catalog } from '../../domain/catalog.ts';
 import type { EventStore } from '../../eventstore/event-store.ts';
+import type { Logger } from '../../observability/logger.ts';
+import type { CustomerCache } from '../../projections/entitlements/customer-cache.ts';
+import { refoldCustomer } from '../../projections/entitlements/refold-customer.ts';
 import { customerHistory, entitlementsAtMoment, type HistoryEntry } from '../../support/customer-history.ts';
 import { adminAccess } from '../authorization.ts';
 import { entitlementDocument } from '../customer-document.ts';
@@ -12,9 +15,12 @@ import { appUserIdParams, entitlementSchema, problems } from '../schemas.ts';
 
 export interface AdminCustomerRouteDeps {
   readonly authenticator: Authenticator;
-  readonly db: Queryable;
+  readonly db: Pool;
   readonly eventStore: EventStore;
   readonly catalog: Catalog;
+  readonly logger: Logger;
+  /** Dropped after a replay, so this instance answers from the repaired rows at once. */
+  readonly customers: CustomerCache;
 }
 
 const timestamp = z.iso.datetime({ offset: true }).describe('RFC 3339');
@@ -124,6 +130,45 @@ export const adminCustomerRoutes: FastifyPluginAsync<AdminCustomerRouteDeps> = a
       const byId = (entitlements: typeof asKnownNow) =>
         Object.fromEntries(entitlements.map((e) => [e.id, entitlementDocument(e)]));
       return { appUserId, at, asKnownThen: byId(asKnownThen), asKnownNow: byId(asKnownNow) };
+    },
+  );
+
+  app.post(
+    '/v1/admin/customers/:appUserId/replay',
+    {
+      onRequest,
+      schema: {
+        description:
+          'Re-folds every purchase of the customer from the event store and rewrites their read-model rows; answers what changed (dryRun: only answers)',
+        security,
+        params: appUserIdParams,
+        body: z
+          .strictObject({
+            dryRun: z.boolean().default(false),
+            reason: z.string().min(1).max(500).optional().describe('Why, for the log'),
+          })
+          .default({ dryRun: false }),
+        response: {
+          200: z.object({
+            appUserId: z.string(),
+            dryRun: z.boolean(),
+            streams: z.array(z.string()).describe('The purchases re-folded'),
+            changed: z
+              .array(z.object({ streamId: z.string(), before: z.unknown(), after: z.unknown() }))
+              .describe('Read-model statuses the replay changes (or would, in a dry run)'),
+          }),
+          ...problems(400, 401, 403),
+        },
+      },
+    },
+    async (request) => {
+      const { appUserId } = request.params;
+      const { dryRun, reason } = request.body;
+      const result = await refoldCustomer({ ...deps, pool: deps.db }, appUserId, { dryRun });
+      if (!dryRun) deps.customers.invalidate(appUserId);
+      const staff = request.caller?.kind === 'server' ? request.caller.name : undefined;
+      request.log.info({ appUserId, dryRun, staff, reason, changed: result.changed.length }, 'customer replayed');
+      return { appUserId, dryRun, streams: [...result.streams], changed: [...result.changed] };
     },
   );
 };

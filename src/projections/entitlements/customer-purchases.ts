@@ -62,3 +62,17 @@ export async function environmentOfPurchase(
   );
   return rows[0]?.environment;
 }
+
+/**
+ * Every purchase stream the app user was ever linked to or claimed (`customer_streams`),
+ * and any the read model says they own: a customer's whole story, not only what is
+ * theirs today.
+ */
+export async function customerStreams(db: Queryable, appUserId: string): Promise<string[]> {
+  const { rows } = await db.query<{ stream_id: string }>(
+    `SELECT stream_id FROM customer_streams WHERE app_user_id = $1
+     UNION SELECT stream_id FROM purchases WHERE app_user_id = $1`,
+    [appUserId],
+  );
+  return rows.map((r) => r.stream_id).sort();
+}

@@ -107,10 +107,7 @@ function readModelRow(
     stream_version: version,
     // Not a column of `purchases`: every app user this purchase ever named (customer_streams).
     named_app_users: [
-      ...new Set([
-        ...state.links.map((l) => l.value.appUserId),
-        ...state.refusedClaims.map((c) => c.value.appUserId),
-      ]),
+      ...new Set([...state.links.map((l) => l.value.appUserId), ...state.refusedClaims.map((c) => c.value.appUserId)]),
     ],
   };
 }

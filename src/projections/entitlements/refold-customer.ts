@@ -9,17 +9,20 @@ import { purchaseStatusAt, type PurchaseStatus } from '../../domain/purchase/sta
 import type { EventStore } from '../../eventstore/event-store.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { lockCheckpoint } from '../checkpoints.ts';
+import { customerStreams } from './customer-purchases.ts';
 import { PURCHASES_PROJECTION, replacePurchaseRows } from './purchases-projection.ts';
 
 export interface RefoldResult {
   readonly streams: readonly string[];
   /** The purchases whose read-model status the re-fold changed, before and after. */
-  readonly changed: readonly { streamId: string; before: PurchaseStatus; after: PurchaseStatus }[];
+  readonly changed: readonly { streamId: string; before: PurchaseStatus | null; after: PurchaseStatus }[];
 }
 
 /**
  * Re-folds one customer's purchases from the event store and rewrites their
- * read-model rows: "the projection was wrong, fix this customer now".
+ * read-model rows: "the projection was wrong, fix this customer now". Their purchases
+ * are every stream that ever named them (`customer_streams`), so a row that names the
+ * wrong owner is found and fixed too.
  *
  * It reads the streams, then takes the projection's lock so the runner cannot
  * interleave, and writes only if the runner applied nothing newer meanwhile (else
@@ -35,12 +38,9 @@ export async function refoldCustomer(
   for (let attempt = 1; ; attempt++) {
     // Read the streams first, outside the transaction: a transaction must never wait on
     // another connection while it holds locks (see the projection runner).
-    const { rows: owned } = await pool.query<{ stream_id: string }>(
-      'SELECT stream_id FROM purchases WHERE app_user_id = $1 ORDER BY stream_id',
-      [appUserId],
-    );
+    const streams = await customerStreams(pool, appUserId);
     const folded = await Promise.all(
-      owned.map(async ({ stream_id: streamId }) => {
+      streams.map(async (streamId) => {
         const events = await eventStore.readStream(streamId);
         const state = foldPurchase(events.filter(isPurchaseEvent));
         return { streamId, key: parsePurchaseStreamId(streamId)!, state, version: events.at(-1)?.streamVersion ?? -1 };
@@ -57,7 +57,7 @@ export async function refoldCustomer(
       if (folded.some((f) => Number(current.get(f.streamId)?.stream_version ?? -1) > f.version)) return undefined;
       const refolded = folded.map((f) => ({
         ...f,
-        before: current.get(f.streamId)!.status,
+        before: current.get(f.streamId)?.status ?? null,
         // Through JSON, as the read model stores it, so unchanged compares equal.
         after: JSON.parse(JSON.stringify(purchaseStatusAt(f.state))) as PurchaseStatus,
       }));
