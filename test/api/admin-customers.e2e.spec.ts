@@ -230,3 +230,83 @@ describe('POST /v1/admin/customers/{appUserId}/replay', () => {
     expect((await replay({ dryRun: true })).body.changed).toEqual([]);
   });
 });
+
+describe('promotional grants', () => {
+  const call = async (method: string, path: string, body?: unknown, credential = admin) => {
+    const response = await fetch(`${harness.subledger.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${credential}`,
+        ...(body !== undefined && { 'content-type': 'application/json' }),
+      },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, body: (text ? JSON.parse(text) : null) as Record<string, any> };
+  };
+  const premiumOf = async (appUserId: string) =>
+    (await get(`/v1/customers/${appUserId}`, appServer)).body.entitlements.premium;
+
+  it('gives entitlements for a while, shows them like a store’s, with who and why, and ends them', async () => {
+    const given = await call('POST', '/v1/admin/customers/ivy/grants', {
+      productId: 'premium_monthly',
+      durationDays: 30,
+      reason: 'apology for the outage',
+    });
+    expect(given).toMatchObject({
+      status: 201,
+      body: { appUserId: 'ivy', productId: 'premium_monthly', entitlements: ['premium'] },
+    });
+    await harness.processed();
+    expect(await premiumOf('ivy')).toMatchObject({
+      active: true,
+      store: 'promotional',
+      purchaseId: given.body.grantId,
+      expiresAt: given.body.endsAt,
+      willRenew: false,
+    });
+    const history = (await get('/v1/admin/customers/ivy/history')).body.entries;
+    expect(history[0]).toMatchObject({
+      type: 'SubscriptionStarted',
+      actor: { kind: 'staff', id: expect.stringContaining('support: sam'), reason: 'apology for the outage' },
+    });
+
+    const ended = await call(
+      'DELETE',
+      `/v1/admin/customers/ivy/grants/${given.body.grantId}?reason=granted+by+mistake`,
+    );
+    expect(ended.status).toBe(204);
+    await harness.processed();
+    expect(await premiumOf('ivy')).toMatchObject({ active: false });
+  });
+
+  it('refuses an unknown product, a period already over, another customer’s grant, and non-admins', async () => {
+    const refused = (answer: { status: number; body: Record<string, any> }) => ({
+      status: answer.status,
+      code: answer.body?.code,
+    });
+    expect(refused(await call('POST', '/v1/admin/customers/ivy/grants', { productId: 'gold', reason: 'x' }))).toEqual({
+      status: 422,
+      code: 'unknown_product',
+    });
+    const past = { productId: 'premium_monthly', endsAt: '2020-01-01T00:00:00Z', reason: 'x' };
+    expect(refused(await call('POST', '/v1/admin/customers/ivy/grants', past))).toEqual({
+      status: 422,
+      code: 'invalid_period',
+    });
+    expect(refused(await call('POST', '/v1/admin/customers/ivy/grants', { productId: 'premium_monthly' }))).toEqual({
+      status: 400,
+      code: 'malformed_request',
+    });
+    const theirs = await call('POST', '/v1/admin/customers/jay/grants', { productId: 'premium_monthly', reason: 'x' });
+    expect(refused(await call('DELETE', `/v1/admin/customers/ivy/grants/${theirs.body.grantId}?reason=x`))).toEqual({
+      status: 404,
+      code: 'unknown_grant',
+    });
+    expect(
+      refused(
+        await call('POST', '/v1/admin/customers/ivy/grants', { productId: 'premium_monthly', reason: 'x' }, appServer),
+      ),
+    ).toEqual({ status: 403, code: 'forbidden' });
+  });
+});

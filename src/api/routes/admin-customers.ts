@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Authenticator } from '../../auth/authenticator.ts';
@@ -9,7 +9,9 @@ import type { Logger } from '../../observability/logger.ts';
 import type { CustomerCache } from '../../projections/entitlements/customer-cache.ts';
 import { refoldCustomer } from '../../projections/entitlements/refold-customer.ts';
 import { customerHistory, entitlementsAtMoment, type HistoryEntry } from '../../support/customer-history.ts';
+import { GrantRefused, grantEntitlement, revokeGrant } from '../../support/grants.ts';
 import { adminAccess } from '../authorization.ts';
+import { sendProblem } from '../problems.ts';
 import { entitlementDocument } from '../customer-document.ts';
 import { appUserIdParams, entitlementSchema, problems } from '../schemas.ts';
 
@@ -169,6 +171,83 @@ export const adminCustomerRoutes: FastifyPluginAsync<AdminCustomerRouteDeps> = a
       const staff = request.caller?.kind === 'server' ? request.caller.name : undefined;
       request.log.info({ appUserId, dryRun, staff, reason, changed: result.changed.length }, 'customer replayed');
       return { appUserId, dryRun, streams: [...result.streams], changed: [...result.changed] };
+    },
+  );
+
+  const staffOf = (request: FastifyRequest) =>
+    request.caller?.kind === 'server' ? `${request.caller.name} (${request.caller.keyId})` : 'unknown';
+  const reason = z.string().min(1).max(500).describe('Why: kept on every event, shown in the history');
+
+  app.post(
+    '/v1/admin/customers/:appUserId/grants',
+    {
+      onRequest,
+      schema: {
+        description:
+          'Gives the customer a catalog product’s entitlements for a while (or for good), as a promotional purchase',
+        security,
+        params: appUserIdParams,
+        body: z.strictObject({
+          productId: z.string().min(1).describe('A catalog product id; the grant gives its entitlements'),
+          endsAt: timestamp.optional(),
+          durationDays: z.number().int().min(1).max(36_500).optional(),
+          reason,
+        }),
+        response: {
+          201: z.object({
+            grantId: z.string(),
+            appUserId: z.string(),
+            productId: z.string(),
+            entitlements: z.array(z.string()),
+            startsAt: z.string(),
+            endsAt: z.string().nullable().describe('null: for good'),
+          }),
+          ...problems(400, 401, 403, 422),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { appUserId } = request.params;
+      const { productId, endsAt, durationDays } = request.body;
+      try {
+        const grant = await grantEntitlement(deps, appUserId, {
+          productId,
+          ...(endsAt && { endsAt: new Date(endsAt).toISOString() }),
+          ...(durationDays && { durationDays }),
+          reason: request.body.reason,
+          staff: staffOf(request),
+        });
+        request.log.info({ ...grant, staff: staffOf(request) }, 'promotional grant given');
+        return reply.code(201).send({ ...grant, entitlements: [...grant.entitlements] });
+      } catch (error) {
+        if (!(error instanceof GrantRefused)) throw error;
+        return sendProblem(reply, 422, error.code, error.message);
+      }
+    },
+  );
+
+  app.delete(
+    '/v1/admin/customers/:appUserId/grants/:grantId',
+    {
+      onRequest,
+      schema: {
+        description: 'Ends a promotional grant now; its past stays in the history',
+        security,
+        params: appUserIdParams.extend({ grantId: z.string().min(1).max(64) }),
+        querystring: z.object({ reason }),
+        response: { 204: z.null().describe('Ended'), ...problems(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const { appUserId, grantId } = request.params;
+      try {
+        await revokeGrant(deps, appUserId, grantId, { reason: request.query.reason, staff: staffOf(request) });
+      } catch (error) {
+        if (!(error instanceof GrantRefused)) throw error;
+        return sendProblem(reply, 404, error.code, error.message);
+      }
+      request.log.info({ appUserId, grantId, staff: staffOf(request) }, 'promotional grant ended');
+      return reply.code(204).send(null);
     },
   );
 };
