@@ -194,7 +194,16 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
       clientConfigs: { configs: clientConfigs, authenticator },
       content: { content, tokens, likes: new Likes(pool), authenticator },
       adminDeadLetters: { queue, authenticator },
-      adminCustomers: { authenticator, db: pool, eventStore, catalog, logger, customers },
+      adminCustomers: {
+        authenticator,
+        db: pool,
+        eventStore,
+        catalog,
+        logger,
+        customers,
+        ...(reconciler && { apple: reconciler }),
+        ...(googleProcessing.api && { google: { ...googleProcessing, api: googleProcessing.api } }),
+      },
       customers: {
         authenticator,
         customers,

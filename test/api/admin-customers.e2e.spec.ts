@@ -310,3 +310,67 @@ describe('promotional grants', () => {
     ).toEqual({ status: 403, code: 'forbidden' });
   });
 });
+
+describe('transfers and reconciliation', () => {
+  const post = async (path: string, body?: unknown, credential = admin) => {
+    const response = await fetch(`${harness.subledger.url}${path}`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${credential}`,
+        ...(body !== undefined && { 'content-type': 'application/json' }),
+      },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, any> };
+  };
+
+  it('moves every purchase to another app user, with who and why in both histories', async () => {
+    const bought = appleKey('2000000004');
+    await recordPurchase(
+      harness.subledger.eventStore,
+      bought,
+      {
+        type: 'RecordStoreFacts',
+        data: {
+          facts: [
+            started({
+              ...period('x1', 0, 0),
+              purchasedAt: day(0),
+              expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+            }),
+            fact('PurchaseLinkedToAppUser', 0, { appUserId: 'anonymous-lee', via: 'app_account_token' }),
+          ],
+        },
+      },
+      { causationId: 'lee-buys' },
+    );
+    await harness.processed();
+    const moved = await post('/v1/admin/customers/anonymous-lee/transfer', { to: 'lee', reason: 'signed in' });
+    expect(moved).toMatchObject({ status: 200, body: { from: 'anonymous-lee', to: 'lee', moved: [bought] } });
+    await harness.processed();
+    expect((await get('/v1/customers/lee', appServer)).body.entitlements.premium).toMatchObject({ active: true });
+    expect((await get('/v1/customers/anonymous-lee', appServer)).body.entitlements).toEqual({});
+    const last = (await get('/v1/admin/customers/anonymous-lee/history')).body.entries.at(-1);
+    expect(last).toMatchObject({
+      type: 'PurchaseLinkedToAppUser',
+      actor: { kind: 'staff', reason: 'signed in' },
+      effects: [expect.objectContaining({ summary: 'premium no longer theirs' })],
+    });
+    expect(await post('/v1/admin/customers/lee/transfer', { to: 'lee', reason: 'x' })).toMatchObject({
+      status: 422,
+      body: { code: 'same_customer' },
+    });
+  });
+
+  it('reports which stores it could not ask', async () => {
+    const answer = await post(`/v1/admin/customers/${CUSTOMER}/reconcile`);
+    expect(answer).toMatchObject({
+      status: 200,
+      body: {
+        purchases: [
+          { store: 'app_store', purchaseId: key.purchaseId, outcome: 'not asked: no App Store Server API key' },
+        ],
+      },
+    });
+  });
+});

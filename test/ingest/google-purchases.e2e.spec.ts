@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ApiKeys } from '../../src/auth/api-keys.ts';
 import type { SubscriptionPurchaseV2 } from '../../src/ingest/google/play-developer-api.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
 import {
@@ -109,6 +110,34 @@ describe('POST /v1/customers/{appUserId}/purchases/google', () => {
         .map((s) => s.store)
         .sort(),
     ).toEqual(['app_store', 'play_store']);
+  });
+
+  it('is asked about again by support’s reconcile, which records what Google says now', async () => {
+    const { token, purchase } = subscription();
+    play.putSubscription(token, purchase);
+    expect(
+      (await submit('ray', { packageName: PACKAGE, productId: 'premium_monthly', purchaseToken: token })).status,
+    ).toBe(200);
+    // The user turned auto-renew off in Play; no notification reached Subledger.
+    play.putSubscription(token, {
+      ...purchase,
+      subscriptionState: 'SUBSCRIPTION_STATE_CANCELED',
+      acknowledgementState: 'ACKNOWLEDGEMENT_STATE_ACKNOWLEDGED',
+      lineItems: [{ ...purchase.lineItems![0]!, autoRenewingPlan: { autoRenewEnabled: false } }],
+    });
+    const admin = (await new ApiKeys(harness.db.pool).create('support', 'admin')).secret;
+    const response = await fetch(`${harness.subledger.url}/v1/admin/customers/ray/reconcile`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    expect(await response.json()).toMatchObject({
+      purchases: [{ store: 'play_store', purchaseId: token, outcome: 'asked' }],
+    });
+    await harness.processed();
+    expect(((await harness.get('/v1/customers/ray')).body as Customer).entitlements.premium).toMatchObject({
+      active: true,
+      willRenew: false,
+    });
   });
 
   describe('refuses, with a code', () => {

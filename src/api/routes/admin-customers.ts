@@ -10,6 +10,10 @@ import type { CustomerCache } from '../../projections/entitlements/customer-cach
 import { refoldCustomer } from '../../projections/entitlements/refold-customer.ts';
 import { customerHistory, entitlementsAtMoment, type HistoryEntry } from '../../support/customer-history.ts';
 import { GrantRefused, grantEntitlement, revokeGrant } from '../../support/grants.ts';
+import { reconcileCustomer } from '../../support/reconcile-customer.ts';
+import { transferPurchases } from '../../support/transfer.ts';
+import type { AppleReconciler } from '../../ingest/apple/reconcile.ts';
+import type { PlayRecordingDeps } from '../../ingest/google/record-play-purchase.ts';
 import { adminAccess } from '../authorization.ts';
 import { sendProblem } from '../problems.ts';
 import { entitlementDocument } from '../customer-document.ts';
@@ -23,6 +27,9 @@ export interface AdminCustomerRouteDeps {
   readonly logger: Logger;
   /** Dropped after a replay, so this instance answers from the repaired rows at once. */
   readonly customers: CustomerCache;
+  /** The stores, when they can be asked (reconcile). */
+  readonly apple?: AppleReconciler;
+  readonly google?: PlayRecordingDeps;
 }
 
 const timestamp = z.iso.datetime({ offset: true }).describe('RFC 3339');
@@ -248,6 +255,67 @@ export const adminCustomerRoutes: FastifyPluginAsync<AdminCustomerRouteDeps> = a
       }
       request.log.info({ appUserId, grantId, staff: staffOf(request) }, 'promotional grant ended');
       return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/v1/admin/customers/:appUserId/transfer',
+    {
+      onRequest,
+      schema: {
+        description:
+          'Moves every purchase the customer owns to another app user (an account merge, an anonymous id become a logged-in one)',
+        security,
+        params: appUserIdParams,
+        body: z.strictObject({ to: appUserIdParams.shape.appUserId, reason }),
+        response: {
+          200: z.object({
+            from: z.string(),
+            to: z.string(),
+            moved: z.array(z.object({ store: z.string(), environment: z.string(), purchaseId: z.string() })),
+          }),
+          ...problems(400, 401, 403, 422),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { appUserId: from } = request.params;
+      const { to } = request.body;
+      if (to === from) return sendProblem(reply, 422, 'same_customer', 'Transfer to another app user');
+      const moved = await transferPurchases({ ...deps }, from, to, {
+        reason: request.body.reason,
+        staff: staffOf(request),
+      });
+      for (const user of [from, to]) deps.customers.invalidate(user);
+      request.log.info({ from, to, moved: moved.length, staff: staffOf(request) }, 'purchases transferred');
+      return { from, to, moved };
+    },
+  );
+
+  app.post(
+    '/v1/admin/customers/:appUserId/reconcile',
+    {
+      onRequest,
+      schema: {
+        description: 'Asks the stores about each of the customer’s purchases now, and records what they say',
+        security,
+        params: appUserIdParams,
+        response: {
+          200: z.object({
+            appUserId: z.string(),
+            purchases: z.array(
+              z.object({ store: z.string(), environment: z.string(), purchaseId: z.string(), outcome: z.string() }),
+            ),
+          }),
+          ...problems(400, 401, 403),
+        },
+      },
+    },
+    async (request) => {
+      const { appUserId } = request.params;
+      const purchases = await reconcileCustomer(deps, appUserId);
+      request.log.info({ appUserId, staff: staffOf(request) }, 'customer reconciled with the stores');
+      return { appUserId, purchases };
     },
   );
 };
