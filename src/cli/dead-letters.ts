@@ -3,6 +3,7 @@ import { userInfo } from 'node:os';
 import type { DeadLetter } from '../intake/intake-queue.ts';
 import { PostgresIntakeQueue } from '../intake/postgres-intake-queue.ts';
 import { withCliServices } from './services.ts';
+import { textTable } from './table.ts';
 
 /**
  * `subledger dead-letters`: the notifications that could not be processed, with the reason,
@@ -64,12 +65,7 @@ function table(letters: readonly DeadLetter[]): string {
       l.reason.replace(/\s+/g, ' '),
     ]),
   ];
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows
-    .map((row) =>
-      row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '),
-    )
-    .join('\n');
+  return textTable(rows);
 }
 
 /** Who ran the command, for the log: the operating-system user. */

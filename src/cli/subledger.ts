@@ -10,6 +10,7 @@ import { registerDeadLetterCommands } from './dead-letters.ts';
 import { registerGoogleDevCommands } from './google-dev.ts';
 import { registerReconcileCommand } from './reconcile.ts';
 import { withCliServices } from './services.ts';
+import { registerSupportCommands } from './support.ts';
 
 /** `subledger <command>`: operations on the database the service uses, configured the same way. */
 export function cli(): Command {
@@ -86,6 +87,7 @@ export function cli(): Command {
       }),
     );
 
+  registerSupportCommands(program);
   registerReconcileCommand(program);
   registerDeadLetterCommands(program);
   registerApiKeyCommands(program);

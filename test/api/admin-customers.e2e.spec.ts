@@ -136,7 +136,9 @@ describe('GET /v1/admin/customers/{appUserId}/entitlements?at=', () => {
 
   it('tells what Subledger knew then from what it knows now about then', async () => {
     // Everything was recorded today: back then, Subledger knew nothing of it.
-    expect(await at(day(10))).toMatchObject({ asKnownThen: {}, asKnownNow: { premium: { active: true } } });
+    const early = await at(day(10));
+    expect(Object.keys(early.asKnownThen)).toEqual([]); // (toMatchObject would take any object for {})
+    expect(early.asKnownNow.premium).toMatchObject({ active: true });
     // A refund recorded late, effective before the moment asked about.
     const moment = new Date().toISOString();
     await recordPurchase(

@@ -1,0 +1,121 @@
+import { Option, type Command } from 'commander';
+import { z } from 'zod';
+import { entitlementDocument } from '../api/customer-document.ts';
+import type { Entitlement } from '../domain/entitlements.ts';
+import type { PurchaseKey } from '../domain/purchase/purchase-key.ts';
+import { customerHistory, entitlementsAtMoment, type HistoryEntry } from '../support/customer-history.ts';
+import { withCliServices } from './services.ts';
+import { textTable } from './table.ts';
+
+const STORES = ['app_store', 'play_store', 'promotional'] as const;
+// The same test as the HTTP route's `at`, so both accept the same times.
+const rfc3339 = z.iso.datetime({ offset: true });
+
+/**
+ * `subledger history` and `subledger entitlements`: what support staff ask about one
+ * customer, answered from the event store as `GET /v1/admin/customers/{appUserId}/…` does.
+ */
+export function registerSupportCommands(program: Command): void {
+  program
+    .command('history')
+    .description("A customer's timeline, oldest first: every event of their purchases and what it changed")
+    .argument('<appUserId>', 'the app user id')
+    .addOption(new Option('--store <store>', 'only purchases from this store').choices(STORES))
+    .option('--limit <n>', 'only the most recent n entries')
+    .option('--json', 'print JSON')
+    .action((appUserId: string, options: { store?: string; limit?: string; json?: boolean }) =>
+      withCliServices(async ({ pool, eventStore, catalog }) => {
+        const limit = options.limit === undefined ? Infinity : Number(options.limit);
+        if (limit !== Infinity && (!Number.isInteger(limit) || limit < 1)) {
+          throw new Error('--limit must be a whole number above 0');
+        }
+        const all = (await customerHistory({ db: pool, eventStore, catalog }, appUserId)).filter(
+          (entry) => !options.store || entry.purchase.store === options.store,
+        );
+        const entries = all.slice(Math.max(0, all.length - limit));
+        const earlier = all.length - entries.length;
+        if (options.json) {
+          console.log(JSON.stringify({ appUserId, entries }, null, 2));
+        } else if (entries.length === 0) {
+          console.log(`No history for ${appUserId}.`);
+        } else {
+          console.log(historyTable(entries));
+        }
+        if (earlier > 0) console.error(`(${earlier} earlier entries not shown; raise --limit to see them)`);
+      }),
+    );
+
+  program
+    .command('entitlements')
+    .description("A customer's entitlements at a moment: as Subledger knew them then, and as it knows them now")
+    .argument('<appUserId>', 'the app user id')
+    .requiredOption('--at <time>', 'the moment, as an RFC 3339 time (2026-03-01T12:00:00Z)')
+    .option('--json', 'print JSON')
+    .action((appUserId: string, options: { at: string; json?: boolean }) => {
+      // Checked before opening the database: a typo should not wait for a connection.
+      if (!rfc3339.safeParse(options.at).success) {
+        throw new Error(`--at "${options.at}" is not an RFC 3339 time with an offset, like 2026-03-01T12:00:00Z`);
+      }
+      const at = new Date(options.at).toISOString();
+      return withCliServices(async ({ pool, eventStore, catalog }) => {
+        const { asKnownThen, asKnownNow } = await entitlementsAtMoment(
+          { db: pool, eventStore, catalog },
+          appUserId,
+          at,
+        );
+        if (options.json) {
+          const byId = (entitlements: readonly Entitlement[]) =>
+            Object.fromEntries(entitlements.map((e) => [e.id, entitlementDocument(e)]));
+          console.log(
+            JSON.stringify({ appUserId, at, asKnownThen: byId(asKnownThen), asKnownNow: byId(asKnownNow) }, null, 2),
+          );
+          return;
+        }
+        console.log(`${appUserId} at ${at}\n`);
+        console.log(`As known then (only what was recorded by ${at}):`);
+        console.log(entitlementsTable(asKnownThen));
+        console.log('\nAs known now (everything recorded since, at the stores’ times):');
+        console.log(entitlementsTable(asKnownNow));
+      });
+    });
+}
+
+function historyTable(entries: readonly HistoryEntry[]): string {
+  return textTable([
+    ['RECORDED AT', 'STORE TIME', 'PURCHASE', 'EVENT', 'EFFECT'],
+    ...entries.map((e) => [
+      e.recordedAt,
+      e.storeTime ?? '-',
+      purchaseLabel(e.purchase),
+      e.type,
+      e.effects.map((effect) => effect.summary).join('; '),
+    ]),
+  ]);
+}
+
+function entitlementsTable(entitlements: readonly Entitlement[]): string {
+  if (entitlements.length === 0) return '  (none)';
+  const rows = textTable([
+    ['ENTITLEMENT', 'ACTIVE', 'EXPIRES', 'PRODUCT', 'STORE', 'PURCHASE'],
+    ...entitlements.map((e) => [
+      e.id,
+      e.active ? 'yes' : 'no',
+      e.expiresAt ?? 'never',
+      e.productId,
+      e.purchase.store,
+      purchaseLabel(e.purchase, { withStore: false }),
+    ]),
+  ]);
+  return rows.replace(/^/gm, '  ');
+}
+
+/**
+ * `app_store/2000000001`; Google purchase tokens run to a hundred characters or more,
+ * so long ids keep their start and end, enough to tell purchases apart and find one.
+ * The environment shows only when it is not production.
+ */
+function purchaseLabel(key: PurchaseKey, { withStore = true } = {}): string {
+  const id = key.purchaseId.length > 20 ? `${key.purchaseId.slice(0, 10)}…${key.purchaseId.slice(-6)}` : key.purchaseId;
+  const environment = key.environment === 'production' ? '' : ` (${key.environment})`;
+  return `${withStore ? `${key.store}/` : ''}${id}${environment}`;
+}

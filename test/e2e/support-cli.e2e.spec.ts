@@ -1,0 +1,118 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PurchaseEvent } from '../../src/domain/purchase/events.ts';
+import { PostgresEventStore } from '../../src/eventstore/postgres/postgres-event-store.ts';
+import { recordPurchase } from '../../src/ingest/record-purchase.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { appleKey, day, fact, period, renewed, started } from '../support/purchase-facts.ts';
+
+/*
+ * `subledger history` and `subledger entitlements`, as support staff run them, against a
+ * test database holding a subscription bought on day 0 and renewed on day 30 (2026), all
+ * recorded today, long after those days, and projected.
+ */
+const run = promisify(execFile);
+const CUSTOMER = 'erin';
+const key = appleKey('3000000001');
+let db: TestDatabase;
+
+async function subledger(args: string[]) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['bin/subledger.js', ...args], {
+      env: { PATH: process.env.PATH ?? '', DATABASE_URL: db.url },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  const store = new PostgresEventStore(db.pool);
+  const record = (causationId: string, facts: PurchaseEvent[]) =>
+    recordPurchase(store, key, { type: 'RecordStoreFacts', data: { facts } }, { causationId });
+  await record('buy', [
+    started(period('t1', 0, 30)),
+    fact('PurchaseLinkedToAppUser', 0, { appUserId: CUSTOMER, via: 'app_account_token' }),
+  ]);
+  await record('renew', [renewed(period('t2', 30, 60))]);
+  // Which purchases are the customer's comes from the projection (customer_streams), as a running service keeps it.
+  expect(await subledger(['rebuild-projections'])).toMatchObject({ code: 0 });
+});
+afterAll(() => db.drop());
+
+describe('subledger history', () => {
+  it('prints the timeline as JSON, oldest first, with each event’s effect', async () => {
+    const result = await subledger(['history', CUSTOMER, '--json']);
+    expect(result.code).toBe(0);
+    const body = JSON.parse(result.stdout) as { appUserId: string; entries: any[] };
+    expect(body.appUserId).toBe(CUSTOMER);
+    expect(body.entries.map((e) => [e.type, e.effects.map((effect: { summary: string }) => effect.summary)])).toEqual([
+      ['SubscriptionStarted', []], // not theirs yet: the link follows
+      ['PurchaseLinkedToAppUser', [`premium active until ${day(30)}`]],
+      ['SubscriptionRenewed', [`premium active until ${day(60)}`]],
+    ]);
+    expect(body.entries[0]).toMatchObject({ purchase: key, causationId: 'buy', storeTime: day(0) });
+  });
+
+  it('prints a table by default, and keeps the most recent entries with --limit', async () => {
+    const table = await subledger(['history', CUSTOMER]);
+    expect(table.code).toBe(0);
+    const lines = table.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^RECORDED AT\s+STORE TIME\s+PURCHASE\s+EVENT\s+EFFECT$/);
+    expect(lines.slice(1)).toEqual([
+      expect.stringMatching(new RegExp(`^\\S+Z\\s+${day(0)}\\s+app_store/3000000001\\s+SubscriptionStarted$`)),
+      expect.stringMatching(new RegExp(`PurchaseLinkedToAppUser\\s+premium active until ${day(30)}$`)),
+      expect.stringMatching(new RegExp(`SubscriptionRenewed\\s+premium active until ${day(60)}$`)),
+    ]);
+
+    const last = await subledger(['history', CUSTOMER, '--limit', '1', '--json']);
+    expect(JSON.parse(last.stdout).entries.map((e: { type: string }) => e.type)).toEqual(['SubscriptionRenewed']);
+    expect(last.stderr).toContain('2 earlier entries not shown');
+  });
+
+  it('filters by store, and refuses a store it does not know', async () => {
+    expect(await subledger(['history', CUSTOMER, '--store', 'play_store'])).toMatchObject({
+      code: 0,
+      stdout: `No history for ${CUSTOMER}.\n`,
+    });
+    const unknown = await subledger(['history', CUSTOMER, '--store', 'steam']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('Allowed choices are app_store, play_store, promotional');
+  });
+});
+
+describe('subledger entitlements', () => {
+  it('answers as known then (nothing: all was recorded later) and as known now', async () => {
+    const result = await subledger(['entitlements', CUSTOMER, '--at', day(15), '--json']);
+    expect(result.code).toBe(0);
+    const body = JSON.parse(result.stdout);
+    expect(body).toMatchObject({ appUserId: CUSTOMER, at: day(15), asKnownThen: {} });
+    expect(Object.keys(body.asKnownThen)).toEqual([]);
+    expect(body.asKnownNow.premium).toMatchObject({ active: true, expiresAt: day(30), purchaseId: '3000000001' });
+  });
+
+  it('prints the two as tables by default', async () => {
+    const result = await subledger(['entitlements', CUSTOMER, '--at', day(45)]);
+    expect(result.code).toBe(0);
+    const [then, now] = result.stdout.split('As known now');
+    expect(then).toContain('(none)');
+    expect(now).toMatch(/ENTITLEMENT\s+ACTIVE\s+EXPIRES\s+PRODUCT\s+STORE\s+PURCHASE/);
+    expect(now).toMatch(new RegExp(`premium\\s+yes\\s+${day(60)}\\s+\\S+\\s+app_store\\s+3000000001`));
+  });
+
+  it('fails with exit code 1 and a clear message for a time that is not RFC 3339', async () => {
+    for (const at of ['yesterday', '2026-01-15', '2026-01-15T00:00:00']) {
+      expect(await subledger(['entitlements', CUSTOMER, '--at', at])).toMatchObject({
+        code: 1,
+        stderr: `subledger: --at "${at}" is not an RFC 3339 time with an offset, like 2026-03-01T12:00:00Z\n`,
+      });
+    }
+    const missing = await subledger(['entitlements', CUSTOMER]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("required option '--at <time>' not specified");
+  });
+});
