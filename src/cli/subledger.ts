@@ -53,6 +53,7 @@ export function cli(): Command {
 
   program
     .command('refold')
+    .alias('replay')
     .description("Re-fold one customer's purchases from the event store and fix their read-model rows")
     .argument('<appUserId>', 'the app user id')
     .option('--dry-run', 'only show what would change')

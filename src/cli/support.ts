@@ -4,6 +4,9 @@ import { entitlementDocument } from '../api/customer-document.ts';
 import type { Entitlement } from '../domain/entitlements.ts';
 import type { PurchaseKey } from '../domain/purchase/purchase-key.ts';
 import { customerHistory, entitlementsAtMoment, type HistoryEntry } from '../support/customer-history.ts';
+import { grantEntitlement, revokeGrant } from '../support/grants.ts';
+import { transferPurchases } from '../support/transfer.ts';
+import os from 'node:os';
 import { withCliServices } from './services.ts';
 import { textTable } from './table.ts';
 
@@ -42,6 +45,66 @@ export function registerSupportCommands(program: Command): void {
           console.log(historyTable(entries));
         }
         if (earlier > 0) console.error(`(${earlier} earlier entries not shown; raise --limit to see them)`);
+      }),
+    );
+
+  program
+    .command('grant')
+    .description('Give a customer a catalog product’s entitlements as a promotional grant')
+    .argument('<appUserId>', 'the app user id')
+    .requiredOption('--product <productId>', 'a catalog product id (the grant gives its entitlements)')
+    .option('--days <n>', 'how long (default: for good)')
+    .requiredOption('--reason <text>', 'why, kept on the grant’s events')
+    .option('--json', 'print JSON')
+    .action((appUserId: string, options: { product: string; days?: string; reason: string; json?: boolean }) => {
+      const days = options.days === undefined ? undefined : Number(options.days);
+      if (days !== undefined && (!Number.isInteger(days) || days < 1)) {
+        throw new Error('--days must be a whole number above 0');
+      }
+      return withCliServices(async ({ eventStore, catalog }) => {
+        const grant = await grantEntitlement({ eventStore, catalog }, appUserId, {
+          productId: options.product,
+          ...(days !== undefined && { durationDays: days }),
+          reason: options.reason,
+          staff: operator(),
+        });
+        if (options.json) console.log(JSON.stringify(grant, null, 2));
+        else
+          console.log(
+            `Granted ${grant.entitlements.join(', ')} to ${appUserId} until ${grant.endsAt ?? 'for good'}: grant ${grant.grantId}`,
+          );
+      });
+    });
+
+  program
+    .command('revoke-grant')
+    .description('End a promotional grant now')
+    .argument('<appUserId>', 'the app user id')
+    .argument('<grantId>', 'the grant id `grant` printed')
+    .requiredOption('--reason <text>', 'why, kept on the event')
+    .action((appUserId: string, grantId: string, options: { reason: string }) =>
+      withCliServices(async ({ eventStore }) => {
+        await revokeGrant({ eventStore }, appUserId, grantId, { reason: options.reason, staff: operator() });
+        console.log(`Ended grant ${grantId} of ${appUserId}.`);
+      }),
+    );
+
+  program
+    .command('transfer')
+    .description('Move every purchase a customer owns to another app user (an account merge)')
+    .argument('<appUserId>', 'the app user id the purchases leave')
+    .requiredOption('--to <appUserId>', 'the app user id they go to')
+    .requiredOption('--reason <text>', 'why, kept on the events')
+    .option('--json', 'print JSON')
+    .action((appUserId: string, options: { to: string; reason: string; json?: boolean }) =>
+      withCliServices(async ({ pool, eventStore }) => {
+        if (options.to === appUserId) throw new Error('--to must be another app user');
+        const moved = await transferPurchases({ db: pool, eventStore }, appUserId, options.to, {
+          reason: options.reason,
+          staff: operator(),
+        });
+        if (options.json) console.log(JSON.stringify({ from: appUserId, to: options.to, moved }, null, 2));
+        else console.log(`Moved ${moved.length} purchase(s) from ${appUserId} to ${options.to}.`);
       }),
     );
 
@@ -118,4 +181,9 @@ function purchaseLabel(key: PurchaseKey, { withStore = true } = {}): string {
   const id = key.purchaseId.length > 20 ? `${key.purchaseId.slice(0, 10)}…${key.purchaseId.slice(-6)}` : key.purchaseId;
   const environment = key.environment === 'production' ? '' : ` (${key.environment})`;
   return `${withStore ? `${key.store}/` : ''}${id}${environment}`;
+}
+
+/** Who ran the command, kept on the events it records: the operating-system user. */
+function operator(): string {
+  return `${os.userInfo().username} (cli)`;
 }

@@ -116,3 +116,42 @@ describe('subledger entitlements', () => {
     expect(missing.stderr).toContain("required option '--at <time>' not specified");
   });
 });
+
+describe('subledger grant, revoke-grant, transfer, replay', () => {
+  it('grants, ends a grant, and moves purchases, keeping who and why', async () => {
+    const granted = await subledger([
+      'grant',
+      'fay',
+      '--product',
+      'premium_monthly',
+      '--days',
+      '7',
+      '--reason',
+      'beta tester',
+      '--json',
+    ]);
+    expect(granted.code).toBe(0);
+    const grant = JSON.parse(granted.stdout) as { grantId: string; entitlements: string[]; endsAt: string };
+    expect(grant.entitlements).toEqual(['premium']);
+    expect(await subledger(['grant', 'fay', '--product', 'gold', '--reason', 'x'])).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('no product gold'),
+    });
+    expect(await subledger(['revoke-grant', 'fay', grant.grantId, '--reason', 'beta over'])).toMatchObject({ code: 0 });
+
+    const moved = await subledger(['transfer', CUSTOMER, '--to', 'erin-2', '--reason', 'account merge', '--json']);
+    expect(moved.code).toBe(0);
+    expect(JSON.parse(moved.stdout)).toMatchObject({ from: CUSTOMER, to: 'erin-2', moved: [key] });
+    const events = (await db.pool.query(`SELECT type, metadata FROM events ORDER BY global_position`)).rows;
+    expect(
+      events.filter((e) => e.metadata.actor?.kind === 'staff').map((e) => [e.type, e.metadata.actor.reason]),
+    ).toEqual([
+      ['SubscriptionStarted', 'beta tester'],
+      ['AutoRenewTurnedOff', 'beta tester'],
+      ['PurchaseLinkedToAppUser', 'beta tester'],
+      ['TransactionRevoked', 'beta over'],
+      ['PurchaseLinkedToAppUser', 'account merge'],
+    ]);
+    expect((await subledger(['replay', 'erin-2', '--dry-run', '--json'])).code).toBe(0);
+  });
+});
