@@ -20,6 +20,7 @@ import { jwksRoutes } from './routes/jwks.ts';
 import { tokenRoutes, type TokenRouteDeps } from './routes/tokens.ts';
 import type { TokenKeyRing } from '../tokens/token-key-ring.ts';
 import { healthRoutes, type Readiness } from './routes/health.ts';
+import { consoleRoutes } from './routes/console.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -130,6 +131,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   }
   if (deps.adminDeadLetters) await app.register(adminDeadLetterRoutes, deps.adminDeadLetters);
   if (deps.adminCustomers) await app.register(adminCustomerRoutes, deps.adminCustomers);
+  await app.register(consoleRoutes);
   return app;
 }
 

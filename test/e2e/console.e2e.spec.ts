@@ -1,0 +1,194 @@
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ApiKeys } from '../../src/auth/api-keys.ts';
+import type { PurchaseEvent } from '../../src/domain/purchase/events.ts';
+import { recordPurchase } from '../../src/ingest/record-purchase.ts';
+import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
+import { appleKey, day, fact, period, renewed, started } from '../support/purchase-facts.ts';
+
+/*
+ * The support console in a real browser (Debian's Chromium, driven by playwright-core)
+ * against a running Subledger: a staff member logs in with an admin key, looks a customer
+ * up, repairs a corrupted read-model row with a replay, and grants an entitlement.
+ */
+const CHROMIUM = '/usr/bin/chromium';
+const browserAvailable = existsSync(CHROMIUM);
+if (!browserAvailable) console.warn(`Support console browser tests skipped: no Chromium at ${CHROMIUM}`);
+const inBrowser = browserAvailable ? it : it.skip;
+
+let harness: AppleHarness;
+let browser: Browser | undefined;
+let admin: string;
+const CUSTOMER = 'dora';
+const key = appleKey('3000000001');
+const stream = `purchase:app_store:production:${key.purchaseId}`;
+/** How the console writes a time. */
+const shown = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+
+beforeAll(async () => {
+  harness = await startAppleHarness();
+  admin = (await new ApiKeys(harness.db.pool).create('support: sam', 'admin')).secret;
+  const record = (causationId: string, facts: PurchaseEvent[]) =>
+    recordPurchase(harness.subledger.eventStore, key, { type: 'RecordStoreFacts', data: { facts } }, { causationId });
+  await record('buy', [
+    started(period('t1', 0, 30)),
+    fact('PurchaseLinkedToAppUser', 0, { appUserId: CUSTOMER, via: 'app_account_token' }),
+  ]);
+  await record('renew', [renewed(period('t2', 30, 60))]);
+  await record('refund', [fact('TransactionRefunded', 45, { transactionId: 't2', refundedAt: day(45) })]);
+  await harness.processed();
+  if (browserAvailable) {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+  }
+});
+afterAll(async () => {
+  await browser?.close();
+  await harness?.stop();
+});
+
+// An exception in the page fails the test that caused it.
+const pageErrors: Error[] = [];
+afterEach(() => {
+  expect(pageErrors.splice(0)).toEqual([]);
+});
+
+/** A fresh tab on the console, logged in with `credential`. */
+async function openConsole(credential = admin): Promise<Page> {
+  const page = await browser!.newPage({ viewport: { width: 1366, height: 768 } });
+  page.on('pageerror', (error) => pageErrors.push(error));
+  await page.goto(`${harness.subledger.url}/console`);
+  await page.getByLabel('Admin API key').fill(credential);
+  await page.getByRole('button', { name: 'Use key' }).click();
+  await expect.poll(() => page.locator('#key-status').textContent()).toBe('Key set for this tab.');
+  return page;
+}
+
+async function search(page: Page, appUserId: string) {
+  await page.getByLabel('App user id').fill(appUserId);
+  await page.getByLabel('App user id').press('Enter'); // keyboard alone is enough
+  await page.getByRole('heading', { name: `Customer ${appUserId}` }).waitFor();
+}
+
+const entitlementRow = (page: Page, id: string) => page.locator(`#entitlements tr[data-entitlement="${id}"]`);
+
+describe('the support console', () => {
+  it('is a page with its scripts, outside the API contract', async () => {
+    const page = await fetch(`${harness.subledger.url}/console`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    const script = await fetch(`${harness.subledger.url}/console/app.js`);
+    expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect((await fetch(`${harness.subledger.url}/console/app.css`)).status).toBe(200);
+    expect((await fetch(`${harness.subledger.url}/console/..%2Fapi%2Fapp.ts`)).status).toBe(404);
+    const document = (await (await fetch(`${harness.subledger.url}/openapi.json`)).json()) as {
+      paths: Record<string, unknown>;
+    };
+    expect(Object.keys(document.paths).filter((p) => p.startsWith('/console'))).toEqual([]);
+  });
+
+  inBrowser('shows an API refusal in the alert area', async () => {
+    const page = await openConsole('sl_not_a_key');
+    await page.getByLabel('App user id').fill(CUSTOMER);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain(`GET /v1/customers/${CUSTOMER}: 401`);
+    expect(await page.locator('#customer').isHidden()).toBe(true);
+    await page.close();
+  });
+
+  inBrowser('shows a customer’s entitlements, periods and timeline', async () => {
+    const page = await openConsole();
+    await search(page, CUSTOMER);
+    const premium = entitlementRow(page, 'premium');
+    expect(await premium.textContent()).toContain('inactive'); // refunded
+    expect(await premium.textContent()).toContain('app_store (production)');
+
+    const timeline = page.locator('#timeline > li');
+    expect(await timeline.evaluateAll((items) => items.map((item) => item.getAttribute('data-type')))).toEqual([
+      'SubscriptionStarted',
+      'PurchaseLinkedToAppUser',
+      'SubscriptionRenewed',
+      'TransactionRefunded',
+    ]);
+    expect(await timeline.nth(1).textContent()).toContain(`premium active until ${day(30)}`);
+    expect(await timeline.nth(3).textContent()).toContain(`premium ended (access until ${day(45)})`);
+    await timeline.nth(0).getByText('Event data').click();
+    expect(await timeline.nth(0).locator('pre').textContent()).toContain('"transactionId": "t1"');
+
+    // One bar: from the link on day 0 to the refund on day 45.
+    const chart = page.getByRole('img', { name: 'Entitlement periods over time' });
+    expect(await chart.locator('rect.bar').count()).toBe(1);
+    expect(await chart.locator('desc').textContent()).toBe('premium from 2026-01-01 to 2026-02-15 (app_store)');
+    await page.close();
+  });
+
+  inBrowser('shows a corrupted row’s difference in a dry run, and repairs it when applied', async () => {
+    await harness.db.pool.query(
+      `UPDATE purchases SET status = jsonb_set(status, '{access,until}', '"2099-01-01T00:00:00.000Z"'),
+              access_until = '2099-01-01' WHERE stream_id = $1`,
+      [stream],
+    );
+    harness.subledger.customers.invalidate(CUSTOMER);
+    const page = await openConsole();
+    await search(page, CUSTOMER);
+    expect(await entitlementRow(page, 'premium').textContent()).toContain('active');
+    expect(await entitlementRow(page, 'premium').textContent()).not.toContain('inactive');
+
+    await page.getByLabel('Reason').first().fill('premium should have ended at the refund');
+    await page.getByRole('button', { name: 'Replay (dry run)' }).click();
+    const difference = page.locator('#replay-result tbody tr');
+    await difference.waitFor();
+    expect(await difference.locator('th').textContent()).toBe(stream);
+    expect(await difference.locator('td').nth(0).textContent()).toContain('2099-01-01 00:00:00 UTC');
+    expect(await difference.locator('td').nth(1).textContent()).toContain(shown(day(45)));
+    const untouched = await harness.db.pool.query(`SELECT access_until FROM purchases WHERE stream_id = $1`, [stream]);
+    expect(untouched.rows[0].access_until.toISOString()).toBe('2099-01-01T00:00:00.000Z');
+
+    await page.getByRole('button', { name: 'Apply replay' }).click();
+    await page.getByText('Replay applied: 1 purchase(s) rewritten.').waitFor();
+    expect(await entitlementRow(page, 'premium').textContent()).toContain('inactive');
+    await page.getByRole('button', { name: 'Replay (dry run)' }).click();
+    await page.getByText(/^No differences/).waitFor();
+    await page.close();
+  });
+
+  inBrowser('grants an entitlement, which then shows', async () => {
+    const page = await openConsole();
+    await search(page, 'ivy');
+    expect(await page.locator('#entitlements').textContent()).toContain('No entitlements.');
+    await page.getByLabel('Product id').fill('premium_monthly');
+    await page.getByLabel('Days').fill('30');
+    await page.locator('#grant').getByLabel('Reason').fill('apology for the outage');
+    await page.getByRole('button', { name: 'Grant', exact: true }).click();
+    await page.getByText(/^Granted premium until/).waitFor();
+    const premium = await entitlementRow(page, 'premium').textContent();
+    expect(premium).toContain('active');
+    expect(premium).toContain('promotional');
+    expect(await page.locator('#timeline').textContent()).toContain('apology for the outage');
+    await page.close();
+  });
+
+  inBrowser('lists dead letters, and puts one back in the intake queue', async () => {
+    // A kind no handler takes: the worker dead-letters it at once.
+    await harness.subledger.queue.enqueue({
+      deduplicationId: 'test:console-unknown-kind',
+      orderingKey: 'test:console',
+      kind: 'test.unknown',
+      document: { kind: 'test.unknown', contentType: 'application/json', body: '{}' },
+    });
+    await expect.poll(async () => (await harness.subledger.queue.deadLetters({ limit: 10 })).length).toBe(1);
+    const page = await openConsole(); // logging in lists them
+    const letter = page.locator('#dead-letters tr[data-message-id]');
+    await letter.waitFor();
+    expect(await letter.textContent()).toContain('No handler for messages of kind test.unknown');
+    const messageId = await letter.getAttribute('data-message-id');
+    await page.getByRole('button', { name: `Retry message ${messageId}` }).click();
+    await page.getByText(`Message ${messageId} is back in the intake queue.`).waitFor();
+    expect(await page.getByRole('alert').textContent()).toBe('');
+    await page.close();
+  });
+});
