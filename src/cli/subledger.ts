@@ -21,9 +21,11 @@ export function cli(): Command {
   program
     .command('rebuild-projections')
     .description('Empty the entitlement read model and rebuild it from every event in the store')
-    .action(() =>
+    .option('--resume', 'continue a rebuild that was interrupted, from the last batch it saved, without emptying again')
+    .action((options: { resume?: boolean }) =>
       withCliServices(async ({ config, pool, logger, projection, eventStore }) => {
-        await resetProjection(pool, projection);
+        // Every batch saves the checkpoint with its rows: an interrupted rebuild resumes there.
+        if (!options.resume) await resetProjection(pool, projection);
         const runner = new ProjectionRunner({
           pool,
           eventStore,

@@ -49,6 +49,21 @@ describe('subledger CLI', () => {
     expect(rows).toEqual([{ app_user_id: 'carol', access_until: new Date(day(30)) }]);
   });
 
+  it('resumes a rebuild where it stopped, without emptying the read model again', async () => {
+    // A row the last rebuild wrote, then changed: a resumed rebuild (nothing left to apply) keeps it,
+    // where a fresh rebuild would empty the read model and write it again.
+    await db.pool.query(`UPDATE purchases SET access_until = '2099-01-01'`);
+    const resumed = await subledger(['rebuild-projections', '--resume']);
+    expect(resumed).toMatchObject({ code: 0, stdout: expect.stringContaining('Rebuilt "purchases" from 0 events.') });
+    expect((await db.pool.query('SELECT access_until FROM purchases')).rows).toEqual([
+      { access_until: new Date('2099-01-01') },
+    ]);
+    expect((await subledger(['rebuild-projections'])).stdout).toContain('from 2 events');
+    expect((await db.pool.query('SELECT access_until FROM purchases')).rows).toEqual([
+      { access_until: new Date(day(30)) },
+    ]);
+  });
+
   it('shows what a re-fold would change, then applies it', async () => {
     await db.pool.query(`UPDATE purchases SET status = status || '{"willRenew": false}'`);
     const dryRun = await subledger(['refold', 'carol', '--dry-run', '--json']);
