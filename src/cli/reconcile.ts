@@ -1,60 +1,131 @@
+import { Presets, SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { AppleVerifier, loadTrustedRoots } from '../ingest/apple/apple-verifier.ts';
+import { PlayDeveloperApi } from '../ingest/google/play-developer-api.ts';
 import { SourceDocumentArchive } from '../eventstore/source-documents.ts';
 import { PostgresIntakeQueue } from '../intake/postgres-intake-queue.ts';
-import { findCustomerPurchases } from '../projections/entitlements/customer-purchases.ts';
 import { appleReconciler } from '../runtime/subledger.ts';
-import { withCliServices } from './services.ts';
+import { reconcileCustomer, type CustomerReconcileDeps } from '../support/reconcile-customer.ts';
+import { withCliServices, type CliServices } from './services.ts';
 
 /**
- * `subledger reconcile`: ask the App Store Server API what Subledger may have missed,
- * for one customer or for the notifications of a time window. What it finds goes
+ * `subledger reconcile`: ask the stores what Subledger may have missed, for one
+ * customer, for every customer (`--all`, with a progress bar; interrupted, it says how
+ * to resume), or for the App Store notifications of a time window. What it finds goes
  * through the same idempotent path as notifications; a running service's projections
  * pick it up.
  */
 export function registerReconcileCommand(program: Command): void {
   program
     .command('reconcile')
-    .description("Ask Apple about a customer's App Store purchases, or for the notifications it sent in a window")
+    .description(
+      "Ask the stores about a customer's purchases (or every customer's), or Apple for a window's notifications",
+    )
     .argument('[appUserId]', 'the app user whose purchases to reconcile')
+    .option('--all', 'every customer with a purchase, in app user id order')
+    .option('--after <appUserId>', 'with --all: start after this app user (to resume an interrupted run)')
     .option('--notifications-since <time>', 'fetch Apple’s notification history from this ISO 8601 time instead')
     .option('--until <time>', 'end of the notification window (default: now)')
     .option('--environment <environment>', 'Production or Sandbox, for the notification history', 'Production')
-    .action(
-      (appUserId: string | undefined, options: { notificationsSince?: string; until?: string; environment: string }) =>
-        withCliServices(async ({ config, pool, catalog, eventStore, logger }) => {
-          const verifier = new AppleVerifier(catalog.apps, {
-            trustedRoots: await loadTrustedRoots(config.apple.trustedRoots),
-            onlineChecks: config.apple.onlineChecks,
-          });
-          const reconciler = await appleReconciler(config, {
-            catalog,
-            verifier,
-            documents: new SourceDocumentArchive(pool),
-            eventStore,
-            queue: new PostgresIntakeQueue(pool),
-            logger,
-          });
-          if (!reconciler) {
+    .action((appUserId: string | undefined, options: ReconcileOptions) =>
+      withCliServices(async (services) => {
+        const deps = await storeAccess(services);
+        if (options.notificationsSince) {
+          if (!deps.apple)
             throw new Error('Set APPLE_API_KEY_FILE, APPLE_API_KEY_ID and APPLE_API_ISSUER_ID to reach Apple');
-          }
-          if (options.notificationsSince) {
-            const environment = options.environment === 'Sandbox' ? 'Sandbox' : 'Production';
-            const window = { startDate: time(options.notificationsSince), endDate: time(options.until) };
-            const { accepted, duplicates } = await reconciler.reconcileNotifications(window, environment);
-            console.log(`${accepted} notification(s) Subledger had missed, ${duplicates} it already had.`);
-            return;
-          }
-          if (!appUserId) throw new Error('Name an app user, or use --notifications-since');
-          const purchases = (await findCustomerPurchases(pool, appUserId)).filter((p) => p.key.store === 'app_store');
-          for (const { key } of purchases) {
-            const report = await reconciler.reconcilePurchase(key);
-            const what = report.found ? `${report.newEvents} new event(s)` : 'unknown to Apple';
-            console.log(`${key.environment} ${key.purchaseId}: ${what}`);
-          }
-          if (purchases.length === 0) console.log(`${appUserId} has no App Store purchases.`);
-        }),
+          const environment = options.environment === 'Sandbox' ? 'Sandbox' : 'Production';
+          const window = { startDate: time(options.notificationsSince), endDate: time(options.until) };
+          const { accepted, duplicates } = await deps.apple.reconcileNotifications(window, environment);
+          console.log(`${accepted} notification(s) Subledger had missed, ${duplicates} it already had.`);
+          return;
+        }
+        if (options.all) return reconcileEveryone(services, deps, options.after);
+        if (!appUserId) throw new Error('Name an app user, or use --all or --notifications-since');
+        const results = await reconcileCustomer(deps, appUserId);
+        for (const r of results) console.log(`${r.store} ${r.environment} ${r.purchaseId}: ${r.outcome}`);
+        if (results.length === 0) console.log(`${appUserId} has no purchases.`);
+      }),
     );
+}
+
+interface ReconcileOptions {
+  all?: boolean;
+  after?: string;
+  notificationsSince?: string;
+  until?: string;
+  environment: string;
+}
+
+/** Each store the configuration lets us ask. */
+async function storeAccess({ config, pool, catalog, eventStore, logger }: CliServices): Promise<CustomerReconcileDeps> {
+  const documents = new SourceDocumentArchive(pool);
+  const verifier = new AppleVerifier(catalog.apps, {
+    trustedRoots: await loadTrustedRoots(config.apple.trustedRoots),
+    onlineChecks: config.apple.onlineChecks,
+  });
+  const apple = await appleReconciler(config, {
+    catalog,
+    verifier,
+    documents,
+    eventStore,
+    queue: new PostgresIntakeQueue(pool),
+    logger,
+  });
+  return {
+    db: pool,
+    catalog,
+    ...(apple && { apple }),
+    ...(config.google.api && {
+      google: { eventStore, documents, api: new PlayDeveloperApi(config.google.api), logger },
+    }),
+  };
+}
+
+/** Every customer, in order, a page at a time; Ctrl-C stops after the customer under way and says how to resume. */
+async function reconcileEveryone(services: CliServices, deps: CustomerReconcileDeps, after = ''): Promise<void> {
+  const { pool } = services;
+  const { rows } = await pool.query<{ n: number }>(
+    `SELECT count(DISTINCT app_user_id)::int AS n FROM purchases WHERE app_user_id > $1`,
+    [after],
+  );
+  const bar = new SingleBar(
+    {
+      format: 'reconciling [{bar}] {value}/{total} customers | {eta_formatted} left | {speed} customers/s',
+      hideCursor: true,
+    },
+    Presets.shades_classic,
+  );
+  let interrupted = false;
+  const stop = () => (interrupted = true);
+  process.once('SIGINT', stop);
+  const started = Date.now();
+  let done = 0;
+  let last = after;
+  bar.start(rows[0]!.n, 0, { speed: 0 });
+  try {
+    while (!interrupted) {
+      const page = await pool.query<{ app_user_id: string }>(
+        `SELECT DISTINCT app_user_id FROM purchases WHERE app_user_id > $1 ORDER BY app_user_id LIMIT 100`,
+        [last],
+      );
+      if (page.rows.length === 0) break;
+      for (const { app_user_id: appUserId } of page.rows) {
+        if (interrupted) break;
+        await reconcileCustomer(deps, appUserId);
+        last = appUserId;
+        done += 1;
+        bar.update(done, { speed: (done / Math.max(0.001, (Date.now() - started) / 1000)).toFixed(1) });
+      }
+    }
+  } finally {
+    bar.stop();
+    process.off('SIGINT', stop);
+  }
+  if (interrupted)
+    console.log(
+      `Interrupted after ${done} customer(s). Resume with: subledger reconcile --all --after ${JSON.stringify(last)}`,
+    );
+  else console.log(`Reconciled ${done} customer(s).`);
 }
 
 function time(text: string | undefined): Date {
