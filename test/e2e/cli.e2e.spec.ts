@@ -1,26 +1,14 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresEventStore } from '../../src/eventstore/postgres/postgres-event-store.ts';
 import { recordPurchase } from '../../src/ingest/record-purchase.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { appleKey, day, period, started } from '../support/purchase-facts.ts';
+import { runSubledger } from '../support/cli.ts';
 
-const run = promisify(execFile);
 let db: TestDatabase;
 
 /** The real `subledger` command, as an operator runs it, against the test database. */
-async function subledger(args: string[], env: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['bin/subledger.js', ...args], {
-      env: { PATH: process.env.PATH ?? '', DATABASE_URL: db.url, ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+const subledger = (args: string[], env: Record<string, string> = {}) => runSubledger(db.url, args, env);
 
 beforeAll(async () => {
   db = await createTestDatabase();

@@ -1,25 +1,13 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresIntakeQueue } from '../../src/intake/postgres-intake-queue.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { runSubledger } from '../support/cli.ts';
 
 /* `subledger dead-letters`, as an operator runs it, against a test database with dead letters in its queue. */
-const run = promisify(execFile);
 let db: TestDatabase;
 let queue: PostgresIntakeQueue;
 
-async function subledger(args: string[]) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['bin/subledger.js', ...args], {
-      env: { PATH: process.env.PATH ?? '', DATABASE_URL: db.url },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+const subledger = (args: string[]) => runSubledger(db.url, args);
 
 /** Enqueues a message and fails it for good with `reason`; returns its message id. */
 async function deadLetter(name: string, reason: string): Promise<string> {

@@ -1,34 +1,22 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresEventStore } from '../../src/eventstore/postgres/postgres-event-store.ts';
 import { recordPurchase } from '../../src/ingest/record-purchase.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { startFakeGoogle, type FakeGoogle } from '../support/fake-google.ts';
 import { day, fact, period, started } from '../support/purchase-facts.ts';
+import { runSubledger } from '../support/cli.ts';
 
 /*
  * `subledger reconcile` against a fake Play Developer API: every customer in app user id
  * order (resumable with --after), each purchase asked about and what Google says recorded.
  */
-const run = promisify(execFile);
 let db: TestDatabase;
 let google: FakeGoogle;
 let store: PostgresEventStore;
 const tokenOf = (user: string) => `reconcile-token-${user}-${'r'.repeat(40)}`;
 const streamOf = (user: string) => `purchase:play_store:production:${tokenOf(user)}`;
 
-async function subledger(args: string[]) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['bin/subledger.js', ...args], {
-      env: { PATH: process.env.PATH ?? '', DATABASE_URL: db.url, ...google.env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+const subledger = (args: string[]) => runSubledger(db.url, args, google.env);
 
 beforeAll(async () => {
   db = await createTestDatabase();

@@ -1,33 +1,21 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PurchaseEvent } from '../../src/domain/purchase/events.ts';
 import { PostgresEventStore } from '../../src/eventstore/postgres/postgres-event-store.ts';
 import { recordPurchase } from '../../src/ingest/record-purchase.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { appleKey, day, fact, period, renewed, started } from '../support/purchase-facts.ts';
+import { runSubledger } from '../support/cli.ts';
 
 /*
  * `subledger history` and `subledger entitlements`, as support staff run them, against a
  * test database holding a subscription bought on day 0 and renewed on day 30 (2026), all
  * recorded today, long after those days, and projected.
  */
-const run = promisify(execFile);
 const CUSTOMER = 'erin';
 const key = appleKey('3000000001');
 let db: TestDatabase;
 
-async function subledger(args: string[]) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['bin/subledger.js', ...args], {
-      env: { PATH: process.env.PATH ?? '', DATABASE_URL: db.url },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+const subledger = (args: string[]) => runSubledger(db.url, args);
 
 beforeAll(async () => {
   db = await createTestDatabase();
