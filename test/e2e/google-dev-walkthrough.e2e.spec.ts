@@ -1,5 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,7 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { eventually } from '../support/eventually.ts';
 import { freePort } from '../support/free-port.ts';
-import { startSubledgerProcess, waitForHttp, type RunningProcess } from '../support/subledger-process.ts';
+import {
+  startSubledgerProcess,
+  startTsProcess,
+  waitForHttp,
+  type RunningProcess,
+} from '../support/subledger-process.ts';
 
 /*
  * The README's "Google Play without Google" walkthrough, step by step, with real
@@ -46,25 +50,7 @@ async function googleDev(...args: string[]): Promise<string> {
   return stdout;
 }
 /** `google-dev serve` as its own process; tsx as a loader, so that a kill reaches it. */
-function serveGoogle(): RunningProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...devOptions(), 'serve'], {
-    env: { PATH: process.env.PATH ?? '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  return {
-    child,
-    output: () => output,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      const [code] = await once(child, 'exit');
-      return code as number | null;
-    },
-  };
-}
+const serveGoogle = (): RunningProcess => startTsProcess(['src/cli/main.ts', ...devOptions(), 'serve']);
 async function premiumOf(appUserId: string) {
   const response = await fetch(`${base}/v1/customers/${appUserId}`, { headers: { authorization: `Bearer ${apiKey}` } });
   const customer = (await response.json()) as {

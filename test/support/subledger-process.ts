@@ -15,7 +15,12 @@ export interface RunningProcess {
  * runs the program in a child of its own): a signal, SIGKILL included, reaches it.
  */
 export function startSubledgerProcess(env: Record<string, string>): RunningProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  return startTsProcess(['src/main.ts'], env);
+}
+
+/** Any of our TypeScript entry points (with its arguments) as a process of its own, the same way. */
+export function startTsProcess(args: readonly string[], env: Record<string, string> = {}): RunningProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
