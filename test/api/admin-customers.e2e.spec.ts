@@ -4,6 +4,7 @@ import type { PurchaseEvent } from '../../src/domain/purchase/events.ts';
 import { recordPurchase } from '../../src/ingest/record-purchase.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
 import { appleKey, day, fact, period, renewed, started } from '../support/purchase-facts.ts';
+import { corruptAccessUntil } from '../support/read-model.ts';
 
 /*
  * What support staff ask about a customer, over HTTP, answered from the event store: a
@@ -202,11 +203,7 @@ describe('POST /v1/admin/customers/{appUserId}/replay', () => {
 
   it('reports exactly a corrupted row in a dry run, changing nothing, then repairs it', async () => {
     // The read model goes wrong: the refunded subscription looks good until 2099.
-    await harness.db.pool.query(
-      `UPDATE purchases SET status = jsonb_set(status, '{access,until}', '"2099-01-01T00:00:00.000Z"'),
-              access_until = '2099-01-01' WHERE stream_id = $1`,
-      [stream],
-    );
+    await corruptAccessUntil(harness.db.pool, stream);
     harness.subledger.customers.invalidate(CUSTOMER);
     expect((await get(`/v1/customers/${CUSTOMER}`, appServer)).body.entitlements.premium).toMatchObject({
       active: true,

@@ -1,8 +1,8 @@
 import type { FastifyReply } from 'fastify';
-import { SubmissionRefused } from '../../ingest/submissions.ts';
 import { AppleRejection, type AppleRejectionCode } from '../../ingest/apple/apple-verifier.ts';
 import { ReceiptRejection, type ReceiptRejectionCode } from '../../ingest/apple/verify-receipt.ts';
 import { sendProblem } from '../problems.ts';
+import { sendSubmissionRefusal } from './submission-problems.ts';
 
 /** 503 for a check that may pass later (Apple retries); 4xx, which Apple does not retry, for the rest. */
 const STATUS_BY_REJECTION: Record<AppleRejectionCode, number> = {
@@ -32,9 +32,5 @@ export function sendAppleProblem(reply: FastifyReply, error: unknown): FastifyRe
   if (error instanceof ReceiptRejection) {
     return sendProblem(reply, STATUS_BY_RECEIPT_REJECTION[error.code], error.code, error.message);
   }
-  if (error instanceof SubmissionRefused) {
-    const status = error.code === 'purchase_belongs_to_another_user' ? 409 : 422;
-    return sendProblem(reply, status, error.code, error.message);
-  }
-  return false;
+  return sendSubmissionRefusal(reply, error);
 }

@@ -13,7 +13,8 @@ import { appUserIdParams, customerSchema, problems } from '../schemas.ts';
 import { sendAppleProblem } from './apple-problems.ts';
 import { submitGooglePurchase, type GoogleSubmitDeps } from '../../ingest/google/submit-purchase.ts';
 import { PlayDeveloperApiError } from '../../ingest/google/play-api-errors.ts';
-import { SubmissionRefused, type SubmissionResult } from '../../ingest/submissions.ts';
+import type { SubmissionResult } from '../../ingest/submissions.ts';
+import { sendSubmissionRefusal } from './submission-problems.ts';
 import { sendProblem } from '../problems.ts';
 
 export interface CustomerRouteDeps {
@@ -143,10 +144,8 @@ export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (plai
 
 /** A refused Google submission as a problem; Google unreachable (or our access to it broken) as 503. */
 function sendGoogleSubmissionProblem(reply: FastifyReply, error: unknown): FastifyReply | false {
-  if (error instanceof SubmissionRefused) {
-    const status = error.code === 'purchase_belongs_to_another_user' ? 409 : 422;
-    return sendProblem(reply, status, error.code, error.message);
-  }
+  const refusal = sendSubmissionRefusal(reply, error);
+  if (refusal) return refusal;
   if (error instanceof PlayDeveloperApiError) {
     return sendProblem(
       reply,
