@@ -19,7 +19,6 @@ import { DevTokens } from '../src/auth/dev-tokens.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { createPool } from '../src/db/pool.ts';
 import { foldPurchase } from '../src/domain/purchase/state.ts';
-import { purchaseStatusAt } from '../src/domain/purchase/status.ts';
 import { toTimestamp } from '../src/domain/time.ts';
 import { benchPostgres, machine } from './support.ts';
 import { startService } from './webhook-service.ts';
@@ -209,14 +208,13 @@ async function generateData(): Promise<void> {
   const state = foldPurchase([
     { type: 'SubscriptionStarted', data: { transaction, observedAt: transaction.purchasedAt } },
   ]);
-  const status = purchaseStatusAt(state);
   await pool.query(
     `INSERT INTO purchases (stream_id, store, environment, purchase_id, app_user_id, store_product_id, product_id,
-                            access_from, access_until, lifetime_access, state, status, stream_version)
+                            access_from, access_until, lifetime_access, will_renew, state, stream_version)
      SELECT 'purchase:app_store:production:bench-' || n, 'app_store', 'production', 'bench-' || n, 'user-' || n,
-            $1, 'premium_monthly', $2, $3, false, $4, $5, 0
-     FROM generate_series(0, $6 - 1) AS n`,
-    [transaction.productId, transaction.purchasedAt, transaction.expiresAt, state, status, CUSTOMERS],
+            $1, 'premium_monthly', $2, $3, false, true, $4, 0
+     FROM generate_series(0, $5 - 1) AS n`,
+    [transaction.productId, transaction.purchasedAt, transaction.expiresAt, state, CUSTOMERS],
   );
   await pool.query(
     `INSERT INTO content_items (content_id, kind, title, summary, body, tags, required_entitlement)

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { productForStoreProduct, type Catalog } from '../domain/catalog.ts';
-import type { CustomerPurchase, Entitlement } from '../domain/entitlements.ts';
+import type { Entitlement, PurchaseAtMoment } from '../domain/entitlements.ts';
 import { hasAccessAt } from '../domain/purchase/status.ts';
 import { millis, type Timestamp } from '../domain/time.ts';
 import type { CustomerNow } from '../projections/entitlements/customer-entitlements.ts';
@@ -44,6 +44,8 @@ export function entitlementDocument(e: Entitlement) {
     active: e.active,
     expiresAt: e.expiresAt,
     purchasedAt: e.purchasedAt,
+    currentPeriod: e.currentPeriod,
+    nextPeriod: e.nextPeriod ?? null,
     productId: e.productId,
     storeProductId: e.storeProductId,
     ...purchaseOrigin({ key: e.purchase }),
@@ -58,8 +60,8 @@ export function entitlementDocument(e: Entitlement) {
 }
 
 /** Per store product, the newest purchase of it (a customer may hold one in the sandbox and one in production). */
-function subscriptionsByProduct(purchases: readonly CustomerPurchase[], catalog: Catalog, at: Timestamp) {
-  const newest = new Map<string, CustomerPurchase>();
+function subscriptionsByProduct(purchases: readonly PurchaseAtMoment[], catalog: Catalog, at: Timestamp) {
+  const newest = new Map<string, PurchaseAtMoment>();
   for (const p of purchases) {
     const current = p.status.current;
     if (p.status.kind !== 'subscription' || !current) continue;
@@ -91,7 +93,7 @@ function subscriptionsByProduct(purchases: readonly CustomerPurchase[], catalog:
   );
 }
 
-function purchaseOrigin({ key }: Pick<CustomerPurchase, 'key'>) {
+function purchaseOrigin({ key }: Pick<PurchaseAtMoment, 'key'>) {
   return { store: key.store, environment: key.environment, purchaseId: key.purchaseId };
 }
 

@@ -18,7 +18,7 @@ export function renderJson<S extends z.ZodType>(schema: S, value: z.input<S>): R
 }
 
 /**
- * Sends a rendered answer for shared caches: its ETag and Cache-Control, and 304
+ * Sends a rendered answer with its ETag and the given Cache-Control, and 304
  * with no body when the client already holds this very text.
  */
 export function sendRendered(

@@ -32,10 +32,26 @@ const purchaseOrigin = {
   purchaseId: z.string().describe("The store's id: Apple's original transaction id, Google's purchase token"),
 };
 
+const period = z.object({
+  startsAt: timestamp,
+  endsAt: timestamp.nullable().describe('null: never ends'),
+});
+
 export const entitlementSchema = z.object({
   active: z.boolean(),
-  expiresAt: timestamp.nullable().describe('null: never expires'),
-  purchasedAt: timestamp,
+  expiresAt: timestamp
+    .nullable()
+    .describe(
+      'When access ends: the end of the current period, or of the paid periods that follow it without a gap; null: never expires',
+    ),
+  purchasedAt: timestamp.describe('Start of the current (or last) period'),
+  currentPeriod: period.describe('The period that covers `at`, or the last one that did'),
+  nextPeriod: period
+    .extend({ storeProductId: z.string() })
+    .nullable()
+    .describe(
+      'The next period, when the store has already charged it (renewals are charged up to a day early); null: none yet',
+    ),
   productId: z.string(),
   storeProductId: z.string(),
   ...purchaseOrigin,

@@ -95,10 +95,18 @@ export function registerAppleDevCommands(program: Command): void {
 
   dev
     .command('refund')
-    .description('Apple refunds the current period (or the one-time purchase): REFUND')
+    .description('Apple refunds the period running now (or the one-time purchase): REFUND')
     .argument('<originalTransactionId>')
     .action(async (id: string) => {
-      await post(id, await existing(id), 'REFUND', { revokedAt: Date.now() });
+      const purchase = await existing(id);
+      // A renewal already charged for a period yet to begin is another transaction: the
+      // refund is of the one running now.
+      const now = Date.now();
+      const running = Math.max(
+        0,
+        purchase.periods.findLastIndex((start) => start <= now),
+      );
+      await post(id, purchase, 'REFUND', { revokedAt: now, period: running });
     });
 
   dev
@@ -126,12 +134,13 @@ export function registerAppleDevCommands(program: Command): void {
     originalTransactionId: string,
     purchase: DevPurchase,
     type: string,
-    options: { subtype?: string | undefined; revokedAt?: number; autoRenew?: boolean } = {},
+    options: { subtype?: string | undefined; revokedAt?: number; autoRenew?: boolean; period?: number } = {},
   ): Promise<void> {
     const { dir, url } = dev.opts<{ dir: string; url: string }>();
     const signer = await loadSigner(dir);
-    const periodStart = purchase.periods.at(-1)!;
-    const n = purchase.periods.length - 1;
+    // The transaction the notification is about: the latest period, unless told which.
+    const n = options.period ?? purchase.periods.length - 1;
+    const periodStart = purchase.periods[n]!;
     const signedPayload = await signNotification(signer, {
       type,
       ...(options.subtype && { subtype: options.subtype }),

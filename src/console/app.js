@@ -204,10 +204,10 @@ async function applyReplay(reason) {
   );
 }
 
-const access = (status) => {
-  const span = status?.access;
-  if (!span) return 'no access';
-  return `access ${time(span.from)} → ${span.until ? time(span.until) : 'for good'}`;
+/** The latest period's access, as the read-model row states it. */
+const access = (row) => {
+  if (!row?.accessFrom) return 'no access';
+  return `access ${time(row.accessFrom)} → ${row.lifetimeAccess ? 'for good' : time(row.accessUntil)}`;
 };
 
 function changesTable(changed) {
@@ -232,7 +232,7 @@ function changesTable(changed) {
         h(
           'tr',
           {},
-          h('th', { scope: 'row' }, change.streamId),
+          h('th', { scope: 'row' }, change.streamId, h('br'), `changed: ${change.columns.join(', ')}`),
           h('td', {}, access(change.before), diffDetails(change.before)),
           h('td', {}, access(change.after), diffDetails(change.after)),
         ),
@@ -240,8 +240,7 @@ function changesTable(changed) {
     ),
   );
 }
-const diffDetails = (status) =>
-  h('details', {}, h('summary', {}, 'Status'), h('pre', {}, JSON.stringify(status, null, 2)));
+const diffDetails = (row) => h('details', {}, h('summary', {}, 'Row'), h('pre', {}, JSON.stringify(row, null, 2)));
 
 // Grants: a promotional purchase of a catalog product, for some days.
 $('#grant').addEventListener(

@@ -1,13 +1,49 @@
 import { productForStoreProduct, type Catalog } from './catalog.ts';
-import type { Ownership, PeriodType } from './purchase/events.ts';
+import type { Ownership, PeriodType, Transaction } from './purchase/events.ts';
 import type { PurchaseKey } from './purchase/purchase-key.ts';
-import { hasAccessAt, type PurchaseStatus } from './purchase/status.ts';
+import type { PurchaseState } from './purchase/state.ts';
+import { hasAccessAt, purchaseStatusAt, type PurchaseStatus } from './purchase/status.ts';
 import { millis, type Timestamp } from './time.ts';
 
-/** A purchase of the customer's, with its status (as of now, or as of a moment support asks about). */
+/** A purchase of the customer's: everything known about it, good for any moment. */
 export interface CustomerPurchase {
   readonly key: PurchaseKey;
+  readonly state: PurchaseState;
+}
+
+/** A purchase as it stood at one moment. */
+export interface PurchaseAtMoment {
+  readonly key: PurchaseKey;
   readonly status: PurchaseStatus;
+}
+
+/**
+ * The customer's purchases as they stood at `at`. With `ownedBy`, only those that
+ * belonged to that app user then (support folds every purchase that ever named them).
+ */
+export function purchasesAt(
+  purchases: readonly CustomerPurchase[],
+  at: Timestamp,
+  { ownedBy }: { ownedBy?: string } = {},
+): PurchaseAtMoment[] {
+  const atMoment = purchases.map(({ key, state }) => ({ key, status: purchaseStatusAt(state, at) }));
+  return ownedBy === undefined ? atMoment : atMoment.filter((p) => p.status.owner?.appUserId === ownedBy);
+}
+
+/** Which entitlements a customer has at `at`, from their purchases (see purchasesAt for `ownedBy`). */
+export function customerEntitlementsAt(
+  purchases: readonly CustomerPurchase[],
+  catalog: Catalog,
+  at: Timestamp,
+  options: { ownedBy?: string } = {},
+): CustomerEntitlements {
+  return entitlementsAt(purchasesAt(purchases, at, options), catalog, at);
+}
+
+/** A billing period: when it began, and when it ends (null: never). */
+export interface Period {
+  readonly startsAt: Timestamp;
+  readonly endsAt: Timestamp | null;
 }
 
 /** One entitlement of a customer: active now, or the most recent that was. */
@@ -17,6 +53,10 @@ export interface Entitlement {
   /** When access ends (or ended); null for access that never expires. */
   readonly expiresAt: Timestamp | null;
   readonly purchasedAt: Timestamp;
+  /** The period that covers the moment (or the last one that did). */
+  readonly currentPeriod: Period;
+  /** The next paid period, when the store already charged it. */
+  readonly nextPeriod?: Period & { readonly storeProductId: string };
   /** Our catalog product id, and the store's. */
   readonly productId: string;
   readonly storeProductId: string;
@@ -43,7 +83,7 @@ export interface CustomerEntitlements {
  * longest wins; with none active, the one that ended last is shown as expired.
  */
 export function entitlementsAt(
-  purchases: readonly CustomerPurchase[],
+  purchases: readonly PurchaseAtMoment[],
   catalog: Catalog,
   at: Timestamp,
 ): CustomerEntitlements {
@@ -63,6 +103,8 @@ export function entitlementsAt(
         active: hasAccessAt(status, at),
         expiresAt: status.access ? status.access.until : (status.revocation?.revokedAt ?? current.expiresAt ?? null),
         purchasedAt: current.purchasedAt,
+        currentPeriod: periodOf(current),
+        ...(status.next && { nextPeriod: { ...periodOf(status.next), storeProductId: status.next.productId } }),
         productId: product.id,
         storeProductId: current.productId,
         purchase: key,
@@ -81,6 +123,10 @@ export function entitlementsAt(
     .map((options) => options.reduce(strongest))
     .sort((a, b) => (a.id < b.id ? -1 : 1));
   return { at, entitlements, unknownProducts };
+}
+
+function periodOf(transaction: Transaction): Period {
+  return { startsAt: transaction.purchasedAt, endsAt: transaction.expiresAt ?? null };
 }
 
 /** Active beats inactive; then the later end (never-ending last); then a stable tie-break. */

@@ -1,11 +1,10 @@
 import type { Queryable } from '../db/pool.ts';
 import { customerStreams } from '../projections/entitlements/customer-purchases.ts';
 import type { Catalog } from '../domain/catalog.ts';
-import { entitlementsAt, type CustomerPurchase, type Entitlement } from '../domain/entitlements.ts';
+import { customerEntitlementsAt, type Entitlement } from '../domain/entitlements.ts';
 import { isPurchaseEvent, type PurchaseEvent } from '../domain/purchase/events.ts';
 import { parsePurchaseStreamId, type PurchaseKey } from '../domain/purchase/purchase-key.ts';
 import { evolve, initialState, type PurchaseState } from '../domain/purchase/state.ts';
-import { purchaseStatusAt } from '../domain/purchase/status.ts';
 import { toTimestamp, type Timestamp } from '../domain/time.ts';
 import type { EventMetadata, EventStore, RecordedEvent } from '../eventstore/event-store.ts';
 import { comparePositions, formatPosition } from '../eventstore/global-position.ts';
@@ -100,10 +99,7 @@ export async function entitlementsAtMoment(
       const previous = states.get(event.streamId)?.state ?? initialState();
       states.set(event.streamId, { key: parsePurchaseStreamId(event.streamId)!, state: evolve(previous, event) });
     }
-    const purchases: CustomerPurchase[] = [...states.values()]
-      .map(({ key, state }) => ({ key, status: purchaseStatusAt(state, at) }))
-      .filter((p) => p.status.owner?.appUserId === appUserId);
-    return entitlementsAt(purchases, deps.catalog, at).entitlements;
+    return customerEntitlementsAt([...states.values()], deps.catalog, at, { ownedBy: appUserId }).entitlements;
   };
   const cutoff = Date.parse(at);
   return { asKnownThen: fold((e) => e.recordedAt.getTime() <= cutoff), asKnownNow: fold(() => true) };
@@ -127,11 +123,8 @@ function ownedEntitlements(
   catalog: Catalog,
   at: Timestamp,
 ): Map<string, EntitlementView> {
-  const purchases = [...states.values()]
-    .map(({ key, state }) => ({ key, status: purchaseStatusAt(state) }))
-    .filter((p) => p.status.owner?.appUserId === appUserId);
   return new Map(
-    entitlementsAt(purchases, catalog, at).entitlements.map((e) => [
+    customerEntitlementsAt([...states.values()], catalog, at, { ownedBy: appUserId }).entitlements.map((e) => [
       e.id,
       {
         active: e.active,

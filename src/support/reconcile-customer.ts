@@ -1,5 +1,6 @@
 import { productForStoreProduct, type Catalog } from '../domain/catalog.ts';
 import type { CustomerPurchase } from '../domain/entitlements.ts';
+import { finalStatus } from '../domain/purchase/status.ts';
 import type { Queryable } from '../db/pool.ts';
 import type { AppleReconciler } from '../ingest/apple/reconcile.ts';
 import {
@@ -47,7 +48,9 @@ export async function reconcileCustomer(deps: CustomerReconcileDeps, appUserId: 
   return results;
 }
 
-async function ask(deps: CustomerReconcileDeps, { key, status }: CustomerPurchase, appUserId: string): Promise<string> {
+async function ask(deps: CustomerReconcileDeps, { key, state }: CustomerPurchase, appUserId: string): Promise<string> {
+  // Which product, and whether a subscription: facts of the purchase, whatever the moment.
+  const status = finalStatus(state);
   if (key.store === 'promotional') return 'not asked: a promotional grant is Subledger’s own';
   if (key.store === 'app_store') {
     if (!deps.apple) return 'not asked: no App Store Server API key';

@@ -196,10 +196,8 @@ describe('POST /v1/admin/customers/{appUserId}/replay', () => {
   const stream = `purchase:app_store:production:${key.purchaseId}`;
   const accessUntil = async () =>
     (
-      await harness.db.pool.query(`SELECT status->'access'->>'until' AS until FROM purchases WHERE stream_id = $1`, [
-        stream,
-      ])
-    ).rows[0].until;
+      await harness.db.pool.query(`SELECT access_until FROM purchases WHERE stream_id = $1`, [stream])
+    ).rows[0].access_until.toISOString();
 
   it('reports exactly a corrupted row in a dry run, changing nothing, then repairs it', async () => {
     // The read model goes wrong: the refunded subscription looks good until 2099.
@@ -214,8 +212,9 @@ describe('POST /v1/admin/customers/{appUserId}/replay', () => {
     expect(dry.body.changed).toEqual([
       {
         streamId: stream,
-        before: expect.objectContaining({ access: { from: day(62), until: '2099-01-01T00:00:00.000Z' } }),
-        after: expect.objectContaining({ access: { from: day(62), until: day(70) } }),
+        columns: ['accessUntil', 'state'],
+        before: expect.objectContaining({ accessFrom: day(62), accessUntil: '2099-01-01T00:00:00.000Z' }),
+        after: expect.objectContaining({ accessFrom: day(62), accessUntil: day(70) }),
       },
     ]);
     expect(await accessUntil()).toBe('2099-01-01T00:00:00.000Z');
@@ -226,6 +225,20 @@ describe('POST /v1/admin/customers/{appUserId}/replay', () => {
     expect((await get(`/v1/customers/${CUSTOMER}`, appServer)).body.entitlements.premium).toMatchObject({
       active: false,
     });
+    expect((await replay({ dryRun: true })).body.changed).toEqual([]);
+  });
+
+  it('reports a row that names the wrong owner, though its state is right', async () => {
+    await harness.db.pool.query(`UPDATE purchases SET app_user_id = 'mallory' WHERE stream_id = $1`, [stream]);
+    expect((await replay({ dryRun: true })).body.changed).toEqual([
+      {
+        streamId: stream,
+        columns: ['appUserId'],
+        before: expect.objectContaining({ appUserId: 'mallory' }),
+        after: expect.objectContaining({ appUserId: CUSTOMER }),
+      },
+    ]);
+    await replay({});
     expect((await replay({ dryRun: true })).body.changed).toEqual([]);
   });
 });

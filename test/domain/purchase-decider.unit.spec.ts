@@ -3,7 +3,7 @@ import { decide, PurchaseRuleViolation, type PurchaseCommand } from '../../src/d
 import type { PurchaseEvent } from '../../src/domain/purchase/events.ts';
 import { deterministicEventId } from '../../src/eventstore/command-handler.ts';
 import { foldPurchase } from '../../src/domain/purchase/state.ts';
-import { hasAccessAt, purchaseStatusAt } from '../../src/domain/purchase/status.ts';
+import { finalStatus, hasAccessAt, purchaseStatusAt } from '../../src/domain/purchase/status.ts';
 import { day, fact, LIFETIME, period, renewed, started, YEARLY } from '../support/purchase-facts.ts';
 
 /** Given these past events, when this command, then these new events. */
@@ -12,7 +12,7 @@ const given = (past: PurchaseEvent[]) => ({
 });
 const record = (...facts: PurchaseEvent[]): PurchaseCommand => ({ type: 'RecordStoreFacts', data: { facts } });
 const statusAfter = (events: PurchaseEvent[], at?: number) =>
-  purchaseStatusAt(foldPurchase(events), at === undefined ? undefined : day(at));
+  at === undefined ? finalStatus(foldPurchase(events)) : purchaseStatusAt(foldPurchase(events), day(at));
 
 describe('recording store facts', () => {
   const first = period('t1', 0, 30);

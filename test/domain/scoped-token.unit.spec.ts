@@ -14,6 +14,10 @@ function entitlement(id: string, active: boolean, expiresAt: number | null): Ent
     active,
     expiresAt: expiresAt === null ? null : toTimestamp(expiresAt),
     purchasedAt: toTimestamp(NOW - 86_400_000),
+    currentPeriod: {
+      startsAt: toTimestamp(NOW - 86_400_000),
+      endsAt: expiresAt === null ? null : toTimestamp(expiresAt),
+    },
     productId: `${id}_monthly`,
     storeProductId: `com.example.${id}`,
     purchase: { store: 'app_store', environment: 'production', purchaseId: id },

@@ -43,9 +43,21 @@ async function appleDev(...args: string[]): Promise<string> {
 async function premiumOf(appUserId: string) {
   const response = await fetch(`${base}/v1/customers/${appUserId}`, { headers: { authorization: `Bearer ${apiKey}` } });
   const customer = (await response.json()) as {
-    entitlements: Record<string, { active: boolean; expiresAt: string; environment: string }>;
+    entitlements: Record<
+      string,
+      { active: boolean; expiresAt: string; purchasedAt: string; environment: string; revokedAt: string | null }
+    >;
   };
   return customer.entitlements.premium;
+}
+/** What a scoped token minted now unlocks: the answer premium content sees. */
+async function scopeOf(appUserId: string): Promise<string[]> {
+  const response = await fetch(`${base}/v1/customers/${appUserId}/tokens`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}` },
+  });
+  expect(response.status).toBe(201);
+  return ((await response.json()) as { scope: string[] }).scope;
 }
 
 describe('the App Store walkthrough with apple-dev', () => {
@@ -75,22 +87,37 @@ describe('the App Store walkthrough with apple-dev', () => {
       () => premiumOf('alice'),
       (premium) => premium?.active === true,
     );
-    expect(first).toMatchObject({ active: true, environment: 'sandbox' });
+    expect(first).toMatchObject({ active: true, environment: 'sandbox', nextPeriod: null });
+    expect(await scopeOf('alice')).toEqual(['premium']);
 
+    // Charged and notified before its period begins, as Apple does up to a day early: the
+    // customer stays active through the period running now and the one paid for.
     await appleDev('renew', originalTransactionId!);
     const renewed = await eventually(
       () => premiumOf('alice'),
       (premium) => premium?.expiresAt !== first!.expiresAt,
     );
     // A sandbox month is five minutes.
-    expect(Date.parse(renewed!.expiresAt) - Date.parse(first!.expiresAt)).toBe(5 * 60_000);
+    const periodEnd = first!.expiresAt;
+    const renewalEnd = new Date(Date.parse(periodEnd) + 5 * 60_000).toISOString();
+    expect(renewed).toMatchObject({
+      active: true,
+      expiresAt: renewalEnd,
+      willRenew: true,
+      purchasedAt: first!.purchasedAt,
+      currentPeriod: { startsAt: first!.purchasedAt, endsAt: periodEnd },
+      nextPeriod: { startsAt: periodEnd, endsAt: renewalEnd },
+    });
+    expect(await scopeOf('alice')).toEqual(['premium']);
 
+    // Refunds the period running now: access ends at the refund, the renewal stays paid.
     await appleDev('refund', originalTransactionId!);
-    expect(
-      await eventually(
-        () => premiumOf('alice'),
-        (premium) => premium?.active === false,
-      ),
-    ).toMatchObject({ active: false });
+    const refunded = await eventually(
+      () => premiumOf('alice'),
+      (premium) => premium?.active === false,
+    );
+    expect(refunded).toMatchObject({ active: false, revokedAt: expect.any(String) });
+    expect(Date.parse(refunded!.revokedAt!)).toBeLessThan(Date.parse(periodEnd));
+    expect(await scopeOf('alice')).toEqual([]);
   });
 });

@@ -53,11 +53,11 @@ describe('subledger CLI', () => {
   });
 
   it('shows what a re-fold would change, then applies it', async () => {
-    await db.pool.query(`UPDATE purchases SET status = status || '{"willRenew": false}'`);
+    await db.pool.query(`UPDATE purchases SET will_renew = false`);
     const dryRun = await subledger(['refold', 'carol', '--dry-run', '--json']);
     expect(dryRun.code).toBe(0);
     expect(JSON.parse(dryRun.stdout)).toMatchObject({
-      changed: [{ before: { willRenew: false }, after: { willRenew: true } }],
+      changed: [{ columns: ['willRenew'], before: { willRenew: false }, after: { willRenew: true } }],
     });
 
     expect((await subledger(['refold', 'carol'])).stdout).toContain('1 purchase(s) of carol; 1 changed.');

@@ -117,22 +117,19 @@ describe('a customer’s life, as support sees it', () => {
 
   it('repairs a corrupted read-model row by replay, the dry run reporting exactly that difference', async () => {
     const stream = 'purchase:app_store:sandbox:S1';
-    await harness.db.pool.query(
-      `UPDATE purchases SET status = jsonb_set(status, '{willRenew}', 'true') WHERE stream_id = $1`,
-      [stream],
-    );
+    await harness.db.pool.query(`UPDATE purchases SET will_renew = true WHERE stream_id = $1`, [stream]);
     const dry = await call('POST', `/v1/admin/customers/${CUSTOMER}/replay`, { dryRun: true });
     expect(dry.body.changed).toEqual([
       {
         streamId: stream,
+        columns: ['willRenew'],
         before: expect.objectContaining({ willRenew: true }),
         after: expect.objectContaining({ willRenew: false }),
       },
     ]);
-    const { rows } = await harness.db.pool.query(
-      `SELECT status->>'willRenew' AS w FROM purchases WHERE stream_id = $1`,
-      [stream],
-    );
+    const { rows } = await harness.db.pool.query(`SELECT will_renew::text AS w FROM purchases WHERE stream_id = $1`, [
+      stream,
+    ]);
     expect(rows[0].w).toBe('true'); // a dry run changes nothing
     expect((await call('POST', `/v1/admin/customers/${CUSTOMER}/replay`, {})).body.changed).toHaveLength(1);
     expect((await call('POST', `/v1/admin/customers/${CUSTOMER}/replay`, { dryRun: true })).body.changed).toEqual([]);

@@ -3,7 +3,7 @@ import type { PendingRenewalInfo, ReceiptTransactionInfo } from '../../src/inges
 import { purchasesOf } from '../../src/ingest/apple/verify-receipt.ts';
 import { translateAppleReceipt } from '../../src/ingest/apple/translate-receipt.ts';
 import { foldPurchase } from '../../src/domain/purchase/state.ts';
-import { purchaseStatusAt } from '../../src/domain/purchase/status.ts';
+import { END_OF_TIME, finalStatus, purchaseStatusAt } from '../../src/domain/purchase/status.ts';
 import { receiptResponse, receiptTransaction as tx } from '../support/fake-verify-receipt.ts';
 
 const DAY = 86_400_000;
@@ -72,7 +72,7 @@ describe('translating a validated receipt', () => {
       expect.objectContaining({ type: 'SubscriptionRenewed' }),
       expect.objectContaining({ type: 'SubscriptionRenewed' }),
     ]);
-    const status = purchaseStatusAt(foldPurchase(purchase!.facts));
+    const status = finalStatus(foldPurchase(purchase!.facts));
     expect(status.current?.transactionId).toBe('1000000003');
     expect(status.access).toEqual({ from: iso(T0 + 60 * DAY), until: iso(T0 + 90 * DAY) });
   });
@@ -88,7 +88,7 @@ describe('translating a validated receipt', () => {
       type: 'TransactionRefunded',
       data: { transactionId: '1000000002', refundedAt: iso(refundedAt), observedAt: iso(REQUESTED_AT) },
     });
-    expect(purchaseStatusAt(foldPurchase(purchase!.facts)).access?.until).toBe(iso(refundedAt));
+    expect(finalStatus(foldPurchase(purchase!.facts)).access?.until).toBe(iso(refundedAt));
   });
 
   it('an upgraded period: its cancellation_date is a revocation by upgrade, not a refund', async () => {
@@ -152,7 +152,7 @@ describe('translating a validated receipt', () => {
       // Still retrying: not yet expired, whatever the intent says.
       { type: 'RenewalFailed', data: { gracePeriodEndsAt: iso(graceEnds), observedAt } },
     ]);
-    const status = purchaseStatusAt(foldPurchase(purchase!.facts));
+    const status = finalStatus(foldPurchase(purchase!.facts));
     expect([status.billing, status.willRenew, status.access?.until]).toEqual(['grace', false, iso(graceEnds)]);
   });
 

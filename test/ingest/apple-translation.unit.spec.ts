@@ -9,7 +9,7 @@ import {
   UnsupportedAppleEnvironment,
 } from '../../src/ingest/apple/translate-notification.ts';
 import { foldPurchase } from '../../src/domain/purchase/state.ts';
-import { purchaseStatusAt } from '../../src/domain/purchase/status.ts';
+import { END_OF_TIME, finalStatus, purchaseStatusAt } from '../../src/domain/purchase/status.ts';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-03-01T00:00:00.000Z');
@@ -73,7 +73,7 @@ function factsOf(verified: VerifiedAppleNotification) {
 }
 const typesOf = (verified: VerifiedAppleNotification) => factsOf(verified).facts.map((f) => f.type);
 const statusAfter = (...notifications: VerifiedAppleNotification[]) =>
-  purchaseStatusAt(foldPurchase(notifications.flatMap((n) => factsOf(n).facts)));
+  finalStatus(foldPurchase(notifications.flatMap((n) => factsOf(n).facts)));
 
 describe('Apple notification translation: every type and subtype has a defined effect', () => {
   it('SUBSCRIBED / INITIAL_BUY starts a subscription in its environment, with its trial', () => {

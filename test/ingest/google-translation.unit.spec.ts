@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decide } from '../../src/domain/purchase/decider.ts';
 import type { PurchaseEvent } from '../../src/domain/purchase/events.ts';
 import { foldPurchase, initialState } from '../../src/domain/purchase/state.ts';
-import { hasAccessAt, purchaseStatusAt, type PurchaseStatus } from '../../src/domain/purchase/status.ts';
+import { hasAccessAt, END_OF_TIME, finalStatus, purchaseStatusAt, type PurchaseStatus } from '../../src/domain/purchase/status.ts';
 import { PlayDocumentMismatch } from '../../src/ingest/google/play-facts.ts';
 import {
   decodePushedNotification,
@@ -90,7 +90,7 @@ function translate(notification: DeveloperNotification | undefined, purchase: Su
 }
 const typesOf = (t: { facts: PurchaseEvent[] }) => t.facts.map((f) => f.type);
 const statusAfter = (...translations: { facts: PurchaseEvent[] }[]) =>
-  purchaseStatusAt(foldPurchase(translations.flatMap((t) => t.facts)));
+  finalStatus(foldPurchase(translations.flatMap((t) => t.facts)));
 /** What the decider records of the facts: all of them, or it throws on an ill-formed one. */
 const recorded = (t: { facts: PurchaseEvent[] }) =>
   decide({ type: 'RecordStoreFacts', data: { facts: t.facts } }, initialState());
@@ -956,7 +956,7 @@ describe('Google Play: order and duplicates do not matter', () => {
           expect(recorded({ facts })).toHaveLength(new Set(facts.map((f) => JSON.stringify(f))).size);
           const ordered = foldPurchase(facts);
           const shuffled = foldPurchase(factsOfDeliveries(delivered));
-          for (const at of [undefined, ...moments.map(day)]) {
+          for (const at of [END_OF_TIME, ...moments.map(day)]) {
             expect(purchaseStatusAt(shuffled, at)).toEqual(purchaseStatusAt(ordered, at));
           }
         },
@@ -973,7 +973,7 @@ describe('Google Play: order and duplicates do not matter', () => {
         .map((delivered) => [steps.at(-1)!.model, delivered] as const);
     fc.assert(
       fc.property(lifecycle.chain(lost), ([last, delivered]) => {
-        const status = purchaseStatusAt(foldPurchase(factsOfDeliveries(delivered)));
+        const status = finalStatus(foldPurchase(factsOfDeliveries(delivered)));
         const billing = {
           SUBSCRIPTION_STATE_IN_GRACE_PERIOD: 'grace',
           SUBSCRIPTION_STATE_ON_HOLD: 'on_hold',

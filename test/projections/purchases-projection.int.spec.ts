@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseCatalog } from '../../src/config/catalog-file.ts';
-import { entitlementsAt } from '../../src/domain/entitlements.ts';
+import { customerEntitlementsAt } from '../../src/domain/entitlements.ts';
 import type { PurchaseEvent } from '../../src/domain/purchase/events.ts';
 import { purchaseStreamId } from '../../src/domain/purchase/purchase-key.ts';
 import { foldPurchase } from '../../src/domain/purchase/state.ts';
-import { purchaseStatusAt } from '../../src/domain/purchase/status.ts';
+import { END_OF_TIME, finalStatus, purchaseStatusAt } from '../../src/domain/purchase/status.ts';
 import { START, comparePositions, type GlobalPosition } from '../../src/eventstore/global-position.ts';
 import { PostgresEventStore } from '../../src/eventstore/postgres/postgres-event-store.ts';
 import { recordPurchase } from '../../src/ingest/record-purchase.ts';
@@ -83,7 +83,7 @@ async function settled() {
   expect(await runner.waitFor(lastWrite, 10_000)).toBe(true);
 }
 const entitlementsOf = async (appUserId: string, at: number) =>
-  entitlementsAt(await findCustomerPurchases(db.pool, appUserId), catalog, day(at)).entitlements;
+  customerEntitlementsAt(await findCustomerPurchases(db.pool, appUserId), catalog, day(at)).entitlements;
 
 describe('purchases read model', () => {
   it("shows a customer's entitlement once the projection has caught up with the append", async () => {
@@ -114,7 +114,7 @@ describe('purchases read model', () => {
       renewed(period('t3', 60, 90)),
       fact('RenewalFailed', 90, { gracePeriodEndsAt: day(96) }),
     ];
-    const expected = JSON.parse(JSON.stringify(purchaseStatusAt(foldPurchase(lifecycle))));
+    const expected = JSON.parse(JSON.stringify(finalStatus(foldPurchase(lifecycle))));
     await fc.assert(
       fc.asyncProperty(
         fc.shuffledSubarray(lifecycle, { minLength: lifecycle.length }),

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { expect } from 'vitest';
 import { ApiKeys } from '../../src/auth/api-keys.ts';
 import { loadConfig } from '../../src/config/config.ts';
-import { entitlementsAt, type Entitlement } from '../../src/domain/entitlements.ts';
+import { customerEntitlementsAt, type Entitlement } from '../../src/domain/entitlements.ts';
 import { createAppleTestCa, type AppleTestCa } from '../../src/ingest/apple/test-signer.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { findCustomerPurchases } from '../../src/projections/entitlements/customer-purchases.ts';
@@ -108,7 +108,7 @@ export async function startAppleHarness(env: Record<string, string> = {}): Promi
     },
     async entitlementsOf(appUserId, at) {
       const purchases = await findCustomerPurchases(db.pool, appUserId);
-      return entitlementsAt(purchases, subledger.catalog, new Date(at).toISOString()).entitlements;
+      return customerEntitlementsAt(purchases, subledger.catalog, new Date(at).toISOString()).entitlements;
     },
     async reset() {
       // The service may still be writing (a retry, a projection batch): a deadlock with it

@@ -8,6 +8,7 @@ export function anEntitlement(fields: Partial<Entitlement> = {}): Entitlement {
     active: true,
     expiresAt: toTimestamp(Date.now() + 86_400_000),
     purchasedAt: toTimestamp(Date.now() - 86_400_000),
+    currentPeriod: { startsAt: toTimestamp(Date.now() - 86_400_000), endsAt: toTimestamp(Date.now() + 86_400_000) },
     productId: 'premium_monthly',
     storeProductId: 'com.example.pulse.premium.monthly',
     purchase: { store: 'app_store', environment: 'production', purchaseId: '1' },

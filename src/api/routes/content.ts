@@ -17,7 +17,10 @@ export interface ContentRouteDeps {
   readonly authenticator: Authenticator;
 }
 
-/** What an edge function sets from the verified token, and keys its cache on (see the README). */
+/**
+ * The scope an answer was made for. The service sets it on answers and never reads it
+ * from requests: a client can send any value (an edge that proves it is a later issue).
+ */
 export const SCOPE_HEADER = 'x-entitlement-scope';
 
 const publicItem = z.object({
@@ -35,8 +38,18 @@ const listSchema = z.object({
   items: z.array(publicItem.extend({ likes: z.number().int() })),
   nextCursor: z.string().nullable(),
 });
-/** Shared caches keep an answer a minute; browsers revalidate (the ETag makes that cheap). */
-const CACHE_CONTROL = 'public, max-age=0, s-maxage=60';
+/**
+ * Who may keep an answer. A shared cache keys on the URL and the headers in Vary, and
+ * nothing there proves the caller's scope: so an answer to a request with credentials
+ * (valid or not) is for that caller's browser only, which revalidates it with the ETag.
+ * Anonymous requests all have the same, empty scope: shared caches keep those answers
+ * (the paywall included) a minute. Vary: Authorization keeps those copies from token
+ * holders, and X-Entitlement-Scope keeps apart copies made for a request that sent one.
+ */
+const SHARED = 'public, max-age=0, s-maxage=60';
+const PRIVATE = 'private, max-age=0';
+const VARY = `authorization, ${SCOPE_HEADER}`;
+const cacheControlFor = (request: FastifyRequest) => (request.headers.authorization === undefined ? SHARED : PRIVATE);
 const listQuery = z.object({
   kind: z.string().optional(),
   cursor: z.string().optional().describe('From the previous page’s nextCursor'),
@@ -46,11 +59,18 @@ const security = [{ scopedToken: [] }];
 
 /**
  * Premium content. Answers depend on the item and the caller's scope only (never on
- * who the caller is), so a CDN can keep one copy per (URL, scope): each answer says
- * its scope in `X-Entitlement-Scope` and varies on it, with an ETag and `s-maxage`.
+ * who the caller is); each says its scope in `X-Entitlement-Scope`, with an ETag.
+ * Shared caches may keep anonymous answers only (see `cacheControlFor`).
  */
 export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain, deps) => {
   const app = plain.withTypeProvider<ZodTypeProvider>();
+  // Fails closed: an answer no handler chose to let caches keep (401, 400, 404, 429, 500,
+  // likes) is kept by none. The hook covers this plugin's routes only.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('vary', VARY);
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
   // An unlocked item reads the same whatever the scope: rendered once per stored item.
   const unlocked = new WeakMap<ContentItem, RenderedJson>();
   const renderedItem = (item: ContentItem) => {
@@ -66,7 +86,9 @@ export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain,
     '/v1/content',
     {
       schema: {
-        description: 'Content items, public fields, locked or not for the caller’s scope',
+        description:
+          'Content items, public fields, locked or not for the caller’s scope. Shared caches may keep ' +
+          'anonymous answers (`s-maxage`); answers to a token are `private`',
         security,
         querystring: listQuery,
         response: {
@@ -86,7 +108,7 @@ export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain,
         items: items.map((item) => ({ ...publicPart(item, scope), likes: likes.get(item.id) ?? 0 })),
         nextCursor: items.length === limit ? items.at(-1)!.id : null,
       });
-      return sendRendered(request, withScope(reply, scope), page, CACHE_CONTROL);
+      return sendRendered(request, withScope(reply, scope), page, cacheControlFor(request));
     },
   );
 
@@ -94,7 +116,9 @@ export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain,
     '/v1/content/:id',
     {
       schema: {
-        description: 'One item, with its body when the caller’s scope holds the required entitlement',
+        description:
+          'One item, with its body when the caller’s scope holds the required entitlement. Shared caches ' +
+          'may keep anonymous answers, the paywall included (`s-maxage`); answers to a token are `private`',
         security,
         params: z.object({ id: z.string().min(1).max(128) }),
         response: {
@@ -112,11 +136,12 @@ export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain,
       if (!item) return sendProblem(reply, 404, 'unknown_content', `No content ${request.params.id}`);
       if (isLocked(item, scope)) {
         const detail = `This needs the "${item.requiredEntitlement}" entitlement`;
+        reply.header('cache-control', cacheControlFor(request));
         return sendProblem(withScope(reply, scope), 403, 'entitlement_required', detail, {
           item: publicPart(item, scope),
         });
       }
-      return sendRendered(request, withScope(reply, scope), renderedItem(item), CACHE_CONTROL);
+      return sendRendered(request, withScope(reply, scope), renderedItem(item), cacheControlFor(request));
     },
   );
 
@@ -204,7 +229,7 @@ function publicPart(item: ContentItem, scope: readonly string[]) {
   };
 }
 
-/** Says which scope the answer is for, and that shared caches must key on it. */
+/** Says which scope the answer is for. */
 function withScope(reply: FastifyReply, scope: readonly string[]): FastifyReply {
-  return reply.header(SCOPE_HEADER, scope.join(' ')).header('vary', SCOPE_HEADER);
+  return reply.header(SCOPE_HEADER, scope.join(' '));
 }

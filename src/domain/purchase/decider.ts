@@ -2,7 +2,7 @@ import { canonical } from '../canonical.ts';
 import { isCanonicalTimestamp, millis, type Timestamp } from '../time.ts';
 import type { LinkSource, PurchaseEvent, Transaction } from './events.ts';
 import { evolve, initialState, type PurchaseState } from './state.ts';
-import { purchaseStatusAt } from './status.ts';
+import { ownerOf } from './status.ts';
 
 /**
  * The purchase Decider (Emmett's shape): `decide(command, state)` returns the
@@ -59,7 +59,7 @@ export function decide(command: PurchaseCommand, state: PurchaseState): Purchase
       const { appUserId, via, at, whenOwnedByAnother = 'keep' } = command.data;
       if (!appUserId.trim()) throw new PurchaseRuleViolation('invalid_fact', 'The app user id is empty');
       if (!isCanonicalTimestamp(at)) throw new PurchaseRuleViolation('invalid_fact', `${at} is not a UTC timestamp`);
-      const owner = purchaseStatusAt(state).owner;
+      const owner = ownerOf(state);
       const link = (data: { via: LinkSource; previousAppUserId?: string }): PurchaseEvent => ({
         type: 'PurchaseLinkedToAppUser',
         data: { appUserId, ...data, observedAt: at },

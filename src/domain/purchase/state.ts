@@ -24,6 +24,12 @@ import type {
  */
 export interface PurchaseState {
   readonly transactions: Readonly<Record<string, Observed<Transaction>>>;
+  /**
+   * When the store first reported each transaction: for a period charged ahead of its
+   * start, when it was paid. The earliest observation wins. (States stored before this
+   * field existed lack it; readers fall back to the transaction's observation.)
+   */
+  readonly reportedAt: Readonly<Record<string, Timestamp>>;
   /** Per transaction: refunded or revoked, or `null` once a refund was reversed. */
   readonly revocations: Readonly<Record<string, Observed<Revocation | null>>>;
   readonly billing: Timeline<BillingState>;
@@ -80,6 +86,7 @@ export interface RefusedClaim {
 export function initialState(): PurchaseState {
   return {
     transactions: {},
+    reportedAt: {},
     revocations: {},
     billing: [],
     autoRenew: [],
@@ -203,8 +210,16 @@ function merge<K extends TimelineField>(
 }
 
 function withTransaction(state: PurchaseState, transaction: Transaction, observedAt: Timestamp): PurchaseState {
-  const transactions = mergeRegister(state.transactions, transaction.transactionId, { observedAt, value: transaction });
-  return transactions === state.transactions ? state : { ...state, transactions };
+  const id = transaction.transactionId;
+  const transactions = mergeRegister(state.transactions, id, { observedAt, value: transaction });
+  const known = state.reportedAt[id];
+  const reportedAt =
+    known === undefined || millis(observedAt) < millis(known)
+      ? { ...state.reportedAt, [id]: observedAt }
+      : state.reportedAt;
+  return transactions === state.transactions && reportedAt === state.reportedAt
+    ? state
+    : { ...state, transactions, reportedAt };
 }
 
 function withRevocation(

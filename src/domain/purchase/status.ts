@@ -14,10 +14,16 @@ import type {
 /** What a purchase means at one moment: the answer support and the read model need. */
 export interface PurchaseStatus {
   readonly kind: 'subscription' | 'one_time' | 'unknown';
-  /** The transaction that gives (or last gave) access. */
+  /** The period that covers the moment, or the last one that began before it. */
   readonly current?: Transaction;
+  /** The next paid period, already known (a renewal charged before its period begins). */
+  readonly next?: Transaction;
   readonly storeProductId?: string;
-  /** When access runs: from..until, `until` null for purchases that never expire. Absent: no access ever. */
+  /**
+   * When access runs: from the current period's start until access stops, through
+   * any paid periods that follow without a gap; `until` null for purchases that never
+   * expire. Absent: no access ever.
+   */
   readonly access?: { readonly from: Timestamp; readonly until: Timestamp | null };
   readonly periodType?: PeriodType;
   readonly ownership?: Ownership;
@@ -40,23 +46,24 @@ export interface PurchaseStatus {
 
 /**
  * The purchase as it stood at `at`, from what we know now ("as we know it now about
- * then"). Facts the store reported later about that moment count: a refund is
- * effective from its revocation time, not from when we heard of it. Without `at`,
- * every observation counts: the status as of now, for the read model.
+ * then"). Every answer Subledger gives is this, for the instant asked about: a period
+ * counts from its start (a renewal the store charged and notified early does not
+ * replace the period still running), and facts count from their store time (a refund
+ * ends access at its revocation time, not before; a refund of a later period does not
+ * touch an earlier one).
  */
-export function purchaseStatusAt(state: PurchaseState, at?: Timestamp): PurchaseStatus {
-  const cutoff = at === undefined ? Number.POSITIVE_INFINITY : millis(at);
+export function purchaseStatusAt(state: PurchaseState, at: Timestamp): PurchaseStatus {
+  const cutoff = millis(at);
   const seen = <T>(timeline: Timeline<T>) => timeline.filter((o) => millis(o.observedAt) <= cutoff);
 
-  const transactions = Object.values(state.transactions)
-    .map((o) => o.value)
-    .filter((t) => millis(t.purchasedAt) <= cutoff);
+  const transactions = Object.values(state.transactions).map((o) => o.value);
+  const begun = transactions.filter((t) => millis(t.purchasedAt) <= cutoff);
   const revocationOf = (t: Transaction): Revocation | undefined => {
     const revocation = state.revocations[t.transactionId]?.value;
     return revocation && millis(revocation.revokedAt) <= cutoff ? revocation : undefined;
   };
-  // The newest period decides; a refund or revocation of it ends access early.
-  const current = latestTransaction(transactions);
+  // The latest period to have begun decides; a refund or revocation of it ends access early.
+  const current = latestTransaction(begun);
   const kind = !current ? 'unknown' : transactions.some((t) => t.expiresAt !== undefined) ? 'subscription' : 'one_time';
   const sinceCurrent = <T>(timeline: Timeline<T>) =>
     current ? timeline.filter((o) => millis(o.observedAt) >= millis(current.purchasedAt)) : timeline;
@@ -76,6 +83,22 @@ export function purchaseStatusAt(state: PurchaseState, at?: Timestamp): Purchase
       ? billing.gracePeriodEndsAt
       : undefined;
 
+  // Periods yet to begin that the store had already charged, soonest first, each cut by
+  // a revocation already effective.
+  const reportedAt = (t: Transaction) =>
+    millis(state.reportedAt?.[t.transactionId] ?? state.transactions[t.transactionId]!.observedAt);
+  const upcoming = transactions
+    .filter((t) => millis(t.purchasedAt) > cutoff && reportedAt(t) <= cutoff)
+    .map((t) => ({ transaction: t, window: accessWindow(t, undefined, revocationOf(t)) }))
+    .filter((u) => u.window !== undefined)
+    .sort((a, b) => millis(a.transaction.purchasedAt) - millis(b.transaction.purchasedAt));
+  const access =
+    current &&
+    continuousAccess(
+      accessWindow(current, grace, revocation),
+      upcoming.map((u) => u.window!),
+    );
+
   return {
     kind,
     ...(current && {
@@ -84,7 +107,8 @@ export function purchaseStatusAt(state: PurchaseState, at?: Timestamp): Purchase
       periodType: current.periodType,
       ownership: current.ownership,
     }),
-    ...(current && accessWindow(current, grace, revocation) && { access: accessWindow(current, grace, revocation)! }),
+    ...(current && upcoming[0] && { next: upcoming[0].transaction }),
+    ...(access && { access }),
     willRenew: kind === 'subscription' && autoRenew && !expiration && !revocation && billing.status !== 'on_hold',
     billing: billing.status,
     ...(grace && { gracePeriodEndsAt: grace }),
@@ -100,9 +124,26 @@ export function purchaseStatusAt(state: PurchaseState, at?: Timestamp): Purchase
     }),
     ...(pause && { pause }),
     ...(ownerAt(seen(state.links)) && { owner: ownerAt(seen(state.links))! }),
-    ...(transactions.length > 0 && { firstPurchasedAt: earliest(transactions.map((t) => t.purchasedAt)) }),
+    ...(begun.length > 0 && { firstPurchasedAt: earliest(begun.map((t) => t.purchasedAt)) }),
     ...(lastObservation(state, cutoff) && { lastObservedAt: lastObservation(state, cutoff)! }),
   };
+}
+
+/** The last instant a timestamp can name: the status once everything known has taken effect. */
+export const END_OF_TIME: Timestamp = new Date(8.64e15).toISOString();
+
+/**
+ * The purchase once everything known has taken effect: its latest period, every
+ * refund applied. For jobs that ask about a purchase's latest state (the Apple re-check
+ * of lapsed subscriptions, the catalog report), never for an answer about a moment.
+ */
+export function finalStatus(state: PurchaseState): PurchaseStatus {
+  return purchaseStatusAt(state, END_OF_TIME);
+}
+
+/** Who the purchase belongs to, every link counted. */
+export function ownerOf(state: PurchaseState): PurchaseStatus['owner'] {
+  return ownerAt(state.links);
 }
 
 function earliest(times: readonly Timestamp[]): Timestamp {
@@ -142,17 +183,33 @@ export function hasAccessAt(status: PurchaseStatus, at: Timestamp): boolean {
   return millis(status.access.from) <= t && (status.access.until === null || t < millis(status.access.until));
 }
 
+type AccessWindow = NonNullable<PurchaseStatus['access']>;
+
 /** From the period's start to its end (or grace end), cut short by a revocation; undefined if empty. */
 function accessWindow(
   current: Transaction,
   gracePeriodEndsAt: Timestamp | undefined,
   revocation: Revocation | undefined,
-): { from: Timestamp; until: Timestamp | null } | undefined {
+): AccessWindow | undefined {
   let until: Timestamp | null = current.expiresAt ?? null;
   if (until !== null && gracePeriodEndsAt && millis(gracePeriodEndsAt) > millis(until)) until = gracePeriodEndsAt;
   if (revocation && (until === null || millis(revocation.revokedAt) < millis(until))) until = revocation.revokedAt;
   if (until !== null && millis(until) <= millis(current.purchasedAt)) return undefined;
   return { from: current.purchasedAt, until };
+}
+
+/** The current window, carried on through each following paid window that begins before it ends. */
+function continuousAccess(
+  window: AccessWindow | undefined,
+  following: readonly AccessWindow[],
+): AccessWindow | undefined {
+  if (!window) return undefined;
+  let until = window.until;
+  for (const next of following) {
+    if (until === null || millis(next.from) > millis(until)) break;
+    if (next.until === null || millis(next.until) > millis(until)) until = next.until;
+  }
+  return { from: window.from, until };
 }
 
 /** The newest period: latest start, then latest end (never-expiring last), then id. */

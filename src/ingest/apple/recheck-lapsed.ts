@@ -57,7 +57,7 @@ export class LapsedSubscriptionRecheck {
       const { rows } = await pool.query<DueRow>(
         `SELECT p.stream_id, p.environment, p.purchase_id, p.access_until
            FROM purchases p LEFT JOIN apple_rechecks r ON r.stream_id = p.stream_id
-          WHERE p.store = 'app_store' AND (p.status->>'willRenew')::boolean
+          WHERE p.store = 'app_store' AND p.will_renew
             AND p.access_until < now() - make_interval(secs => $1)
             AND (r.stream_id IS NULL OR r.access_until < p.access_until)
           ORDER BY p.access_until LIMIT $2`,

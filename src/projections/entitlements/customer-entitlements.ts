@@ -1,22 +1,31 @@
 import type { Catalog } from '../../domain/catalog.ts';
-import { entitlementsAt, type CustomerEntitlements, type CustomerPurchase } from '../../domain/entitlements.ts';
+import {
+  entitlementsAt,
+  purchasesAt,
+  type CustomerEntitlements,
+  type CustomerPurchase,
+  type PurchaseAtMoment,
+} from '../../domain/entitlements.ts';
+import { toTimestamp } from '../../domain/time.ts';
 
 /** Reads a customer's purchases: the read model, or a cache in front of it. */
 export interface CustomerPurchasesReader {
   purchasesOf(appUserId: string): Promise<readonly CustomerPurchase[]>;
 }
 
-/** A customer's purchases, and the entitlements they give now. */
+/** A customer's purchases as they stand at one moment, and the entitlements they give then. */
 export interface CustomerNow {
   readonly appUserId: string;
-  readonly purchases: readonly CustomerPurchase[];
+  readonly purchases: readonly PurchaseAtMoment[];
   readonly entitlements: CustomerEntitlements;
 }
 
 /**
- * A customer's entitlements now, computed on each call from their purchases (cached by
- * the reader): the fold takes about a microsecond, so keeping its answer would cost
- * memory for nothing. An unknown customer simply has none.
+ * A customer's entitlements at `now`, computed on each call from their purchases'
+ * states (cached by the reader): nothing about a moment is stored, so an answer is
+ * never one computed for another moment (a renewal charged early does not end the
+ * period still running). Reading a status at an instant takes microseconds.
+ * An unknown customer simply has none.
  */
 export async function customerNow(
   reader: CustomerPurchasesReader,
@@ -24,6 +33,7 @@ export async function customerNow(
   appUserId: string,
   now: Date = new Date(),
 ): Promise<CustomerNow> {
-  const purchases = await reader.purchasesOf(appUserId);
-  return { appUserId, purchases, entitlements: entitlementsAt(purchases, catalog, now.toISOString()) };
+  const at = toTimestamp(now);
+  const purchases = purchasesAt(await reader.purchasesOf(appUserId), at);
+  return { appUserId, purchases, entitlements: entitlementsAt(purchases, catalog, at) };
 }

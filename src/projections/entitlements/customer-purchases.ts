@@ -1,17 +1,20 @@
 import type { Queryable } from '../../db/pool.ts';
 import type { CustomerPurchase } from '../../domain/entitlements.ts';
 import type { Environment, Store } from '../../domain/purchase/purchase-key.ts';
-import type { PurchaseStatus } from '../../domain/purchase/status.ts';
+import type { PurchaseState } from '../../domain/purchase/state.ts';
 
 interface PurchaseRow {
   app_user_id: string;
   store: Store;
   environment: Environment;
   purchase_id: string;
-  status: PurchaseStatus;
+  state: PurchaseState;
 }
 
-/** The purchases that belong to an app user, from the read model (no folding on the request path). */
+/**
+ * The purchases that belong to an app user, from the read model: each with its merged
+ * state, which answers for any moment (no folding of events on the request path).
+ */
 export async function findCustomerPurchases(db: Queryable, appUserId: string): Promise<CustomerPurchase[]> {
   return (await findPurchasesOfCustomers(db, [appUserId])).get(appUserId) ?? [];
 }
@@ -22,7 +25,7 @@ export async function findPurchasesOfCustomers(
   appUserIds: readonly string[],
 ): Promise<Map<string, CustomerPurchase[]>> {
   const { rows } = await db.query<PurchaseRow>(
-    `SELECT app_user_id, store, environment, purchase_id, status FROM purchases
+    `SELECT app_user_id, store, environment, purchase_id, state FROM purchases
      WHERE app_user_id = ANY($1::text[]) ORDER BY app_user_id, access_from NULLS LAST, stream_id`,
     [appUserIds],
   );
@@ -31,7 +34,7 @@ export async function findPurchasesOfCustomers(
     const purchases = byCustomer.get(r.app_user_id) ?? [];
     purchases.push({
       key: { store: r.store, environment: r.environment, purchaseId: r.purchase_id },
-      status: r.status,
+      state: r.state,
     });
     byCustomer.set(r.app_user_id, purchases);
   }

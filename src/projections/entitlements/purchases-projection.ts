@@ -3,7 +3,7 @@ import { productForStoreProduct, type Catalog } from '../../domain/catalog.ts';
 import { isPurchaseEvent, type PurchaseEvent } from '../../domain/purchase/events.ts';
 import { parsePurchaseStreamId, type PurchaseKey } from '../../domain/purchase/purchase-key.ts';
 import { foldPurchase, initialState, type PurchaseState } from '../../domain/purchase/state.ts';
-import { purchaseStatusAt } from '../../domain/purchase/status.ts';
+import { finalStatus } from '../../domain/purchase/status.ts';
 import type { RecordedEvent } from '../../eventstore/event-store.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { Projection } from '../projection.ts';
@@ -16,8 +16,10 @@ export interface PurchasesProjectionOptions {
 }
 
 /**
- * The entitlement read model: folds each purchase stream into its state and
- * status, one `purchases` row per purchase, found by app user.
+ * The entitlement read model: folds each purchase stream into its merged state, one
+ * `purchases` row per purchase, found by its owner. Readers compute the status at the
+ * moment they ask about from the state; the row's other columns describe the latest
+ * period, for jobs and reports (see migration 0014).
  */
 export function purchasesProjection(options: PurchasesProjectionOptions): Projection {
   const warnedTypes = new Set<string>();
@@ -70,7 +72,8 @@ export async function replacePurchaseRows(
   );
 }
 
-function readModelRow(
+/** The row the read model keeps for a purchase. */
+export function readModelRow(
   streamId: string,
   key: PurchaseKey,
   state: PurchaseState,
@@ -81,7 +84,7 @@ function readModelRow(
     warnedProducts,
   }: Pick<PurchasesProjectionOptions, 'catalog' | 'logger'> & { warnedProducts?: Set<string> },
 ) {
-  const status = purchaseStatusAt(state);
+  const status = finalStatus(state);
   const product = status.storeProductId ? productForStoreProduct(catalog, key.store, status.storeProductId) : undefined;
   const unknown = status.storeProductId && !product ? `${key.store}:${status.storeProductId}` : undefined;
   if (unknown && !warnedProducts?.has(unknown)) {
@@ -102,8 +105,8 @@ function readModelRow(
     access_from: status.access?.from ?? null,
     access_until: status.access?.until ?? null,
     lifetime_access: status.access?.until === null,
+    will_renew: status.willRenew,
     state,
-    status,
     stream_version: version,
     // Not a column of `purchases`: every app user this purchase ever named (customer_streams).
     named_app_users: [
@@ -112,7 +115,7 @@ function readModelRow(
   };
 }
 
-type Row = ReturnType<typeof readModelRow>;
+export type ReadModelRow = ReturnType<typeof readModelRow>;
 
 async function loadStates(tx: Queryable, streamIds: string[]) {
   const { rows } = await tx.query<{ stream_id: string; state: PurchaseState }>(
@@ -130,14 +133,14 @@ export const CUSTOMER_CHANGES_CHANNEL = 'subledger_customer_changes';
  * purchases changed, the previous owner of a transferred purchase included, so caches
  * in every instance drop what they hold about them.
  */
-async function upsertRows(tx: Queryable, rows: readonly Row[]): Promise<void> {
+async function upsertRows(tx: Queryable, rows: readonly ReadModelRow[]): Promise<void> {
   if (rows.length === 0) return;
   await tx.query(
     `WITH incoming AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(
          stream_id text, store text, environment text, purchase_id text, app_user_id text, store_product_id text,
          product_id text, access_from timestamptz, access_until timestamptz, lifetime_access boolean,
-         state jsonb, status jsonb, stream_version bigint, named_app_users jsonb)
+         will_renew boolean, state jsonb, stream_version bigint, named_app_users jsonb)
      ),
      named AS (
        INSERT INTO customer_streams (app_user_id, stream_id)
@@ -148,14 +151,14 @@ async function upsertRows(tx: Queryable, rows: readonly Row[]): Promise<void> {
      previous AS (SELECT p.app_user_id FROM purchases p JOIN incoming USING (stream_id)),
      written AS (
        INSERT INTO purchases (stream_id, store, environment, purchase_id, app_user_id, store_product_id, product_id,
-                              access_from, access_until, lifetime_access, state, status, stream_version, updated_at)
+                              access_from, access_until, lifetime_access, will_renew, state, stream_version, updated_at)
        SELECT stream_id, store, environment, purchase_id, app_user_id, store_product_id, product_id,
-              access_from, access_until, lifetime_access, state, status, stream_version, now()
+              access_from, access_until, lifetime_access, will_renew, state, stream_version, now()
        FROM incoming
        ON CONFLICT (stream_id) DO UPDATE SET
          app_user_id = excluded.app_user_id, store_product_id = excluded.store_product_id,
          product_id = excluded.product_id, access_from = excluded.access_from, access_until = excluded.access_until,
-         lifetime_access = excluded.lifetime_access, state = excluded.state, status = excluded.status,
+         lifetime_access = excluded.lifetime_access, will_renew = excluded.will_renew, state = excluded.state,
          stream_version = GREATEST(purchases.stream_version, excluded.stream_version), updated_at = now()
        RETURNING app_user_id
      )

@@ -5,24 +5,41 @@ import type { Catalog } from '../../domain/catalog.ts';
 import { isPurchaseEvent } from '../../domain/purchase/events.ts';
 import { parsePurchaseStreamId } from '../../domain/purchase/purchase-key.ts';
 import { foldPurchase } from '../../domain/purchase/state.ts';
-import { purchaseStatusAt, type PurchaseStatus } from '../../domain/purchase/status.ts';
 import type { EventStore } from '../../eventstore/event-store.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { lockCheckpoint } from '../checkpoints.ts';
 import { customerStreams } from './customer-purchases.ts';
-import { PURCHASES_PROJECTION, replacePurchaseRows } from './purchases-projection.ts';
+import { PURCHASES_PROJECTION, readModelRow, replacePurchaseRows, type ReadModelRow } from './purchases-projection.ts';
+
+/** The read-model columns answers depend on, as a replay compares them. */
+export interface StoredPurchase {
+  readonly appUserId: string | null;
+  readonly storeProductId: string | null;
+  readonly productId: string | null;
+  readonly accessFrom: string | null;
+  readonly accessUntil: string | null;
+  readonly lifetimeAccess: boolean;
+  readonly willRenew: boolean;
+  readonly state: unknown;
+}
 
 export interface RefoldResult {
   readonly streams: readonly string[];
-  /** The purchases whose read-model status the re-fold changed, before and after. */
-  readonly changed: readonly { streamId: string; before: PurchaseStatus | null; after: PurchaseStatus }[];
+  /** The purchases whose read-model row the re-fold changed: which columns, before and after. */
+  readonly changed: readonly {
+    streamId: string;
+    columns: (keyof StoredPurchase)[];
+    before: StoredPurchase | null;
+    after: StoredPurchase;
+  }[];
 }
 
 /**
  * Re-folds one customer's purchases from the event store and rewrites their
  * read-model rows: "the projection was wrong, fix this customer now". Their purchases
  * are every stream that ever named them (`customer_streams`), so a row that names the
- * wrong owner is found and fixed too.
+ * wrong owner is found and fixed too. Every column an answer depends on is compared,
+ * so a dry run reports a row damaged in any of them.
  *
  * It reads the streams, then takes the projection's lock so the runner cannot
  * interleave, and writes only if the runner applied nothing newer meanwhile (else
@@ -48,28 +65,50 @@ export async function refoldCustomer(
     );
     const result = await withTransaction(pool, async (tx): Promise<RefoldResult | undefined> => {
       await lockCheckpoint(tx, PURCHASES_PROJECTION, { wait: true });
-      const { rows } = await tx.query<{ stream_id: string; status: PurchaseStatus; stream_version: string }>(
-        'SELECT stream_id, status, stream_version FROM purchases WHERE stream_id = ANY($1)',
+      const { rows } = await tx.query<StoredRow>(
+        `SELECT stream_id, stream_version, app_user_id, store_product_id, product_id, lifetime_access, will_renew, state,
+                ${utc('access_from')} AS access_from, ${utc('access_until')} AS access_until
+           FROM purchases WHERE stream_id = ANY($1)`,
         [folded.map((f) => f.streamId)],
       );
       const current = new Map(rows.map((r) => [r.stream_id, r]));
       // The runner applied newer events between our read and the lock: read again.
       if (folded.some((f) => Number(current.get(f.streamId)?.stream_version ?? -1) > f.version)) return undefined;
-      const refolded = folded.map((f) => ({
-        ...f,
-        before: current.get(f.streamId)?.status ?? null,
-        // Through JSON, as the read model stores it, so unchanged compares equal.
-        after: JSON.parse(JSON.stringify(purchaseStatusAt(f.state))) as PurchaseStatus,
-      }));
-      if (!dryRun) await replacePurchaseRows(tx, refolded, deps);
-      return {
-        streams: refolded.map((r) => r.streamId),
-        changed: refolded
-          .filter((r) => !isDeepStrictEqual(r.before, r.after))
-          .map(({ streamId, before, after }) => ({ streamId, before, after })),
-      };
+      const changed = folded.flatMap((f) => {
+        const stored = current.get(f.streamId);
+        const before = stored ? storedPurchase(stored) : null;
+        const after = storedPurchase(readModelRow(f.streamId, f.key, f.state, f.version, deps));
+        const columns = (Object.keys(after) as (keyof StoredPurchase)[]).filter(
+          (column) => !before || !isDeepStrictEqual(before[column], after[column]),
+        );
+        return columns.length ? [{ streamId: f.streamId, columns, before, after }] : [];
+      });
+      if (!dryRun) await replacePurchaseRows(tx, folded, deps);
+      return { streams: folded.map((f) => f.streamId), changed };
     });
     if (result) return result;
     if (attempt >= 5) throw new Error(`The purchases of ${appUserId} keep changing; try again`);
   }
+}
+
+type StoredRow = Pick<
+  ReadModelRow,
+  'app_user_id' | 'store_product_id' | 'product_id' | 'access_from' | 'access_until' | 'lifetime_access' | 'will_renew'
+> & { stream_id: string; stream_version: string | number; state: unknown };
+
+/** Timestamps as the domain writes them, so a stored instant compares equal to a computed one. */
+const utc = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+function storedPurchase(row: StoredRow): StoredPurchase {
+  return {
+    appUserId: row.app_user_id,
+    storeProductId: row.store_product_id,
+    productId: row.product_id,
+    accessFrom: row.access_from,
+    accessUntil: row.access_until,
+    lifetimeAccess: row.lifetime_access,
+    willRenew: row.will_renew,
+    // Through JSON, as the read model stores it, so an unchanged state compares equal.
+    state: JSON.parse(JSON.stringify(row.state)),
+  };
 }
