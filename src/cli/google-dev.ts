@@ -30,6 +30,8 @@ const PUSH_SERVICE_ACCOUNT = 'play-push@subledger-dev.iam.gserviceaccount.com';
 const API_SERVICE_ACCOUNT = 'subledger-play@subledger-dev.iam.gserviceaccount.com';
 const PUSH_SIGNER_FILE = 'push-signer.jwk.json';
 const SERVICE_ACCOUNT_FILE = 'service-account.json';
+const DEFAULT_DIR = path.join('.data', 'google-dev');
+const DEFAULT_PORT = '8095';
 
 /** Renewal periods of license testers: https://developer.android.com/google/play/billing/test#renewals */
 const TEST_PERIOD_MS: Record<string, number> = {
@@ -55,33 +57,56 @@ export function registerGoogleDevCommands(program: Command): void {
   const dev = program
     .command('google-dev')
     .description('Act as Google Play locally: a fake Play Developer API, signed pushes to a running Subledger')
-    .option('--dir <dir>', 'where the keys are kept', path.join('.data', 'google-dev'))
+    .option('--dir <dir>', 'where the keys are kept', DEFAULT_DIR)
     .option('--url <url>', 'the running Subledger', 'http://127.0.0.1:3000')
-    .option('--port <port>', 'the port of the fake Google (serve), the same for every command', '8095');
+    .option(
+      '--port <port>',
+      'the port of the fake Google: init writes it into the keys and the URLs it prints; the other commands take it from the keys',
+      DEFAULT_PORT,
+    );
   const options = () => dev.opts<DevOptions>();
-  const googleUrl = () => `http://127.0.0.1:${options().port}/`;
+  const portGiven = () => dev.getOptionValueSource('port') === 'cli';
+  /**
+   * Where the fake Google listens: the port init wrote into the service account's
+   * token_uri (Subledger gets its access tokens there), so that serve and the others
+   * agree with the keys and the environment init printed; --port only where it agrees.
+   */
+  const googleUrl = async () => {
+    const written = await initPort(options().dir);
+    const port = portGiven() ? options().port : (written ?? DEFAULT_PORT);
+    if (written !== undefined && port !== written) {
+      throw new Error(
+        `The keys in ${options().dir} are for a fake Google on port ${written}: leave --port out, or run "subledger google-dev --port ${port} init" again (and restart Subledger with what it prints)`,
+      );
+    }
+    return `http://127.0.0.1:${port}/`;
+  };
 
   dev
     .command('init')
     .description('Create the push signer and service account keys; print how to start Subledger with them')
     .action(async () => {
-      const { dir } = options();
+      const { dir, port } = options();
+      // Every URL init writes or prints names --port (the keys already there do not count).
+      const googleUrl = `http://127.0.0.1:${port}/`;
       await mkdir(dir, { recursive: true });
       await writePushSignerKey(path.join(dir, PUSH_SIGNER_FILE));
       const key = await writeTestServiceAccountKey({
         dir,
-        tokenUri: `${googleUrl()}token`,
+        tokenUri: `${googleUrl}token`,
         clientEmail: API_SERVICE_ACCOUNT,
         fileName: SERVICE_ACCOUNT_FILE,
       });
-      console.log(`Keys written to ${dir}. Run the fake Google: npx subledger google-dev serve`);
+      const dirOption = dir === DEFAULT_DIR ? '' : ` --dir ${dir}`;
+      console.log(`Keys written to ${dir}. Run the fake Google:`);
+      console.log(`  npx subledger google-dev serve --port ${port}${dirOption}`);
       console.log('Start Subledger with this environment:');
       const env = {
         GOOGLE_PUSH_AUDIENCE: PUSH_AUDIENCE,
         GOOGLE_PUSH_SERVICE_ACCOUNT: PUSH_SERVICE_ACCOUNT,
-        GOOGLE_OIDC_JWKS_URL: `${googleUrl()}oauth2/v3/certs`,
+        GOOGLE_OIDC_JWKS_URL: `${googleUrl}oauth2/v3/certs`,
         GOOGLE_SERVICE_ACCOUNT_KEY_FILE: key.keyFile,
-        GOOGLE_PLAY_API_URL: googleUrl(),
+        GOOGLE_PLAY_API_URL: googleUrl,
       };
       for (const [name, value] of Object.entries(env)) console.log(`  ${name}=${value} \\`);
       console.log('  npm start');
@@ -89,15 +114,15 @@ export function registerGoogleDevCommands(program: Command): void {
 
   dev
     .command('serve')
-    .description('Run the fake Play Developer API and the push keys (JWKS) on --port until interrupted')
+    .description('Run the fake Play Developer API and the push keys (JWKS) on the port init chose, until interrupted')
     .action(async () => {
-      const { dir, port } = options();
+      const { dir } = options();
       const signer = await loadSigner(dir);
       const account = await loadServiceAccount(dir);
       const packageName = await playPackageName();
       const fake = await startFakePlayDeveloperApi({
         packageName,
-        port: Number(port),
+        port: Number(new URL(await googleUrl()).port),
         pageSize: 1000, // Google's
         pushJwks: signer.jwks,
         devEndpoints: true,
@@ -222,7 +247,8 @@ export function registerGoogleDevCommands(program: Command): void {
     });
 
   async function fakeGoogle(method: 'GET' | 'PUT' | 'POST', devPath: string, body?: unknown): Promise<Response> {
-    const url = `${googleUrl()}dev/${devPath}`;
+    const google = await googleUrl();
+    const url = `${google}dev/${devPath}`;
     let response: Response;
     try {
       response = await fetch(url, {
@@ -230,7 +256,7 @@ export function registerGoogleDevCommands(program: Command): void {
         ...(body !== undefined && { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
       });
     } catch {
-      throw new Error(`No fake Google at ${googleUrl()}: run "subledger google-dev serve" first`);
+      throw new Error(`No fake Google at ${google}: run "subledger google-dev serve" first`);
     }
     if (!response.ok) throw new Error(`The fake Google answered ${response.status}: ${await response.text()}`);
     return response;
@@ -281,6 +307,19 @@ async function loadSigner(dir: string) {
   } catch {
     throw new Error(`No push signer key in ${dir}: run "subledger google-dev init" first`);
   }
+}
+
+/** The port init wrote into the service account's token_uri; undefined before init. */
+async function initPort(dir: string): Promise<string | undefined> {
+  let tokenUri: string;
+  try {
+    ({ token_uri: tokenUri } = JSON.parse(await readFile(path.join(dir, SERVICE_ACCOUNT_FILE), 'utf8')) as {
+      token_uri: string;
+    });
+  } catch {
+    return undefined;
+  }
+  return new URL(tokenUri).port || '80';
 }
 
 async function loadServiceAccount(dir: string): Promise<{ client_email: string; private_key: string }> {

@@ -1,9 +1,9 @@
 import type { RestorePolicy } from '../domain/purchase/decider.ts';
 import type { PurchaseEvent } from '../domain/purchase/events.ts';
-import { purchaseStreamId, type PurchaseKey } from '../domain/purchase/purchase-key.ts';
+import type { PurchaseKey } from '../domain/purchase/purchase-key.ts';
 import type { EventStore } from '../eventstore/event-store.ts';
-import { comparePositions, type GlobalPosition } from '../eventstore/global-position.ts';
-import { recordPurchase } from './record-purchase.ts';
+import type { GlobalPosition } from '../eventstore/global-position.ts';
+import { newestPosition, recordPurchase } from './record-purchase.ts';
 
 /**
  * What every store's app submissions share: linking the submitted purchases to the app
@@ -80,18 +80,4 @@ export async function submissionResult(
     );
   }
   return { purchases: keys, previousOwners: linked.previousOwners, position: await newestPosition(eventStore, keys) };
-}
-
-/**
- * Read from the purchases' own streams, not the global head: the head readers see can
- * lag behind events already committed while another transaction is open (that is what
- * keeps readers gap-free), and waiting for it would then answer too early.
- */
-async function newestPosition(store: EventStore, keys: readonly PurchaseKey[]): Promise<GlobalPosition | undefined> {
-  let newest: GlobalPosition | undefined;
-  for (const key of keys) {
-    const last = (await store.readStream(purchaseStreamId(key))).at(-1)?.position;
-    if (last && (!newest || comparePositions(last, newest) > 0)) newest = last;
-  }
-  return newest;
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../api/app.ts';
+import { IdempotencyKeys } from '../api/idempotency.ts';
 import { loadCatalog } from '../config/catalog-file.ts';
 import type { Config } from '../config/config.ts';
 import { loadMigrations, migrate } from '../db/migrate.ts';
@@ -36,6 +37,7 @@ import { IntakeWorker } from '../ingest/intake-worker.ts';
 import type { IntakeQueue } from '../intake/intake-queue.ts';
 import { PostgresIntakeQueue } from '../intake/postgres-intake-queue.ts';
 import { openDatabase } from './database.ts';
+import { PeriodicJob } from './periodic-job.ts';
 import { checkReadiness, projectionLagSeconds } from './readiness.ts';
 
 export interface Subledger {
@@ -163,6 +165,11 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
     const customers = new CustomerCache({ pool, logger, maxEntries: config.customerCacheEntries });
     await customers.start();
     stops.push(() => customers.stop());
+    const idempotency = new IdempotencyKeys(pool);
+    // Expired keys are ignored anyway; this only keeps the table small.
+    const purgeKeys = new PeriodicJob('idempotency key purge', 3_600_000, () => idempotency.purgeExpired(), logger);
+    purgeKeys.start();
+    stops.push(() => purgeKeys.stop());
 
     const authenticator = new Authenticator(
       new ApiKeys(pool),
@@ -201,6 +208,8 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
         catalog,
         logger,
         customers,
+        entitlements: purchases,
+        idempotency,
         ...(reconciler && { apple: reconciler }),
         ...(googleProcessing.api && { google: { ...googleProcessing, api: googleProcessing.api } }),
       },

@@ -3,7 +3,7 @@ import type { Catalog } from '../domain/catalog.ts';
 import type { PurchaseEvent, Transaction } from '../domain/purchase/events.ts';
 import { purchaseStreamId, type PurchaseKey } from '../domain/purchase/purchase-key.ts';
 import { foldPurchase } from '../domain/purchase/state.ts';
-import { purchaseStatusAt } from '../domain/purchase/status.ts';
+import { ownerOf } from '../domain/purchase/status.ts';
 import { toTimestamp, type Timestamp } from '../domain/time.ts';
 import type { EventMetadata, EventStore } from '../eventstore/event-store.ts';
 import { isPurchaseEvent } from '../domain/purchase/events.ts';
@@ -89,7 +89,8 @@ export async function grantEntitlement(
   await recordPurchase(
     deps.eventStore,
     key,
-    { type: 'LinkToAppUser', data: { appUserId, via: 'support_transfer', at: startsAt } },
+    // Theirs once it is whole: at the start, auto-renew is still on (see above).
+    { type: 'LinkToAppUser', data: { appUserId, via: 'support_transfer', at: toTimestamp(now + 1) } },
     context,
   );
   return {
@@ -111,7 +112,7 @@ export async function revokeGrant(
 ): Promise<void> {
   const key = grantKey(grantId);
   const events = (await deps.eventStore.readStream(purchaseStreamId(key))).filter(isPurchaseEvent);
-  if (purchaseStatusAt(foldPurchase(events)).owner?.appUserId !== appUserId) {
+  if (ownerOf(foldPurchase(events))?.appUserId !== appUserId) {
     throw new GrantRefused('unknown_grant', `${appUserId} has no grant ${grantId}`);
   }
   const revokedAt = toTimestamp(deps.now?.() ?? new Date());
@@ -133,7 +134,8 @@ export async function revokeGrant(
   );
 }
 
-function grantKey(grantId: string): PurchaseKey {
+/** A grant's purchase: Subledger's own store. */
+export function grantKey(grantId: string): PurchaseKey {
   return { store: 'promotional', environment: 'production', purchaseId: grantId };
 }
 

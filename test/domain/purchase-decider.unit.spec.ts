@@ -154,9 +154,11 @@ describe('subscription lifecycle', () => {
     const status = statusAfter(events);
     expect(status).toMatchObject({ billing: 'grace', gracePeriodEndsAt: day(36), billingIssueDetectedAt: day(30) });
     expect(hasAccessAt(status, day(33))).toBe(true);
-    const expired = statusAfter([...events, fact('GracePeriodExpired', 36, {})]);
-    expect(hasAccessAt(expired, day(33))).toBe(false);
-    expect(expired.billing).toBe('retry');
+    const graceOver = [...events, fact('GracePeriodExpired', 36, {})];
+    // Known now, the grace period still covered day 33; it ended on day 36.
+    expect(hasAccessAt(statusAfter(graceOver, 33), day(33))).toBe(true);
+    expect(statusAfter(graceOver, 37)).toMatchObject({ billing: 'retry', access: { until: day(36) } });
+    expect(hasAccessAt(statusAfter(graceOver, 37), day(37))).toBe(false);
   });
 
   it('has no access during billing retry without a grace period, and recovers with the next renewal', () => {

@@ -142,7 +142,7 @@ describe('the support console', () => {
     await page.getByRole('button', { name: 'Replay (dry run)' }).click();
     const difference = page.locator('#replay-result tbody tr');
     await difference.waitFor();
-    expect(await difference.locator('th').textContent()).toBe(stream);
+    expect(await difference.locator('th').textContent()).toBe(`${stream}changed: accessUntil, state`);
     expect(await difference.locator('td').nth(0).textContent()).toContain('2099-01-01 00:00:00 UTC');
     expect(await difference.locator('td').nth(1).textContent()).toContain(shown(day(45)));
     const untouched = await harness.db.pool.query(`SELECT access_until FROM purchases WHERE stream_id = $1`, [stream]);

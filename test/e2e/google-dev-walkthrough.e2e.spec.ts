@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -42,15 +42,16 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const devOptions = () => ['google-dev', '--dir', dir, '--url', base, '--port', googlePort];
+// Only init is told the fake Google's port: the others take it from the keys init wrote.
+const devOptions = () => ['google-dev', '--dir', dir, '--url', base];
 async function googleDev(...args: string[]): Promise<string> {
   const { stdout } = await run(process.execPath, ['bin/subledger.js', ...devOptions(), ...args], {
     env: { PATH: process.env.PATH ?? '' },
   });
   return stdout;
 }
-/** `google-dev serve` as its own process; tsx as a loader, so that a kill reaches it. */
-const serveGoogle = (): RunningProcess => startTsProcess(['src/cli/main.ts', ...devOptions(), 'serve']);
+/** The `google-dev serve` command init printed, as its own process; tsx as a loader, so that a kill reaches it. */
+const serveGoogle = (printed: string): RunningProcess => startTsProcess(['src/cli/main.ts', ...printed.split(' ')]);
 async function premiumOf(appUserId: string) {
   const response = await fetch(`${base}/v1/customers/${appUserId}`, { headers: { authorization: `Bearer ${apiKey}` } });
   const customer = (await response.json()) as {
@@ -62,7 +63,7 @@ async function premiumOf(appUserId: string) {
 describe('the Google Play walkthrough with google-dev', () => {
   // Seven CLI runs of a few seconds each (tsx compiles on the way) and two servers starting.
   it('shows an entitlement appear, renew and get refunded', { timeout: 90_000 }, async () => {
-    const init = await googleDev('init');
+    const init = await googleDev('--port', googlePort, 'init');
     const env = Object.fromEntries([...init.matchAll(/^\s+(GOOGLE_\w+)=(\S+)/gm)].map((m) => [m[1]!, m[2]!]));
     expect(env).toEqual({
       GOOGLE_PUSH_AUDIENCE: 'subledger-google-dev',
@@ -72,7 +73,14 @@ describe('the Google Play walkthrough with google-dev', () => {
       GOOGLE_PLAY_API_URL: `http://127.0.0.1:${googlePort}/`,
     });
 
-    google = serveGoogle();
+    // The serve command init printed names the port it wrote into the keys and the environment.
+    const serve = init.match(/^\s+npx subledger (google-dev serve .*)$/m)?.[1];
+    expect(serve).toBe(`google-dev serve --port ${googlePort} --dir ${dir}`);
+    const { token_uri } = JSON.parse(await readFile(env.GOOGLE_SERVICE_ACCOUNT_KEY_FILE!, 'utf8')) as {
+      token_uri: string;
+    };
+    expect(token_uri).toBe(`http://127.0.0.1:${googlePort}/token`);
+    google = serveGoogle(serve!);
     await waitForHttp(env.GOOGLE_OIDC_JWKS_URL!, google);
     service = startSubledgerProcess({ DATABASE_URL: db.url, PORT: new URL(base).port, LOG_LEVEL: 'warn', ...env });
     await waitForHttp(`${base}/health`, service);

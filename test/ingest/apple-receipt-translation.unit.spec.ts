@@ -3,7 +3,7 @@ import type { PendingRenewalInfo, ReceiptTransactionInfo } from '../../src/inges
 import { purchasesOf } from '../../src/ingest/apple/verify-receipt.ts';
 import { translateAppleReceipt } from '../../src/ingest/apple/translate-receipt.ts';
 import { foldPurchase } from '../../src/domain/purchase/state.ts';
-import { END_OF_TIME, finalStatus, purchaseStatusAt } from '../../src/domain/purchase/status.ts';
+import { finalStatus } from '../../src/domain/purchase/status.ts';
 import { receiptResponse, receiptTransaction as tx } from '../support/fake-verify-receipt.ts';
 
 const DAY = 86_400_000;

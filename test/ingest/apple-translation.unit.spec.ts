@@ -9,7 +9,7 @@ import {
   UnsupportedAppleEnvironment,
 } from '../../src/ingest/apple/translate-notification.ts';
 import { foldPurchase } from '../../src/domain/purchase/state.ts';
-import { END_OF_TIME, finalStatus, purchaseStatusAt } from '../../src/domain/purchase/status.ts';
+import { finalStatus } from '../../src/domain/purchase/status.ts';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-03-01T00:00:00.000Z');

@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { decide } from '../../src/domain/purchase/decider.ts';
 import type { PurchaseEvent } from '../../src/domain/purchase/events.ts';
 import { foldPurchase, initialState } from '../../src/domain/purchase/state.ts';
-import { hasAccessAt, END_OF_TIME, finalStatus, purchaseStatusAt, type PurchaseStatus } from '../../src/domain/purchase/status.ts';
+import {
+  hasAccessAt,
+  END_OF_TIME,
+  finalStatus,
+  purchaseStatusAt,
+  type PurchaseStatus,
+} from '../../src/domain/purchase/status.ts';
 import { PlayDocumentMismatch } from '../../src/ingest/google/play-facts.ts';
 import {
   decodePushedNotification,

@@ -16,6 +16,7 @@ import { PlayDeveloperApiError } from '../../ingest/google/play-api-errors.ts';
 import type { SubmissionResult } from '../../ingest/submissions.ts';
 import { sendSubmissionRefusal } from './submission-problems.ts';
 import { sendProblem } from '../problems.ts';
+import { showWrites } from '../read-your-writes.ts';
 
 export interface CustomerRouteDeps {
   /** Who may reach a customer: the app user themself, or a server with an API key. */
@@ -45,9 +46,6 @@ const googleSubmission = z
   })
   .describe("Play Billing's Purchase: getPackageName(), getProducts()[0], getPurchaseToken()");
 
-/** How long a submission waits for the read model to show what it recorded. */
-const READ_YOUR_WRITES_TIMEOUT_MS = 5_000;
-
 /** Customers as apps see them: each app user reaches their own; servers with an API key reach any. */
 export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (plain, deps) => {
   const app = plain.withTypeProvider<ZodTypeProvider>();
@@ -72,11 +70,7 @@ export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (plai
 
   /** Read your writes: answer once the read model shows what was just recorded. */
   const answerSubmission = async (request: FastifyRequest, submitted: SubmissionResult, appUserId: string) => {
-    const caughtUp =
-      !submitted.position || (await deps.entitlements.waitFor(submitted.position, READ_YOUR_WRITES_TIMEOUT_MS));
-    if (!caughtUp) request.log.warn('entitlements did not catch up in time; the answer may be stale');
-    // The read model's notice of this change may still be on its way: do not wait for it.
-    for (const user of [appUserId, ...submitted.previousOwners]) deps.customers.invalidate(user);
+    await showWrites(deps, request.log, submitted.position, [appUserId, ...submitted.previousOwners]);
     return document(appUserId);
   };
 

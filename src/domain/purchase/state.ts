@@ -1,5 +1,5 @@
 import { canonical } from '../canonical.ts';
-import { millis, type Timestamp } from '../time.ts';
+import { millis, toTimestamp, type Timestamp } from '../time.ts';
 import type {
   ExpirationReason,
   LinkSource,
@@ -48,6 +48,8 @@ export interface PurchaseState {
 export interface Observed<T> {
   readonly observedAt: Timestamp;
   readonly value: T;
+  /** Inferred from another fact, not said by the store: at the same instant, what the store said wins. */
+  readonly inferred?: true;
 }
 /** Observations sorted by store time, then by their canonical text; no duplicates. */
 export type Timeline<T> = readonly Observed<T>[];
@@ -106,16 +108,17 @@ export function evolve(state: PurchaseState, event: PurchaseEvent): PurchaseStat
   switch (event.type) {
     case 'SubscriptionStarted':
     case 'SubscriptionRenewed': {
-      // A period that was paid for also proves that, when it began, billing worked,
-      // auto-renew was on and the subscription was not paused. Dated at the period's
-      // start, so anything the store said after that (auto-renew turned off in the
-      // same notification, say) stays the newer word.
-      const began = event.data.transaction.purchasedAt;
+      // A period that was paid for also proves that, when it was paid, billing worked,
+      // auto-renew was on and the subscription was not paused: inferred, dated at the
+      // earlier of its start and the store's report of it (a renewal is charged up to a
+      // day ahead). Anything the store said then or later (auto-renew off in the same
+      // notification, or after an early charge) stays the word that counts.
+      const paid = toTimestamp(Math.min(millis(event.data.transaction.purchasedAt), millis(at)));
       const withPeriod = withTransaction(state, event.data.transaction, at);
-      return merge(
-        merge(merge(withPeriod, 'billing', began, { status: 'ok' }), 'autoRenew', began, true),
+      return inferred(
+        inferred(inferred(withPeriod, 'billing', paid, { status: 'ok' }), 'autoRenew', paid, true),
         'pause',
-        began,
+        paid,
         null,
       );
     }
@@ -203,10 +206,20 @@ function merge<K extends TimelineField>(
   field: K,
   observedAt: Timestamp,
   value: TimelineValue<K>,
+  inferredOnly = false,
 ): PurchaseState {
   const timeline = state[field] as Timeline<TimelineValue<K>>;
-  const added = insertObservation(timeline, { observedAt, value });
+  const added = insertObservation(timeline, { observedAt, value, ...(inferredOnly && { inferred: true as const }) });
   return added === timeline ? state : { ...state, [field]: added };
+}
+
+function inferred<K extends TimelineField>(
+  state: PurchaseState,
+  field: K,
+  observedAt: Timestamp,
+  value: TimelineValue<K>,
+): PurchaseState {
+  return merge(state, field, observedAt, value, true);
 }
 
 function withTransaction(state: PurchaseState, transaction: Transaction, observedAt: Timestamp): PurchaseState {
@@ -232,10 +245,16 @@ function withRevocation(
   return revocations === state.revocations ? state : { ...state, revocations };
 }
 
-/** Total order on observations: store time, then canonical text, so ties break the same way everywhere. */
+/**
+ * Total order on observations: store time, then what was inferred before what the
+ * store said (so the store's word is the newer), then canonical text, so ties break
+ * the same way everywhere.
+ */
 export function compareObservations<T>(a: Observed<T>, b: Observed<T>): number {
   const byTime = millis(a.observedAt) - millis(b.observedAt);
   if (byTime !== 0) return byTime;
+  const bySource = (b.inferred ? 1 : 0) - (a.inferred ? 1 : 0);
+  if (bySource !== 0) return bySource;
   const ca = canonical(a.value);
   const cb = canonical(b.value);
   return ca < cb ? -1 : ca > cb ? 1 : 0;

@@ -77,11 +77,13 @@ export function purchaseStatusAt(state: PurchaseState, at: Timestamp): PurchaseS
   const pause = seen(state.pause).at(-1)?.value ?? undefined;
   const revocation = current ? revocationOf(current) : undefined;
 
-  // A grace period only extends the period it followed.
-  const grace =
-    billing.status === 'grace' && current && millis(billingTimeline.at(-1)!.observedAt) >= millis(current.purchasedAt)
-      ? billing.gracePeriodEndsAt
-      : undefined;
+  // A grace period extends the period it followed, and only that one: once it is over
+  // (or billing moved on to a retry or a hold) access still ended at its end.
+  const graceObserved = sinceCurrent(billingTimeline)
+    .map((o) => o.value)
+    .filter((b) => b.status === 'grace')
+    .at(-1);
+  const grace = graceObserved?.gracePeriodEndsAt;
 
   // Periods yet to begin that the store had already charged, soonest first, each cut by
   // a revocation already effective.
@@ -112,8 +114,8 @@ export function purchaseStatusAt(state: PurchaseState, at: Timestamp): PurchaseS
     willRenew: kind === 'subscription' && autoRenew && !expiration && !revocation && billing.status !== 'on_hold',
     billing: billing.status,
     ...(grace && { gracePeriodEndsAt: grace }),
-    ...(billing.status !== 'ok' && {
-      billingIssueDetectedAt: firstOfTrailingRun(billingTimeline, (b) => b.status !== 'ok'),
+    ...(billingIssueSince(billingTimeline, billing, expiration) && {
+      billingIssueDetectedAt: billingIssueSince(billingTimeline, billing, expiration)!,
     }),
     ...(!autoRenew && { unsubscribeDetectedAt: firstOfTrailingRun(autoRenewTimeline, (on) => !on) }),
     ...(expiration && { expiration: { reason: expiration.value, observedAt: expiration.observedAt } }),
@@ -223,6 +225,20 @@ function latestTransaction(transactions: readonly Transaction[]): Transaction | 
       (t.transactionId > best.transactionId ? 1 : -1);
     return order > 0 ? t : best;
   }, undefined);
+}
+
+/**
+ * Since when the customer has had a payment problem: billing failing now, or the
+ * subscription expired because it failed (when the failure itself was never reported,
+ * the expiry is when we learnt of it).
+ */
+function billingIssueSince(
+  billingTimeline: Timeline<BillingState>,
+  billing: BillingState,
+  expiration: Observed<ExpirationReason> | undefined,
+): Timestamp | undefined {
+  if (billing.status !== 'ok') return firstOfTrailingRun(billingTimeline, (b) => b.status !== 'ok');
+  return expiration?.value === 'billing_error' ? expiration.observedAt : undefined;
 }
 
 /** When the timeline's current condition began: the first of the newest run of matching observations. */

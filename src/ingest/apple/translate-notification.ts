@@ -145,13 +145,21 @@ export function translateAppleTransaction({
   readonly transaction: AppleTransaction;
   readonly renewalInfo?: AppleRenewalInfo;
 }): { key: PurchaseKey; facts: PurchaseEvent[] } {
-  const facts = transactionFacts('', transaction, observedAt(transaction.signedDate));
+  const at = observedAt(transaction.signedDate);
+  const facts = transactionFacts('', transaction, at);
+  // Apple's answer is its whole word on the transaction as it stands when signed: no
+  // revocation date means any refund recorded earlier was reversed (a REFUND_REVERSED
+  // notification may have been lost). Observed at its signing, so an older document
+  // arriving late never undoes a newer refund.
+  if (transaction.revocationDate === undefined) {
+    facts.push(at('RefundReversed', { transactionId: transaction.transactionId }));
+  }
   if (transaction.type === 'Auto-Renewable Subscription' && renewalInfo) {
-    const at = observedAt(renewalInfo.signedDate);
-    facts.push(...renewalFacts('', transaction, renewalInfo, at));
+    const renewalAt = observedAt(renewalInfo.signedDate);
+    facts.push(...renewalFacts('', transaction, renewalInfo, renewalAt));
     // Apple gives an expiration intent only once the subscription has expired.
     if (renewalInfo.expirationIntent !== undefined && !renewalInfo.isInBillingRetryPeriod) {
-      facts.push(at('SubscriptionExpired', { reason: expirationReason('', renewalInfo) }));
+      facts.push(renewalAt('SubscriptionExpired', { reason: expirationReason('', renewalInfo) }));
     }
   }
   return { key: purchaseKeyOf(transaction), facts };
