@@ -110,8 +110,9 @@ describe('the Google Play walkthrough with google-dev', () => {
       () => premiumOf('alice'),
       (premium) => premium?.expiresAt !== first!.expiresAt,
     );
-    // A license tester's month is five minutes.
+    // A license tester's month is five minutes; the customer stays active throughout.
     expect(Date.parse(renewed!.expiresAt) - Date.parse(first!.expiresAt)).toBe(5 * 60_000);
+    expect(renewed).toMatchObject({ active: true, willRenew: true, store: 'play_store' });
 
     await googleDev('refund', purchaseToken!);
     expect(

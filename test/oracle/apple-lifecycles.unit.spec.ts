@@ -40,27 +40,31 @@ const deliveries = (lifecycle: AppleLifecycle) =>
 type Delivery = ReturnType<typeof deliveries> extends fc.Arbitrary<infer D> ? D : never;
 
 describe('App Store lifecycles, Subledger against the model', () => {
-  it(`answers as the App Store documents, at every boundary, whatever the delivery (${lifecycleRuns()} lifecycles)`, () => {
-    fc.assert(
-      fc.property(
-        appleScript.map((script) => simulateApple(script)).chain((l) => fc.tuple(fc.constant(l), deliveries(l))),
-        ([lifecycle, delivery]) => {
-          const { state, reconciledOnly } = subledgerState(lifecycle, delivery);
-          const instants = reconciledOnly ? [lifecycle.end] : boundaries(lifecycle.sent, lifecycle.end);
-          const mismatches = instants.flatMap((t) => {
-            const model = appleAnswerAt(lifecycle.sent, t);
-            const expected = model && comparable(model, { reconciledOnly });
-            const actual = subledgerAnswerAt(state, t, { reconciledOnly });
-            return isDeepStrictEqual(actual, expected) ? [] : [{ at: iso(t), subledger: actual, model: expected }];
-          });
-          // The first mismatch, with the story that led to it (fast-check shrinks the story).
-          expect(mismatches.slice(0, 1), `${story(lifecycle)}\ndelivered: ${JSON.stringify(delivery)}`).toEqual([]);
-          expect(ownerOf(state)?.appUserId).toBe(lifecycle.sent[0]!.transaction.appAccountToken);
-        },
-      ),
-      { numRuns: lifecycleRuns() },
-    );
-  }, lifecycleTimeout());
+  it(
+    `answers as the App Store documents, at every boundary, whatever the delivery (${lifecycleRuns()} lifecycles)`,
+    () => {
+      fc.assert(
+        fc.property(
+          appleScript.map((script) => simulateApple(script)).chain((l) => fc.tuple(fc.constant(l), deliveries(l))),
+          ([lifecycle, delivery]) => {
+            const { state, reconciledOnly } = subledgerState(lifecycle, delivery);
+            const instants = reconciledOnly ? [lifecycle.end] : boundaries(lifecycle.sent, lifecycle.end);
+            const mismatches = instants.flatMap((t) => {
+              const model = appleAnswerAt(lifecycle.sent, t);
+              const expected = model && comparable(model, { reconciledOnly });
+              const actual = subledgerAnswerAt(state, t, { reconciledOnly });
+              return isDeepStrictEqual(actual, expected) ? [] : [{ at: iso(t), subledger: actual, model: expected }];
+            });
+            // The first mismatch, with the story that led to it (fast-check shrinks the story).
+            expect(mismatches.slice(0, 1), `${story(lifecycle)}\ndelivered: ${JSON.stringify(delivery)}`).toEqual([]);
+            expect(ownerOf(state)?.appUserId).toBe(lifecycle.sent[0]!.transaction.appAccountToken);
+          },
+        ),
+        { numRuns: lifecycleRuns() },
+      );
+    },
+    lifecycleTimeout(),
+  );
 });
 
 /**

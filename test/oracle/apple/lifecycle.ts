@@ -187,7 +187,11 @@ const GRACE_DAYS = 16; // [grace]: 3, 16 or 28 days
 const BILLING_RETRY_DAYS = 60; // [types] DID_FAIL_TO_RENEW: "the App Store continues to retry billing for 60 days"
 const TRIAL_DAYS = 7;
 
-export function simulateApple(script: AppleScript, originalTransactionId = '2000000000000001'): AppleLifecycle {
+export function simulateApple(
+  script: AppleScript,
+  originalTransactionId = '2000000000000001',
+  appUser = APP_USER,
+): AppleLifecycle {
   const transactions = new Map<string, TransactionDoc>();
   const sent: SentNotification[] = [];
   let serial = 0;
@@ -216,7 +220,7 @@ export function simulateApple(script: AppleScript, originalTransactionId = '2000
       signedDate: purchaseDate,
       environment: 'Production',
       inAppOwnershipType: script.familyShared ? 'FAMILY_SHARED' : 'PURCHASED',
-      appAccountToken: APP_USER,
+      appAccountToken: appUser,
       ...offer,
     };
     transactions.set(transactionId, doc);
@@ -437,4 +441,22 @@ export function simulateApple(script: AppleScript, originalTransactionId = '2000
     send(at, 'SUBSCRIBED', 'RESUBSCRIBE');
     return true;
   }
+}
+
+/** The same lifecycle `by` milliseconds later: every date Apple wrote moves. */
+export function shifted(lifecycle: AppleLifecycle, by: number): AppleLifecycle {
+  const move = <T extends object>(doc: T): T =>
+    Object.fromEntries(
+      Object.entries(doc).map(([k, v]) => [k, /Date$/.test(k) && typeof v === 'number' ? v + by : v]),
+    ) as T;
+  return {
+    sent: lifecycle.sent.map((n) => ({
+      ...move(n),
+      transaction: move(n.transaction),
+      renewalInfo: move(n.renewalInfo),
+    })),
+    transactions: lifecycle.transactions.map(move),
+    renewalInfo: move(lifecycle.renewalInfo),
+    end: lifecycle.end + by,
+  };
 }
