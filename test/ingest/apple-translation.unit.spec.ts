@@ -6,6 +6,7 @@ import type {
 } from '../../src/ingest/apple/apple-payloads.ts';
 import {
   translateAppleNotification,
+  translateAppleTransaction,
   UnsupportedAppleEnvironment,
 } from '../../src/ingest/apple/translate-notification.ts';
 import { foldPurchase } from '../../src/domain/purchase/state.ts';
@@ -225,6 +226,21 @@ describe('Apple notification translation: every type and subtype has a defined e
       signedDate: T0 + 9 * DAY,
     });
     expect(statusAfter(refunded, reversed).access).toBeDefined();
+  });
+
+  it("takes an API answer without a revocation date as Apple's word that a refund was reversed", () => {
+    const refunded = notice('REFUND', undefined, {
+      transaction: transaction({ revocationDate: T0 + 5 * DAY, signedDate: T0 + 5 * DAY }),
+      signedDate: T0 + 5 * DAY,
+    });
+    const refundFacts = factsOf(refunded).facts;
+    // The REFUND_REVERSED notification was lost; the App Store Server API answers later.
+    const answered = translateAppleTransaction({ transaction: transaction({ signedDate: T0 + 9 * DAY }) }).facts;
+    expect(answered.map((f) => f.type)).toContain('RefundReversed');
+    expect(finalStatus(foldPurchase([...refundFacts, ...answered])).revocation).toBeUndefined();
+    // An answer signed before the refund, arriving late, does not undo it.
+    const stale = translateAppleTransaction({ transaction: transaction({ signedDate: T0 + 2 * DAY }) }).facts;
+    expect(finalStatus(foldPurchase([...refundFacts, ...stale])).revocation).toMatchObject({ reason: 'refund' });
   });
 
   it('REVOKE ends family-shared access', () => {
