@@ -94,6 +94,7 @@ export function purchaseStatusAt(state: PurchaseState, at: Timestamp): PurchaseS
     .map((t) => ({ transaction: t, window: accessWindow(t, undefined, revocationOf(t)) }))
     .filter((u) => u.window !== undefined)
     .sort((a, b) => millis(a.transaction.purchasedAt) - millis(b.transaction.purchasedAt));
+  const billingIssueDetectedAt = billingIssueSince(billingTimeline, billing, expiration);
   const access =
     current &&
     continuousAccess(
@@ -114,9 +115,7 @@ export function purchaseStatusAt(state: PurchaseState, at: Timestamp): PurchaseS
     willRenew: kind === 'subscription' && autoRenew && !expiration && !revocation && billing.status !== 'on_hold',
     billing: billing.status,
     ...(grace && { gracePeriodEndsAt: grace }),
-    ...(billingIssueSince(billingTimeline, billing, expiration) && {
-      billingIssueDetectedAt: billingIssueSince(billingTimeline, billing, expiration)!,
-    }),
+    ...(billingIssueDetectedAt && { billingIssueDetectedAt }),
     ...(!autoRenew && { unsubscribeDetectedAt: firstOfTrailingRun(autoRenewTimeline, (on) => !on) }),
     ...(expiration && { expiration: { reason: expiration.value, observedAt: expiration.observedAt } }),
     ...(revocation && { revocation }),

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { lifecycleArbitrary } from './generator.ts';
 import { notificationsOf, type SentNotification } from './google.ts';
+import { story } from './story.ts';
 import { DAY, HOUR, MINUTE, ofKind, SECOND, type Lifecycle } from './truth.ts';
 
 /**
@@ -55,8 +56,13 @@ export const scenarioArbitrary: fc.Arbitrary<Scenario> = lifecycleArbitrary.chai
         maxLength: 2,
       }),
     })
-    .map((chaos) => ({ lifecycle, deliveries: deliveriesOf(lifecycle, sent, chaos) }));
+    .map((chaos) => told({ lifecycle, deliveries: deliveriesOf(lifecycle, sent, chaos) }));
 });
+
+/** fast-check prints a counterexample as its story rather than as a tree of numbers. */
+export function told(scenario: Scenario): Scenario {
+  return Object.assign(scenario, { [fc.toStringMethod]: () => `\n${story(scenario)}` });
+}
 
 interface Chaos {
   readonly fates: { lost: boolean; delays: number[]; foundAfter: number }[];

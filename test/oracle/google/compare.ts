@@ -94,10 +94,18 @@ export function compareScenario(
         );
         if (excuse) excused.set(excuse.name, (excused.get(excuse.name) ?? 0) + 1);
         else {
-          mismatches.push({ at, entitlement, field, model: model[field], subledger: subledger[field], token: model.token });
+          mismatches.push({
+            at,
+            entitlement,
+            field,
+            model: model[field],
+            subledger: subledger[field],
+            token: model.token,
+          });
         }
       }
     }
   }
   return { mismatches, excused, compared };
 }
+

@@ -63,7 +63,11 @@ export interface LineItemDoc {
   };
   readonly offerDetails: { readonly basePlanId: string; readonly offerId?: string };
   readonly offerPhase: { readonly freeTrial?: object; readonly basePrice?: object };
-  readonly itemReplacement?: { readonly productId: string; readonly basePlanId: string; readonly replacementMode: string };
+  readonly itemReplacement?: {
+    readonly productId: string;
+    readonly basePlanId: string;
+    readonly replacementMode: string;
+  };
 }
 
 export interface SubscriptionPurchaseV2Doc {

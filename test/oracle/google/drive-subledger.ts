@@ -49,7 +49,10 @@ export function runSubledger({ lifecycle, deliveries }: Scenario): RecordedPurch
   // The app claims each purchase when it is made (submit-purchase.ts links the app user).
   for (const { token, startTime } of lifecycle.tokens) {
     const key = playPurchaseKey('production', token);
-    append(key, decide({ type: 'LinkToAppUser', data: { appUserId, via: 'app_submission', at: iso(startTime) } }, initialState()));
+    append(
+      key,
+      decide({ type: 'LinkToAppUser', data: { appUserId, via: 'app_submission', at: iso(startTime) } }, initialState()),
+    );
   }
 
   // recordPlaySubscription, step by step.
@@ -107,7 +110,10 @@ export function runSubledger({ lifecycle, deliveries }: Scenario): RecordedPurch
         break;
       case 'voided_poll':
         for (const entry of voidedPurchasesOf(lifecycle).filter((v) => Number(v.voidedTimeMillis) <= delivery.at)) {
-          const voided = translatePlayVoided({ environment: 'production', voidedPurchase: parseVoidedPurchase(wire(entry)) });
+          const voided = translatePlayVoided({
+            environment: 'production',
+            voidedPurchase: parseVoidedPurchase(wire(entry)),
+          });
           record(voided.key, voided.facts);
         }
         break;

@@ -75,7 +75,13 @@ function build(options: Options): Lifecycle {
     tokens.push(token);
     const product = PLAY_PRODUCTS[productId]!;
     const firstPeriod = trial && product.trial ? product.trial.periodMs : product.periodMs;
-    happenings.push({ kind: 'purchased', at, token: token.token, orderId: token.firstOrderId, expiry: at + firstPeriod });
+    happenings.push({
+      kind: 'purchased',
+      at,
+      token: token.token,
+      orderId: token.firstOrderId,
+      expiry: at + firstPeriod,
+    });
     return token;
   };
   const first = newToken(options.product, start, options.trial && PLAY_PRODUCTS[options.product]!.trial !== undefined);
@@ -86,7 +92,11 @@ function build(options: Options): Lifecycle {
     if (cursor.state === 'over') break;
     const moves = MOVES[cursor.state].filter((m) => m.possible(cursor, tokens.length));
     const move = moves[step.move % moves.length]!;
-    cursor = move.apply(cursor, step, { happenings, newToken, nextToken: () => tokenName(tokens.length, options.offset) });
+    cursor = move.apply(cursor, step, {
+      happenings,
+      newToken,
+      nextToken: () => tokenName(tokens.length, options.offset),
+    });
   }
   return {
     packageName: 'com.example.pulse',
@@ -139,11 +149,24 @@ const orderId = (c: Cursor) => `${c.token.firstOrderId}..${c.orders}`;
 const periodOf = (c: Cursor) => PLAY_PRODUCTS[c.token.productId]!.periodMs;
 
 /** A new order for [periodStart, periodStart + period), charged at `at`. */
-function paid(c: Cursor, tools: Tools, kind: 'renewed' | 'recovered', at: number, periodStart: number, resumed = false) {
+function paid(
+  c: Cursor,
+  tools: Tools,
+  kind: 'renewed' | 'recovered',
+  at: number,
+  periodStart: number,
+  resumed = false,
+) {
   const expiry = periodStart + periodOf(c);
   const base = { at, token: c.token.token, orderId: orderId(c), periodStart, expiry };
   tools.happenings.push(kind === 'renewed' ? { kind, ...base, resumed } : { kind, ...base });
-  const next: Cursor = { state: 'active', now: Math.max(at, periodStart), token: c.token, orders: c.orders + 1, periodEnd: expiry };
+  const next: Cursor = {
+    state: 'active',
+    now: Math.max(at, periodStart),
+    token: c.token,
+    orders: c.orders + 1,
+    periodEnd: expiry,
+  };
   return next;
 }
 
@@ -183,7 +206,14 @@ const PAID_UP_MOVES: Move[] = [
     apply: (c, step, tools) => {
       const at = midPeriod(c, step.a);
       const [chargeback, notified] = [step.b % 2 === 1, step.b % 5 !== 0];
-      tools.happenings.push({ kind: 'voided', at, token: c.token.token, orderId: currentOrder(c), chargeback, notified });
+      tools.happenings.push({
+        kind: 'voided',
+        at,
+        token: c.token.token,
+        orderId: currentOrder(c),
+        chargeback,
+        notified,
+      });
       return { ...c, state: 'over', now: at };
     },
   },
@@ -202,7 +232,8 @@ const PAID_UP_MOVES: Move[] = [
   },
 ];
 
-const currentOrder = (c: Cursor) => (c.orders === 0 ? c.token.firstOrderId : `${c.token.firstOrderId}..${c.orders - 1}`);
+const currentOrder = (c: Cursor) =>
+  c.orders === 0 ? c.token.firstOrderId : `${c.token.firstOrderId}..${c.orders - 1}`;
 
 const GRACE_DAYS = [3, 7, 14];
 const HOLD = 30 * DAY;
@@ -214,7 +245,13 @@ const MOVES: Record<State, Move[]> = {
       // SUBSCRIPTION_RENEWED comes when Google charged, up to a few hours before the expiry.
       possible: always,
       apply: (c, step, tools) =>
-        paid(c, tools, 'renewed', Math.max(c.now + SECOND, c.periodEnd - Math.floor((step.a * 6 * HOUR) / 1000)), c.periodEnd),
+        paid(
+          c,
+          tools,
+          'renewed',
+          Math.max(c.now + SECOND, c.periodEnd - Math.floor((step.a * 6 * HOUR) / 1000)),
+          c.periodEnd,
+        ),
     },
     {
       possible: always,
@@ -285,7 +322,10 @@ const MOVES: Record<State, Move[]> = {
   ],
   grace: [
     // Recovered in grace: the renewal date does not move.
-    { possible: always, apply: (c, step, tools) => paid(c, tools, 'recovered', inside(c.now, c.until!, step.a), c.periodEnd) },
+    {
+      possible: always,
+      apply: (c, step, tools) => paid(c, tools, 'recovered', inside(c.now, c.until!, step.a), c.periodEnd),
+    },
     {
       possible: always,
       apply: (c, _, tools) => {

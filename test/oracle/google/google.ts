@@ -35,29 +35,30 @@ export interface SentNotification {
 }
 
 /** What each happening makes Google notify ([RTDN] reference); undefined: nothing. */
-const NOTIFIED: { [K in HappeningKind]: (h: Extract<Happening, { kind: K }>, token: TokenTruth) => number | undefined } =
-  {
-    purchased: () => RTDN_TYPES.SUBSCRIPTION_PURCHASED,
-    // Also when a paused subscription resumes: a new period was charged.
-    renewed: () => RTDN_TYPES.SUBSCRIPTION_RENEWED,
-    payment_failed: (h) =>
-      h.graceEnd === undefined ? RTDN_TYPES.SUBSCRIPTION_ON_HOLD : RTDN_TYPES.SUBSCRIPTION_IN_GRACE_PERIOD,
-    grace_ended: () => RTDN_TYPES.SUBSCRIPTION_ON_HOLD,
-    recovered: () => RTDN_TYPES.SUBSCRIPTION_RECOVERED,
-    hold_ended: () => RTDN_TYPES.SUBSCRIPTION_EXPIRED,
-    canceled: () => RTDN_TYPES.SUBSCRIPTION_CANCELED,
-    restarted: () => RTDN_TYPES.SUBSCRIPTION_RESTARTED,
-    lapsed: () => RTDN_TYPES.SUBSCRIPTION_EXPIRED,
-    pause_scheduled: () => RTDN_TYPES.SUBSCRIPTION_PAUSE_SCHEDULE_CHANGED,
-    paused: () => RTDN_TYPES.SUBSCRIPTION_PAUSED,
-    resume_failed: () => RTDN_TYPES.SUBSCRIPTION_ON_HOLD,
-    deferred: () => RTDN_TYPES.SUBSCRIPTION_DEFERRED,
-    price_change: () => RTDN_TYPES.SUBSCRIPTION_PRICE_CHANGE_CONFIRMED,
-    revoked: () => RTDN_TYPES.SUBSCRIPTION_REVOKED,
-    // A voided purchase comes as a voidedPurchaseNotification (below), not a subscription one.
-    voided: () => undefined,
-    replaced: (_, token) => (token.whenReplaced.notified ? RTDN_TYPES.SUBSCRIPTION_EXPIRED : undefined),
-  };
+const NOTIFIED: {
+  [K in HappeningKind]: (h: Extract<Happening, { kind: K }>, token: TokenTruth) => number | undefined;
+} = {
+  purchased: () => RTDN_TYPES.SUBSCRIPTION_PURCHASED,
+  // Also when a paused subscription resumes: a new period was charged.
+  renewed: () => RTDN_TYPES.SUBSCRIPTION_RENEWED,
+  payment_failed: (h) =>
+    h.graceEnd === undefined ? RTDN_TYPES.SUBSCRIPTION_ON_HOLD : RTDN_TYPES.SUBSCRIPTION_IN_GRACE_PERIOD,
+  grace_ended: () => RTDN_TYPES.SUBSCRIPTION_ON_HOLD,
+  recovered: () => RTDN_TYPES.SUBSCRIPTION_RECOVERED,
+  hold_ended: () => RTDN_TYPES.SUBSCRIPTION_EXPIRED,
+  canceled: () => RTDN_TYPES.SUBSCRIPTION_CANCELED,
+  restarted: () => RTDN_TYPES.SUBSCRIPTION_RESTARTED,
+  lapsed: () => RTDN_TYPES.SUBSCRIPTION_EXPIRED,
+  pause_scheduled: () => RTDN_TYPES.SUBSCRIPTION_PAUSE_SCHEDULE_CHANGED,
+  paused: () => RTDN_TYPES.SUBSCRIPTION_PAUSED,
+  resume_failed: () => RTDN_TYPES.SUBSCRIPTION_ON_HOLD,
+  deferred: () => RTDN_TYPES.SUBSCRIPTION_DEFERRED,
+  price_change: () => RTDN_TYPES.SUBSCRIPTION_PRICE_CHANGE_CONFIRMED,
+  revoked: () => RTDN_TYPES.SUBSCRIPTION_REVOKED,
+  // A voided purchase comes as a voidedPurchaseNotification (below), not a subscription one.
+  voided: () => undefined,
+  replaced: (_, token) => (token.whenReplaced.notified ? RTDN_TYPES.SUBSCRIPTION_EXPIRED : undefined),
+};
 
 /** Every notification Google sends about the lifecycle, in event time order. */
 export function notificationsOf(lifecycle: Lifecycle): SentNotification[] {
@@ -147,7 +148,10 @@ export function subscriptionAnswer(
       ...(status.autoRenew && { autoRenewEnabled: true as const }),
       ...(priceChanged && { priceChangeDetails: { priceChangeMode: 'PRICE_INCREASE', priceChangeState: 'CONFIRMED' } }),
     },
-    offerDetails: { basePlanId: product.basePlanId, ...(truth.trial && product.trial && { offerId: product.trial.offerId }) },
+    offerDetails: {
+      basePlanId: product.basePlanId,
+      ...(truth.trial && product.trial && { offerId: product.trial.offerId }),
+    },
     offerPhase: firstTrialOrder ? { freeTrial: {} } : { basePrice: {} },
     ...(previous && {
       itemReplacement: {
@@ -185,7 +189,8 @@ interface Status {
 function statusAt(truth: TokenTruth, past: readonly Happening[], t: number, orderExpiry: number): Status {
   const cancelTime = ofKind(past, 'canceled').at(-1)?.at ?? truth.startTime;
   const ended = ofKind(past, 'revoked', 'voided', 'replaced', 'lapsed', 'hold_ended')[0];
-  const stillActive = ended?.kind === 'replaced' && truth.whenReplaced.briefly_active && t < ended.at + BRIEFLY_ACTIVE_MS;
+  const stillActive =
+    ended?.kind === 'replaced' && truth.whenReplaced.briefly_active && t < ended.at + BRIEFLY_ACTIVE_MS;
   if (ended && !stillActive) {
     const expired = (expiry: number, canceled: Status['canceled']): Status => ({
       state: 'SUBSCRIPTION_STATE_EXPIRED',
@@ -197,7 +202,10 @@ function statusAt(truth: TokenTruth, past: readonly Happening[], t: number, orde
       case 'revoked':
         return expired(ended.at, { developerInitiatedCancellation: {} });
       case 'voided':
-        return expired(ended.at, ended.chargeback ? { systemInitiatedCancellation: {} } : { developerInitiatedCancellation: {} });
+        return expired(
+          ended.at,
+          ended.chargeback ? { systemInitiatedCancellation: {} } : { developerInitiatedCancellation: {} },
+        );
       case 'lapsed':
         return expired(orderExpiry, { userInitiatedCancellation: { cancelTime: iso(cancelTime) } });
       case 'hold_ended':

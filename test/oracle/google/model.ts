@@ -27,12 +27,16 @@ export interface ModelAnswer {
   readonly token: string;
   /** The instant lies in one of the token's access intervals. */
   readonly active: boolean;
-  /** The end of the token's access interval covering the instant, else of its last one before. */
+  /**
+   * When access ends as known at the instant: the end of the token's access interval
+   * covering it, else of its last one before, from what had happened by then (a renewal
+   * charged later, or a refund made later, does not change it).
+   */
   readonly expiresAt: string | null;
   /** Google's autoRenewEnabled then, for a subscription that is not over (expired, revoked, replaced). */
   readonly willRenew: boolean;
   readonly storeProductId: string;
-  /** A renewal payment has failed and is not settled: grace period or account hold. */
+  /** A renewal payment failed and was not settled: grace period, account hold, or expired unpaid. */
   readonly billingIssue: boolean;
 }
 
@@ -76,12 +80,13 @@ function cutOf(happenings: readonly Happening[]): number {
 }
 
 /**
- * The token's access, as disjoint sorted intervals. Account hold ([LC]: no access until
- * the payment is fixed) and pause ([LC]: no access while paused) are simply not in it:
- * no period was paid for them.
+ * The token's access as known at `asOf` (from what had happened by then: orders charged,
+ * deferrals, failed charges, revocations), as disjoint sorted intervals. Account hold
+ * ([LC]: no access until the payment is fixed) and pause ([LC]: no access while paused)
+ * are simply not in it: no period was paid for them.
  */
-export function accessIntervals(lifecycle: Lifecycle, token: string): Interval[] {
-  const happenings = happeningsOf(lifecycle, token);
+export function accessIntervals(lifecycle: Lifecycle, token: string, asOf = Infinity): Interval[] {
+  const happenings = happeningsOf(lifecycle, token).filter((h) => h.at <= asOf);
   const cut = cutOf(happenings);
   return union(
     [...paidPeriods(happenings), ...gracePeriods(happenings)].map((i) => ({
@@ -91,10 +96,16 @@ export function accessIntervals(lifecycle: Lifecycle, token: string): Interval[]
   );
 }
 
-/** From each failed charge until it is settled: recovered, hold ended, or the token ended. */
+/**
+ * From each failed charge until it is settled by a payment (or the token ends by revocation
+ * or replacement). [LC] grace period and account hold: the user must fix the payment
+ * method; when the hold ends unpaid the subscription expires because billing failed
+ * (canceledStateContext.systemInitiatedCancellation), and that is still the customer's
+ * payment problem (the App Store oracle reads expirationIntent 2 the same way).
+ */
 export function billingIssueIntervals(lifecycle: Lifecycle, token: string): Interval[] {
   const happenings = happeningsOf(lifecycle, token);
-  const settled = ofKind(happenings, 'recovered', 'hold_ended', 'revoked', 'voided', 'replaced');
+  const settled = ofKind(happenings, 'recovered', 'revoked', 'voided', 'replaced');
   return union(
     ofKind(happenings, 'payment_failed', 'resume_failed').map((f) => ({
       from: f.at,
@@ -122,7 +133,7 @@ export function answerAt(lifecycle: Lifecycle, entitlement: string, t: number): 
   const candidates = lifecycle.tokens
     .filter((token) => PLAY_PRODUCTS[token.productId]!.entitlements.includes(entitlement) && token.startTime <= t)
     .map((token) => {
-      const intervals = accessIntervals(lifecycle, token.token);
+      const intervals = accessIntervals(lifecycle, token.token, t);
       const covering = intervals.find((i) => i.from <= t && t < i.until);
       const before = intervals.filter((i) => i.until <= t).at(-1);
       return { token, covering, interval: covering ?? before };
