@@ -230,7 +230,8 @@ describe('subscription lifecycle', () => {
 
   it('takes account holds and pauses into account', () => {
     const held = statusAfter([started(p1), fact('SubscriptionPutOnHold', 30, {})]);
-    expect(held).toMatchObject({ billing: 'on_hold', willRenew: false, billingIssueDetectedAt: day(30) });
+    // On hold the store keeps retrying the payment: it still renews once paid.
+    expect(held).toMatchObject({ billing: 'on_hold', willRenew: true, billingIssueDetectedAt: day(30) });
     const paused = statusAfter([started(p1), fact('SubscriptionPaused', 30, { resumesAt: day(60) })]);
     expect(paused.pause).toEqual({ resumesAt: day(60) });
     expect(

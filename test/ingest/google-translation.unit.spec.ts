@@ -137,13 +137,14 @@ const EVERY_TYPE = {
     onDay: 40,
     answer: active(1, 70),
     facts: ['SubscriptionRenewed', ...RENEWAL, ...GOOD_STANDING],
-    status: { billing: 'ok', willRenew: true, access: { from: day(0), until: day(70) } },
+    // A renewal's period counts from when Google first reported it.
+    status: { billing: 'ok', willRenew: true, access: { from: day(40), until: day(70) } },
   },
   2: {
     onDay: 30,
     answer: active(0, 60),
     facts: ['SubscriptionRenewed', ...RENEWAL, ...GOOD_STANDING],
-    status: { billing: 'ok', willRenew: true, access: { from: day(0), until: day(60) } },
+    status: { billing: 'ok', willRenew: true, access: { from: day(30), until: day(60) } },
   },
   3: {
     onDay: 10,
@@ -167,7 +168,8 @@ const EVERY_TYPE = {
     onDay: 37,
     answer: answer({ subscriptionState: 'SUBSCRIPTION_STATE_ON_HOLD' }, [item({ expiryTime: day(33) })]),
     facts: ['SubscriptionStarted', ...RENEWAL, 'SubscriptionPutOnHold', 'SubscriptionResumed'],
-    status: { billing: 'on_hold', willRenew: false, billingIssueDetectedAt: day(37) },
+    // Google keeps the subscription renewing on hold, retrying the payment.
+    status: { billing: 'on_hold', willRenew: true, billingIssueDetectedAt: day(37) },
   },
   6: {
     onDay: 30,
@@ -451,7 +453,8 @@ describe('Google Play subscription lifecycles', () => {
     expect(statusAfter(paused).pause).toEqual({ resumesAt: day(60) });
     const after = statusAfter(resumed, paused);
     expect(after).not.toHaveProperty('pause');
-    expect(after.access).toEqual({ from: day(0), until: day(90) });
+    // The renewal that ended the pause counts from when Google reported it, not before.
+    expect(after.access).toEqual({ from: day(60), until: day(90) });
   });
 
   it('cancel, then restart', () => {
@@ -985,13 +988,16 @@ describe('Google Play: order and duplicates do not matter', () => {
           SUBSCRIPTION_STATE_ON_HOLD: 'on_hold',
         }[last.state as string];
         if (last.state !== 'SUBSCRIPTION_STATE_EXPIRED') expect(status.billing).toBe(billing ?? 'ok');
-        expect(status.willRenew).toBe(
-          last.autoRenew && last.state !== 'SUBSCRIPTION_STATE_ON_HOLD' && last.state !== 'SUBSCRIPTION_STATE_EXPIRED',
-        );
+        expect(status.willRenew).toBe(last.autoRenew && last.state !== 'SUBSCRIPTION_STATE_EXPIRED');
         expect(status.current?.transactionId).toBe(order(last.renewal));
         expect(status.periodType).toBe(last.trial && last.renewal === undefined ? 'trial' : 'normal');
         const until = Math.min(last.revokedDay ?? Infinity, last.expiresDay);
-        expect(status.access).toEqual({ from: day(0), until: day(until) });
+        // A renewal's period counts from the first answer naming its order (the fold's earliest).
+        // A period first reported once over (its notifications lost) gave no access we knew of.
+        const from = last.renewal === undefined ? day(0) : status.current!.purchasedAt;
+        expect(status.access).toEqual(
+          Date.parse(from) < Date.parse(day(until)) ? { from, until: day(until) } : undefined,
+        );
         expect(status.pause).toEqual(last.resumesDay === undefined ? undefined : { resumesAt: day(last.resumesDay) });
         expect(status.expiration !== undefined).toBe(last.state === 'SUBSCRIPTION_STATE_EXPIRED');
         expect(status.revocation !== undefined).toBe(last.revokedDay !== undefined);

@@ -48,6 +48,11 @@ export interface Transaction {
   /** The store's product id (Apple productId, Google product or subscription id). */
   readonly productId: string;
   readonly purchasedAt: Timestamp;
+  /**
+   * The store does not say when this period began (Google gives only the subscription's
+   * start, as `purchasedAt`): the period counts from when the store first reported it.
+   */
+  readonly startUnknown?: true;
   /** Absent for purchases that never expire (non-consumables, lifetime). */
   readonly expiresAt?: Timestamp;
   readonly periodType: PeriodType;

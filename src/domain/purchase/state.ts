@@ -113,7 +113,8 @@ export function evolve(state: PurchaseState, event: PurchaseEvent): PurchaseStat
       // earlier of its start and the store's report of it (a renewal is charged up to a
       // day ahead). Anything the store said then or later (auto-renew off in the same
       // notification, or after an early charge) stays the word that counts.
-      const paid = toTimestamp(Math.min(millis(event.data.transaction.purchasedAt), millis(at)));
+      const { transaction } = event.data;
+      const paid = transaction.startUnknown ? at : toTimestamp(Math.min(millis(transaction.purchasedAt), millis(at)));
       const withPeriod = withTransaction(state, event.data.transaction, at);
       return inferred(
         inferred(inferred(withPeriod, 'billing', paid, { status: 'ok' }), 'autoRenew', paid, true),

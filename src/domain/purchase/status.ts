@@ -1,4 +1,4 @@
-import { millis, type Timestamp } from '../time.ts';
+import { millis, toTimestamp, type Timestamp } from '../time.ts';
 import type { ExpirationReason, LinkSource, Ownership, PeriodType, Transaction } from './events.ts';
 import type {
   AppliedProductChange,
@@ -56,7 +56,7 @@ export function purchaseStatusAt(state: PurchaseState, at: Timestamp): PurchaseS
   const cutoff = millis(at);
   const seen = <T>(timeline: Timeline<T>) => timeline.filter((o) => millis(o.observedAt) <= cutoff);
 
-  const transactions = Object.values(state.transactions).map((o) => o.value);
+  const transactions = Object.values(state.transactions).map((o) => withKnownStart(state, o.value));
   const begun = transactions.filter((t) => millis(t.purchasedAt) <= cutoff);
   const revocationOf = (t: Transaction): Revocation | undefined => {
     const revocation = state.revocations[t.transactionId]?.value;
@@ -87,8 +87,7 @@ export function purchaseStatusAt(state: PurchaseState, at: Timestamp): PurchaseS
 
   // Periods yet to begin that the store had already charged, soonest first, each cut by
   // a revocation already effective.
-  const reportedAt = (t: Transaction) =>
-    millis(state.reportedAt?.[t.transactionId] ?? state.transactions[t.transactionId]!.observedAt);
+  const reportedAt = (t: Transaction) => millis(reportedAtOf(state, t.transactionId));
   const upcoming = transactions
     .filter((t) => millis(t.purchasedAt) > cutoff && reportedAt(t) <= cutoff)
     .map((t) => ({ transaction: t, window: accessWindow(t, undefined, revocationOf(t)) }))
@@ -112,7 +111,8 @@ export function purchaseStatusAt(state: PurchaseState, at: Timestamp): PurchaseS
     }),
     ...(current && upcoming[0] && { next: upcoming[0].transaction }),
     ...(access && { access }),
-    willRenew: kind === 'subscription' && autoRenew && !expiration && !revocation && billing.status !== 'on_hold',
+    // On hold, the store keeps retrying the charge: it still renews once paid.
+    willRenew: kind === 'subscription' && autoRenew && !expiration && !revocation,
     billing: billing.status,
     ...(grace && { gracePeriodEndsAt: grace }),
     ...(billingIssueDetectedAt && { billingIssueDetectedAt }),
@@ -128,6 +128,36 @@ export function purchaseStatusAt(state: PurchaseState, at: Timestamp): PurchaseS
     ...(begun.length > 0 && { firstPurchasedAt: earliest(begun.map((t) => t.purchasedAt)) }),
     ...(lastObservation(state, cutoff) && { lastObservedAt: lastObservation(state, cutoff)! }),
   };
+}
+
+/** When the store first reported a transaction (states stored before `reportedAt` existed: its latest report). */
+function reportedAtOf(state: PurchaseState, transactionId: string): Timestamp {
+  return state.reportedAt?.[transactionId] ?? state.transactions[transactionId]!.observedAt;
+}
+
+/**
+ * A period whose start the store did not say. A renewal on time began when the period
+ * it follows ended (later than its report, when charged ahead); one that followed a
+ * billing failure or a pause (a recovery, a resumption) began when the store first
+ * reported it, not back in the gap, and ends the grace of the period before it.
+ */
+function withKnownStart(state: PurchaseState, transaction: Transaction): Transaction {
+  if (!transaction.startUnknown) return transaction;
+  const { startUnknown: _, ...known } = transaction;
+  const reported = millis(reportedAtOf(state, transaction.transactionId));
+  const followed = Object.values(state.transactions)
+    .map((o) => o.value)
+    .filter((t) => t.transactionId !== transaction.transactionId && t.expiresAt !== undefined)
+    .filter((t) => millis(reportedAtOf(state, t.transactionId)) < reported)
+    .sort((a, b) => millis(a.expiresAt!) - millis(b.expiresAt!))
+    .at(-1);
+  const since = followed ? millis(reportedAtOf(state, followed.transactionId)) : Number.NEGATIVE_INFINITY;
+  const between = (at: Timestamp) => millis(at) > since && millis(at) <= reported;
+  const recovered =
+    state.billing.some((o) => between(o.observedAt) && o.value.status !== 'ok') ||
+    state.pause.some((o) => between(o.observedAt) && o.value !== null);
+  const start = recovered || !followed ? reported : Math.max(reported, millis(followed.expiresAt!));
+  return start > millis(transaction.purchasedAt) ? { ...known, purchasedAt: toTimestamp(start) } : known;
 }
 
 /** The last instant a timestamp can name: the status once everything known has taken effect. */

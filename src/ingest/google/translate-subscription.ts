@@ -226,11 +226,11 @@ interface Period {
  * never when the current period began. Estimating it as the expiry minus the billing
  * period would be wrong after a trial, an introductory phase, a deferral, a pause or
  * in grace (where the expiry is the grace end), and the billing period is not in the
- * answer; the notification's time would differ between two notifications naming the
- * same order, moving the order's record. So access is shown from the subscription's
- * start, the newest period is the one ending last, and the "billing fine, auto-renew
- * on, not paused" that a period implies is dated at the start, where it never hides
- * what the answers say later.
+ * answer. So a renewal's order (`..N`, a recovery's too) is marked `startUnknown`: the
+ * core counts it from when Google first reported it (the earliest answer naming it),
+ * which no later answer moves. A question about a moment before a renewal then gets
+ * the period that ran then, and a recovery after an account hold or a pause does not
+ * cover the gap.
  */
 function periodsOf(purchase: SubscriptionPurchaseV2): Period[] {
   const { startTime, lineItems } = purchase;
@@ -250,6 +250,8 @@ function periodsOf(purchase: SubscriptionPurchaseV2): Period[] {
       transactionId: lineItems.length === 1 ? orderId : `${orderId}:${item.productId}`,
       productId: item.productId,
       purchasedAt,
+      // A renewal's period began after the subscription did; Google does not say when.
+      ...(isRenewalOrder(orderId) && { startUnknown: true as const }),
       expiresAt,
       periodType,
       ownership: 'purchased',

@@ -26,6 +26,7 @@ export interface Excuse {
   readonly applies: (context: ExcuseContext) => boolean;
 }
 export interface ExcuseContext {
+  readonly field: Field;
   readonly scenario: Scenario;
   readonly knowledge: ReadonlyMap<string, Knowledge>;
   readonly t: number;
@@ -90,7 +91,7 @@ export function compareScenario(
         compared++;
         if (model[field] === subledger[field]) continue;
         const excuse = excuses.find(
-          (e) => e.fields.includes(field) && e.applies({ scenario, knowledge, t, model, subledger }),
+          (e) => e.fields.includes(field) && e.applies({ field, scenario, knowledge, t, model, subledger }),
         );
         if (excuse) excused.set(excuse.name, (excused.get(excuse.name) ?? 0) + 1);
         else {
@@ -108,4 +109,3 @@ export function compareScenario(
   }
   return { mismatches, excused, compared };
 }
-

@@ -5,7 +5,7 @@ import { DAY, HOUR, MINUTE, PLAY_PRODUCTS, SECOND, type Happening, type Lifecycl
  * Realistic Play subscription lifecycles with Google's timing ([LC] in model.ts): a
  * purchase, then moves drawn from what can happen in the current state. Every choice is
  * a small number, so fast-check shrinks a failing lifecycle to its fewest, simplest moves
- * (move 0 is always the plain one: renew, recover, resume).
+ * (move 0 is the plainest next step: renew, lapse, pause, resume, recover).
  */
 
 type State = 'active' | 'canceled' | 'pause_scheduled' | 'paused' | 'grace' | 'hold' | 'over';
@@ -49,12 +49,18 @@ export const lifecycleArbitrary: fc.Arbitrary<Lifecycle> = fc
   })
   .map(build);
 
-type Options = { readonly offset: number; readonly product: string; readonly trial: boolean } & {
+interface Options {
+  readonly offset: number;
+  readonly product: string;
+  readonly trial: boolean;
+  /** Per token: whether the app set the obfuscated account id. */
   readonly accountIds: boolean[];
+  /** Per token: how Google answers about it once a newer token replaced it. */
   readonly replaced: TokenTruth['whenReplaced'][];
   readonly steps: Step[];
+  /** Where "now" falls, per mille, between the last happening and the next boundary. */
   readonly end: number;
-};
+}
 
 function build(options: Options): Lifecycle {
   const start = Date.parse('2026-01-01T00:00:00.000Z') + options.offset;

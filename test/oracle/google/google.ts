@@ -133,9 +133,10 @@ export function subscriptionAnswer(
   const orders = ofKind(past, 'purchased', 'renewed', 'recovered');
   const order = orders.at(-1);
   if (!order) throw new Error(`Google was asked about ${token} before it existed`);
-  const orderExpiry = ofKind(past, 'deferred')
-    .filter((d) => d.orderId === order.orderId)
-    .reduce((expiry, d) => d.expiry, order.expiry);
+  const orderExpiry =
+    ofKind(past, 'deferred')
+      .filter((d) => d.orderId === order.orderId)
+      .at(-1)?.expiry ?? order.expiry;
   const status = statusAt(truth, past, t, orderExpiry);
   const previous = truth.linkedPurchaseToken ? tokenOf(lifecycle, truth.linkedPurchaseToken) : undefined;
   const firstTrialOrder = truth.trial && order.kind === 'purchased';

@@ -16,6 +16,8 @@ import { union, type Interval } from './model.ts';
 export interface Knowledge {
   readonly blind: readonly Interval[];
   readonly misdated: readonly Interval[];
+  /** Changes whose resulting state no answer ever showed (every answer was asked before it or after the next). */
+  readonly unseen: readonly number[];
 }
 
 interface Observation {
@@ -54,7 +56,12 @@ export function knowledgeOf(scenario: Scenario): ReadonlyMap<string, Knowledge> 
       const misdated = mine
         .filter((o) => changes.some((change) => change > o.datedAt && change <= o.askedAt))
         .map((o) => ({ from: o.datedAt, until: o.askedAt }));
-      return [token, { blind: union(blind), misdated: union(misdated) }];
+      const sorted = [...changes].sort((a, b) => a - b);
+      const unseen = sorted.filter((change, i) => {
+        const next = sorted.find((c, j) => j > i && c > change) ?? Infinity;
+        return !mine.some((o) => o.datedAt >= change && o.askedAt < next);
+      });
+      return [token, { blind: union(blind), misdated: union(misdated), unseen }];
     }),
   );
 }

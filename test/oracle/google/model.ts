@@ -4,7 +4,15 @@ import { happeningsOf, iso, ofKind, PLAY_PRODUCTS, type Happening, type Lifecycl
  * The oracle: who has access when, from the ground truth (truth.ts) and Google's
  * documentation alone. Deliberately not Subledger's formulation: no documents, no
  * facts, no fold. Each token's access is a union of intervals (paid periods and grace
- * periods) cut where Google ends the token; the answer at an instant reads them.
+ * periods) cut where Google ends the token; the answer at an instant reads them, as
+ * known at that instant: what had happened by then counts (a renewal charged, a failed
+ * charge, a revocation), what happened later does not (the App Store oracle reads its
+ * documents the same way).
+ *
+ * Not modelled: prepaid plans, installments, add-ons (several line items), deferred
+ * product changes (deferredItemReplacement), pending purchases, Google's refund of
+ * purchases left unacknowledged for three days, cancellation or revocation while in
+ * grace, on hold or paused, one-time products.
  *
  * Sources (paraphrased):
  * [LC]  https://developer.android.com/google/play/billing/lifecycle/subscriptions
@@ -47,7 +55,7 @@ function paidPeriods(happenings: readonly Happening[]): Interval[] {
   const expiryOf = (orderId: string, paidUntil: number) =>
     ofKind(happenings, 'deferred')
       .filter((d) => d.orderId === orderId)
-      .reduce((until, d) => d.expiry, paidUntil);
+      .at(-1)?.expiry ?? paidUntil;
   return [
     // [LC] New purchases: access from the purchase until lineItems[].expiryTime.
     ...ofKind(happenings, 'purchased').map((p) => ({ from: p.at, until: expiryOf(p.orderId, p.expiry) })),
