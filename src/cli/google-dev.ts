@@ -206,7 +206,9 @@ export function registerGoogleDevCommands(program: Command): void {
 
   dev
     .command('refund')
-    .description('The current order is refunded and the subscription ends: voidedPurchaseNotification')
+    .description(
+      'The current order is refunded and the subscription ends: voidedPurchaseNotification, then SUBSCRIPTION_REVOKED',
+    )
     .argument('<purchaseToken>')
     .action(async (purchaseToken: string) => {
       const subscription = await existing(purchaseToken);
@@ -233,6 +235,9 @@ export function registerGoogleDevCommands(program: Command): void {
         // productType 1: a subscription; refundType 1: the whole order.
         voidedPurchaseNotification: { purchaseToken, orderId: voided.orderId, productType: 1, refundType: 1 },
       });
+      // Refunded with the entitlement removed, as the Play Console offers: the whole
+      // subscription ends now, a renewal already charged included.
+      await notifySubscription(purchaseToken, 12, 'SUBSCRIPTION_REVOKED');
     });
 
   dev

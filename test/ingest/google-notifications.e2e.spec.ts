@@ -152,7 +152,8 @@ describe('Play subscription notifications', () => {
     );
     await push(subscriptionNotification(token, 5)); // SUBSCRIPTION_ON_HOLD
     await harness.processed();
-    expect(await premiumOf('alice')).toMatchObject({ active: false, willRenew: false });
+    // On hold, Google keeps the subscription renewing, retrying the payment.
+    expect(await premiumOf('alice')).toMatchObject({ active: false, willRenew: true });
 
     play.putSubscription(
       token,

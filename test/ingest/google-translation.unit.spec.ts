@@ -207,7 +207,7 @@ const EVERY_TYPE = {
       },
       [item({ ...notRenewing, expiryTime: day(5) })],
     ),
-    facts: ['SubscriptionStarted', ...NOT_RENEWING, ...EXPIRED, 'TransactionRefunded'],
+    facts: ['SubscriptionStarted', ...NOT_RENEWING, ...EXPIRED, 'TransactionRefunded', 'SubscriptionRevoked'],
     status: {
       revocation: { revokedAt: day(5), reason: 'refund' },
       expiration: { reason: 'other', observedAt: day(5) },
@@ -486,7 +486,11 @@ describe('Google Play subscription lifecycles', () => {
     expect(first.linkedPurchaseToken).toBe('token-0');
     expect(first.supersedes).toEqual({
       key: { store: 'play_store', environment: 'production', purchaseId: 'token-0' },
-      facts: [{ type: 'StoreNoticeRecorded', data: { notice: 'play:replaced_by/token-2', observedAt: day(10) } }],
+      facts: [
+        { type: 'StoreNoticeRecorded', data: { notice: 'play:replaced_by/token-2', observedAt: day(10) } },
+        // The replaced subscription ends when the new one begins.
+        { type: 'SubscriptionRevoked', data: { revokedAt: day(10), reason: 'upgraded', observedAt: day(10) } },
+      ],
     });
     expect(noticesOf(first)).toContain('play:replaces/token-0');
     expect(statusAfter(first)).toMatchObject({

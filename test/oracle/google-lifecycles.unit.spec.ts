@@ -239,7 +239,7 @@ const EXAMPLES: Example[] = [
     ),
   },
   {
-    excuse: known.D3_REPLACED_TOKEN_ACCESS,
+    fixed: 'D3 a replaced token still grants access',
     says: 'coaching stays active after the upgrade to premium_yearly on day 5, until the old expiry',
     scenario: promptly(
       life(

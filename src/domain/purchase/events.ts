@@ -26,6 +26,12 @@ export type PurchaseEvent =
   | Fact<'TransactionRefunded', { transactionId: string; refundedAt: Timestamp }>
   | Fact<'TransactionRevoked', { transactionId: string; revokedAt: Timestamp; reason: RevocationReason }>
   | Fact<'RefundReversed', { transactionId: string }>
+  /**
+   * The store ended the whole subscription at `revokedAt`: every period, the one running
+   * and any paid ahead, ends there (Google's revocation; a replacement by another
+   * purchase, reason `upgraded`).
+   */
+  | Fact<'SubscriptionRevoked', { revokedAt: Timestamp; reason: RevocationReason }>
   | Fact<'SubscriptionPaused', { resumesAt?: Timestamp }>
   | Fact<'SubscriptionResumed', Empty>
   /** `previousAppUserId`: whom a transfer took the purchase from. */
@@ -94,6 +100,7 @@ const EVENT_TYPES: Record<PurchaseEventType, true> = {
   TransactionRefunded: true,
   TransactionRevoked: true,
   RefundReversed: true,
+  SubscriptionRevoked: true,
   SubscriptionPaused: true,
   SubscriptionResumed: true,
   PurchaseLinkedToAppUser: true,

@@ -32,6 +32,8 @@ export interface PurchaseState {
   readonly reportedAt: Readonly<Record<string, Timestamp>>;
   /** Per transaction: refunded or revoked, or `null` once a refund was reversed. */
   readonly revocations: Readonly<Record<string, Observed<Revocation | null>>>;
+  /** The whole subscription ended (states stored before this field existed lack it). */
+  readonly subscriptionRevocations: Timeline<Revocation>;
   readonly billing: Timeline<BillingState>;
   readonly autoRenew: Timeline<boolean>;
   readonly productChange: Timeline<PendingProductChange | null>;
@@ -90,6 +92,7 @@ export function initialState(): PurchaseState {
     transactions: {},
     reportedAt: {},
     revocations: {},
+    subscriptionRevocations: [],
     billing: [],
     autoRenew: [],
     productChange: [],
@@ -169,6 +172,11 @@ export function evolve(state: PurchaseState, event: PurchaseEvent): PurchaseStat
         revokedAt: event.data.revokedAt,
         reason: event.data.reason,
       });
+    case 'SubscriptionRevoked':
+      return merge(withTimeline(state, 'subscriptionRevocations'), 'subscriptionRevocations', at, {
+        revokedAt: event.data.revokedAt,
+        reason: event.data.reason,
+      });
     case 'RefundReversed':
       return withRevocation(state, event.data.transactionId, at, null);
     case 'SubscriptionPaused':
@@ -212,6 +220,11 @@ function merge<K extends TimelineField>(
   const timeline = state[field] as Timeline<TimelineValue<K>>;
   const added = insertObservation(timeline, { observedAt, value, ...(inferredOnly && { inferred: true as const }) });
   return added === timeline ? state : { ...state, [field]: added };
+}
+
+/** States stored before a timeline existed lack it: an empty one. */
+function withTimeline(state: PurchaseState, field: TimelineField): PurchaseState {
+  return state[field] === undefined ? { ...state, [field]: [] } : state;
 }
 
 function inferred<K extends TimelineField>(

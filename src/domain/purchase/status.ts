@@ -58,9 +58,16 @@ export function purchaseStatusAt(state: PurchaseState, at: Timestamp): PurchaseS
 
   const transactions = Object.values(state.transactions).map((o) => withKnownStart(state, o.value));
   const begun = transactions.filter((t) => millis(t.purchasedAt) <= cutoff);
+  // The whole subscription's end, once it has come: it ends every period still running then.
+  const ended = (state.subscriptionRevocations ?? [])
+    .map((o) => o.value)
+    .filter((r) => millis(r.revokedAt) <= cutoff)
+    .sort((a, b) => millis(a.revokedAt) - millis(b.revokedAt))[0];
   const revocationOf = (t: Transaction): Revocation | undefined => {
-    const revocation = state.revocations[t.transactionId]?.value;
-    return revocation && millis(revocation.revokedAt) <= cutoff ? revocation : undefined;
+    const own = state.revocations[t.transactionId]?.value;
+    const revocation = own && millis(own.revokedAt) <= cutoff ? own : undefined;
+    if (!ended) return revocation;
+    return revocation && millis(revocation.revokedAt) <= millis(ended.revokedAt) ? revocation : ended;
   };
   // The latest period to have begun decides; a refund or revocation of it ends access early.
   const current = latestTransaction(begun);
@@ -152,7 +159,7 @@ function withKnownStart(state: PurchaseState, transaction: Transaction): Transac
     .sort((a, b) => millis(a.expiresAt!) - millis(b.expiresAt!))
     .at(-1);
   const since = followed ? millis(reportedAtOf(state, followed.transactionId)) : Number.NEGATIVE_INFINITY;
-  const between = (at: Timestamp) => millis(at) > since && millis(at) <= reported;
+  const between = (at: Timestamp) => millis(at) >= since && millis(at) <= reported;
   const recovered =
     state.billing.some((o) => between(o.observedAt) && o.value.status !== 'ok') ||
     state.pause.some((o) => between(o.observedAt) && o.value !== null);
@@ -201,6 +208,7 @@ function lastObservation(state: PurchaseState, cutoff: number): Timestamp | unde
     state.pause,
     state.links,
     state.notices,
+    state.subscriptionRevocations ?? [],
   ]) {
     consider(timeline);
   }

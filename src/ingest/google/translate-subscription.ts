@@ -138,7 +138,8 @@ export function translatePlaySubscription(input: PlaySubscriptionInput): PlaySub
   const time = notification ? eventTimeOf(notification) : input.observedAt;
   const at = observedAt(time);
   // Facts about the moment the subscription began are dated then, so every answer repeats them identically.
-  const began = observedAt(purchase.startTime ? fromRfc3339(purchase.startTime) : time);
+  const startedAt = purchase.startTime ? fromRfc3339(purchase.startTime) : time;
+  const began = observedAt(startedAt);
   const adds = type !== undefined && isKnownType(type) ? PLAY_SUBSCRIPTION_NOTIFICATION_TYPES[type].adds : 'state';
   const state = purchase.subscriptionState;
   const paid = !UNPAID_STATES.has(state);
@@ -148,10 +149,15 @@ export function translatePlaySubscription(input: PlaySubscriptionInput): PlaySub
     ...periods.map((period) => periodFact(period, adds, at)),
     ...(paid ? replacementFacts(purchase, began) : []),
     ...(paid && isKnownState(state) ? [...renewalFacts(purchase, at), ...STATE_FACTS[state](purchase, at)] : []),
+    // Google's revocation ends the subscription, refunding its latest order: a period
+    // paid ahead ends too.
     ...(adds === 'revocation'
-      ? periods.map(({ transaction: { transactionId } }) =>
-          at('TransactionRefunded', { transactionId, refundedAt: time }),
-        )
+      ? [
+          ...periods.map(({ transaction: { transactionId } }) =>
+            at('TransactionRefunded', { transactionId, refundedAt: time }),
+          ),
+          at('SubscriptionRevoked', { revokedAt: time, reason: 'refund' }),
+        ]
       : []),
     ...noticesOf(type, state, at),
   ];
@@ -168,7 +174,11 @@ export function translatePlaySubscription(input: PlaySubscriptionInput): PlaySub
       linkedPurchaseToken: linked,
       supersedes: {
         key: playPurchaseKey(environment, linked),
-        facts: [began('StoreNoticeRecorded', { notice: `play:replaced_by/${purchaseToken}` })],
+        // The replaced subscription ends when this one begins, whatever expiry Google leaves on it.
+        facts: [
+          began('StoreNoticeRecorded', { notice: `play:replaced_by/${purchaseToken}` }),
+          began('SubscriptionRevoked', { revokedAt: startedAt, reason: 'upgraded' }),
+        ],
       },
     }),
     ...(accountId && { obfuscatedExternalAccountId: accountId }),

@@ -72,25 +72,6 @@ export const D2_ANSWER_DATED_AT_EVENT: Excuse = {
 };
 
 /**
- * D3. A token replaced by a new one (its linkedPurchaseToken) keeps granting access in
- * Subledger as long as Google's expiryTime for it lies ahead: when Google still says
- * ACTIVE for a moment after the replacement, or keeps the paid-for expiry on the
- * EXPIRED answer. The old token must not grant access once replaced.
- */
-export const D3_REPLACED_TOKEN_ACCESS: Excuse = {
-  name: 'D3 a replaced token still grants access',
-  fields: ['active', 'expiresAt', 'willRenew', 'storeProductId', 'billingIssue'],
-  applies: (c) =>
-    [c.model.token, c.subledger.token].some((token) => {
-      const { whenReplaced } = tokenOf(c.scenario.lifecycle, token);
-      const replaced = ofKind(happenings(c, token), 'replaced')[0];
-      return (
-        replaced !== undefined && c.t >= replaced.at && (whenReplaced.expiry === 'kept' || whenReplaced.briefly_active)
-      );
-    }),
-};
-
-/**
  * D6. A charged-back subscription (Google ends it: systemInitiatedCancellation) is
  * reported as a billing issue: Subledger reads every system-initiated cancellation as a
  * billing failure, where Google's reference gives billing only as an example.
@@ -105,13 +86,14 @@ export const D6_CHARGEBACK_AS_BILLING_ISSUE: Excuse = {
  * Fixed since the model found them (their examples stay, as regression tests):
  * D1 in part, every Google period dated from the subscription's start (a renewal's expiry
  * shown before the renewal; access shown in holds and pauses; a recovery's "billing
- * fine" dated before the failure), D4 willRenew false on account hold, and D5 access
- * after a revocation running on to the end of a grace period recovered early.
+ * fine" dated before the failure), D3 a replaced token granting access until its expiry
+ * (the replaced subscription now ends when its replacement begins), D4 willRenew false
+ * on account hold, and D5 access after a revocation running on to the end of a grace
+ * period recovered early.
  */
 export const KNOWN_DISCREPANCIES = [
   D1_EXPIRY_FROM_LATER_ANSWERS,
   D2_ANSWER_DATED_AT_EVENT,
-  D3_REPLACED_TOKEN_ACCESS,
   D6_CHARGEBACK_AS_BILLING_ISSUE,
 ];
 export const EXCUSES: readonly Excuse[] = [UNKNOWABLE, ...KNOWN_DISCREPANCIES];
