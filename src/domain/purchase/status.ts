@@ -86,7 +86,10 @@ export function purchaseStatusAt(state: PurchaseState, at: Timestamp): PurchaseS
 
   // A grace period extends the period it followed, and only that one: once it is over
   // (or billing moved on to a retry or a hold) access still ended at its end.
-  const graceObserved = sinceCurrent(billingTimeline)
+  // (Observed after it began: a failure reported at the very instant a recovery's period
+  // begins is the one before it.)
+  const graceObserved = billingTimeline
+    .filter((o) => current && millis(o.observedAt) > millis(current.purchasedAt))
     .map((o) => o.value)
     .filter((b) => b.status === 'grace')
     .at(-1);
