@@ -91,8 +91,12 @@ export const adminCustomerActionRoutes: FastifyPluginAsync<AdminCustomerRouteDep
       const { appUserId } = request.params;
       const { dryRun, reason } = request.body;
       const result = await refoldCustomer({ ...deps, pool: deps.db }, appUserId, { dryRun });
-      // The rows are rewritten already (no projection to wait for): only the cache is stale.
-      if (!dryRun) deps.customers.invalidate(appUserId);
+      // The rows are rewritten already (no projection to wait for): only the cache is stale,
+      // for this customer and for anyone a rewritten row named before or names now.
+      if (!dryRun) {
+        const named = result.changed.flatMap((c) => [c.before?.appUserId, c.after.appUserId]);
+        for (const user of new Set([appUserId, ...named])) if (user) deps.customers.invalidate(user);
+      }
       const staff = request.caller?.kind === 'server' ? request.caller.name : undefined;
       request.log.info({ appUserId, dryRun, staff, reason, changed: result.changed.length }, 'customer replayed');
       return { appUserId, dryRun, streams: [...result.streams], changed: [...result.changed] };

@@ -56,7 +56,8 @@ export interface Transaction {
   readonly purchasedAt: Timestamp;
   /**
    * The store does not say when this period began (Google gives only the subscription's
-   * start, as `purchasedAt`): the period counts from when the store first reported it.
+   * start, as `purchasedAt`): period-start.ts works it out from when the store first
+   * reported it and what happened around it.
    */
   readonly startUnknown?: true;
   /** Absent for purchases that never expire (non-consumables, lifetime). */

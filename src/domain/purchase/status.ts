@@ -1,4 +1,5 @@
-import { millis, toTimestamp, type Timestamp } from '../time.ts';
+import { millis, type Timestamp } from '../time.ts';
+import { reportedAtOf, withKnownStart } from './period-start.ts';
 import type { ExpirationReason, LinkSource, Ownership, PeriodType, Transaction } from './events.ts';
 import type {
   AppliedProductChange,
@@ -104,6 +105,8 @@ export function purchaseStatusAt(state: PurchaseState, at: Timestamp): PurchaseS
     .filter((u) => u.window !== undefined)
     .sort((a, b) => millis(a.transaction.purchasedAt) - millis(b.transaction.purchasedAt));
   const billingIssueDetectedAt = billingIssueSince(billingTimeline, billing, expiration);
+  const owner = ownerAt(seen(state.links));
+  const lastObservedAt = lastObservation(state, cutoff);
   const access =
     current &&
     continuousAccess(
@@ -134,40 +137,10 @@ export function purchaseStatusAt(state: PurchaseState, at: Timestamp): PurchaseS
       lastProductChange: seen(state.appliedProductChanges).at(-1)!.value,
     }),
     ...(pause && { pause }),
-    ...(ownerAt(seen(state.links)) && { owner: ownerAt(seen(state.links))! }),
+    ...(owner && { owner }),
     ...(begun.length > 0 && { firstPurchasedAt: earliest(begun.map((t) => t.purchasedAt)) }),
-    ...(lastObservation(state, cutoff) && { lastObservedAt: lastObservation(state, cutoff)! }),
+    ...(lastObservedAt && { lastObservedAt }),
   };
-}
-
-/** When the store first reported a transaction (states stored before `reportedAt` existed: its latest report). */
-function reportedAtOf(state: PurchaseState, transactionId: string): Timestamp {
-  return state.reportedAt?.[transactionId] ?? state.transactions[transactionId]!.observedAt;
-}
-
-/**
- * A period whose start the store did not say. A renewal on time began when the period
- * it follows ended (later than its report, when charged ahead); one that followed a
- * billing failure or a pause (a recovery, a resumption) began when the store first
- * reported it, not back in the gap, and ends the grace of the period before it.
- */
-function withKnownStart(state: PurchaseState, transaction: Transaction): Transaction {
-  if (!transaction.startUnknown) return transaction;
-  const { startUnknown: _, ...known } = transaction;
-  const reported = millis(reportedAtOf(state, transaction.transactionId));
-  const followed = Object.values(state.transactions)
-    .map((o) => o.value)
-    .filter((t) => t.transactionId !== transaction.transactionId && t.expiresAt !== undefined)
-    .filter((t) => millis(reportedAtOf(state, t.transactionId)) < reported)
-    .sort((a, b) => millis(a.expiresAt!) - millis(b.expiresAt!))
-    .at(-1);
-  const since = followed ? millis(reportedAtOf(state, followed.transactionId)) : Number.NEGATIVE_INFINITY;
-  const between = (at: Timestamp) => millis(at) >= since && millis(at) <= reported;
-  const recovered =
-    state.billing.some((o) => between(o.observedAt) && o.value.status !== 'ok') ||
-    state.pause.some((o) => between(o.observedAt) && o.value !== null);
-  const start = recovered || !followed ? reported : Math.max(reported, millis(followed.expiresAt!));
-  return start > millis(transaction.purchasedAt) ? { ...known, purchasedAt: toTimestamp(start) } : known;
 }
 
 /** The last instant a timestamp can name: the status once everything known has taken effect. */

@@ -236,9 +236,10 @@ interface Period {
  * never when the current period began. Estimating it as the expiry minus the billing
  * period would be wrong after a trial, an introductory phase, a deferral, a pause or
  * in grace (where the expiry is the grace end), and the billing period is not in the
- * answer. So a renewal's order (`..N`, a recovery's too) is marked `startUnknown`: the
- * core counts it from when Google first reported it (the earliest answer naming it),
- * which no later answer moves. A question about a moment before a renewal then gets
+ * answer. So a renewal's order (`..N`, a recovery's too) is marked `startUnknown`, and
+ * the core dates it (src/domain/purchase/period-start.ts): from the end of the period
+ * it follows, or, after a billing failure or a pause, from the earliest answer naming
+ * it, which no later answer moves. A question about a moment before a renewal then gets
  * the period that ran then, and a recovery after an account hold or a pause does not
  * cover the gap.
  */
