@@ -232,7 +232,7 @@ async function generateData(): Promise<void> {
 
 async function startCeiling() {
   const port = 20_000 + random(20_000);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/app-api-ceiling.ts'], {
+  const child = spawn(process.execPath, ['bench/app-api-ceiling.ts'], {
     env: { ...process.env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

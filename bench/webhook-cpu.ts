@@ -29,10 +29,13 @@ interface Sample {
  * load generator), and the rest.
  */
 export class CpuMeter {
-  constructor(
-    private readonly subledgerPids: readonly number[],
-    private readonly postmasterPid: number | undefined,
-  ) {}
+  private readonly subledgerPids: readonly number[];
+  private readonly postmasterPid: number | undefined;
+
+  constructor(subledgerPids: readonly number[], postmasterPid: number | undefined) {
+    this.subledgerPids = subledgerPids;
+    this.postmasterPid = postmasterPid;
+  }
 
   sample(): Sample {
     const [busy, idle] = machineTicks();

@@ -30,14 +30,18 @@ export interface SignedNotification {
 export class NotificationSigner {
   readonly notifications: SignedNotification[] = [];
 
-  private constructor(
-    /** The test CA's root, for APPLE_TRUSTED_ROOTS. */
-    readonly rootPem: string,
-    private readonly header: string,
-    private readonly key: KeyObject,
-    /** Within the leaf's validity (from yesterday): with online checks off, the chain is checked at signedDate. */
-    private readonly signedDate = Date.now(),
-  ) {}
+  /** The test CA's root, for APPLE_TRUSTED_ROOTS. */
+  readonly rootPem: string;
+  private readonly header: string;
+  private readonly key: KeyObject;
+  /** Within the leaf's validity (from yesterday): with online checks off, the chain is checked at signedDate. */
+  private readonly signedDate = Date.now();
+
+  private constructor(rootPem: string, header: string, key: KeyObject) {
+    this.rootPem = rootPem;
+    this.header = header;
+    this.key = key;
+  }
 
   static async create(): Promise<NotificationSigner> {
     const ca = await createAppleTestCa({ name: 'Subledger bench' });

@@ -51,7 +51,7 @@ const STEPS: readonly Rule[] = [
 ];
 /** Otherwise, by the innermost library on the stack. */
 const LIBRARIES: readonly Rule[] = [
-  ['startup (module loading, tsx)', inUrl('node:internal/modules', '/tsx/', '/esbuild/')],
+  ['startup (module loading)', inUrl('node:internal/modules', 'node:internal/modules/typescript')],
   ['logging (pino)', inUrl('/pino/', 'sonic-boom', 'pino-std-serializers')],
   [
     'HTTP (fastify, node:http)',

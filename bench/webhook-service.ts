@@ -30,8 +30,7 @@ export interface RunningService {
 
 /**
  * Starts Subledger as `npm start` does (src/main.ts), in a process of its own so
- * that the load generator does not share its event loop. `node --import tsx`
- * rather than the tsx CLI, which would put the service in a grandchild process.
+ * that the load generator does not share its event loop.
  */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const port = await freePort();
@@ -40,8 +39,6 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const child = spawn(
     process.execPath,
     [
-      '--import',
-      'tsx',
       ...(options.cpuProfile ? ['--cpu-prof', '--cpu-prof-dir', options.workDir] : []),
       'src/main.ts',
     ],

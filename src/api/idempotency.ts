@@ -48,7 +48,11 @@ type Found =
 
 /** The answers of admin writes by idempotency key, in PostgreSQL: shared by every instance, kept across restarts. */
 export class IdempotencyKeys {
-  constructor(private readonly db: Queryable) {}
+  private readonly db: Queryable;
+
+  constructor(db: Queryable) {
+    this.db = db;
+  }
 
   /**
    * Takes the key for this request, atomically: one insert (or takeover of an expired or

@@ -18,7 +18,11 @@ const hashOf = (secret: string) => createHash('sha256').update(secret).digest('h
 
 /** API keys in PostgreSQL, stored hashed (a 256-bit random key needs no slow hash). */
 export class ApiKeys {
-  constructor(private readonly db: Queryable) {}
+  private readonly db: Queryable;
+
+  constructor(db: Queryable) {
+    this.db = db;
+  }
 
   /** A new key; the secret is returned this once and never stored. */
   async create(name: string, role: ApiKeyRole): Promise<{ key: ApiKey; secret: string }> {

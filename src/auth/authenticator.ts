@@ -11,11 +11,11 @@ export type Caller =
 export type AuthenticationFailureCode = 'unauthenticated' | 'token_expired' | 'token_invalid';
 
 export class AuthenticationFailed extends Error {
-  constructor(
-    readonly code: AuthenticationFailureCode,
-    message: string,
-  ) {
+  readonly code: AuthenticationFailureCode;
+
+  constructor(code: AuthenticationFailureCode, message: string) {
     super(message);
+    this.code = code;
     this.name = 'AuthenticationFailed';
   }
 }
@@ -43,13 +43,20 @@ export class Authenticator {
    */
   private readonly appUsers = new LRUCache<string, { caller: Caller; expiresAt: number }>({ max: 100_000 });
 
+  private readonly apiKeys: ApiKeys;
+  private readonly identityProvider: IdentityProvider | undefined;
+  /** Development tokens (`subledger dev-token`), trusted only when given. */
+  private readonly devTokens: DevTokens | undefined;
+
   constructor(
-    private readonly apiKeys: ApiKeys,
-    private readonly identityProvider: IdentityProvider | undefined,
-    /** Development tokens (`subledger dev-token`), trusted only when given. */
-    private readonly devTokens?: DevTokens,
+    apiKeys: ApiKeys,
+    identityProvider: IdentityProvider | undefined,
+    devTokens?: DevTokens,
     apiKeyCacheMs = 30_000,
   ) {
+    this.apiKeys = apiKeys;
+    this.identityProvider = identityProvider;
+    this.devTokens = devTokens;
     this.servers = apiKeyCacheMs > 0 ? new LRUCache({ max: 10_000, ttl: apiKeyCacheMs }) : undefined;
     this.jwks = identityProvider && createRemoteJWKSet(new URL(identityProvider.jwksUrl));
   }

@@ -28,8 +28,11 @@ export const clientConfigDocumentSchema = z.strictObject({
 });
 
 export class InvalidClientConfig extends Error {
-  constructor(readonly problems: readonly string[]) {
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
     super(`Invalid client configuration: ${problems.join('; ')}`);
+    this.problems = problems;
     this.name = 'InvalidClientConfig';
   }
 }
@@ -49,7 +52,11 @@ export class ClientConfigs {
     ttl: ClientConfigs.CACHE_MS,
   });
 
-  constructor(private readonly db: Queryable) {}
+  private readonly db: Queryable;
+
+  constructor(db: Queryable) {
+    this.db = db;
+  }
 
   async get(clientId: string): Promise<StoredClientConfig | undefined> {
     const cached = this.cache.get(clientId);

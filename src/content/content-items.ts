@@ -47,7 +47,11 @@ interface Row {
 export class ContentItems {
   private readonly cache = new LRUCache<string, { items: ContentItem[] }>({ max: 20_000, ttl: 5_000 });
 
-  constructor(private readonly db: Queryable) {}
+  private readonly db: Queryable;
+
+  constructor(db: Queryable) {
+    this.db = db;
+  }
 
   async list(options: { kind?: string; after?: string; limit: number }): Promise<ContentItem[]> {
     return this.remembered(`list:${options.kind ?? ''}:${options.after ?? ''}:${options.limit}`, () =>
@@ -202,11 +206,11 @@ export interface ImportCounts {
 
 /** Items refused, with nothing of the write stored; `reason` is the problem code at the edge. */
 export class InvalidContent extends Error {
-  constructor(
-    readonly reason: 'duplicate_content_id' | 'unstorable_text',
-    message: string,
-  ) {
+  readonly reason: 'duplicate_content_id' | 'unstorable_text';
+
+  constructor(reason: 'duplicate_content_id' | 'unstorable_text', message: string) {
     super(message);
+    this.reason = reason;
     this.name = 'InvalidContent';
   }
 }

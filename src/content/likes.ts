@@ -26,7 +26,11 @@ export class Likes {
   private readonly queue: PendingChange[] = [];
   private writing = false;
 
-  constructor(private readonly pool: Pool) {}
+  private readonly pool: Pool;
+
+  constructor(pool: Pool) {
+    this.pool = pool;
+  }
 
   /** True when this call changed something. */
   like(contentId: string, appUserId: string): Promise<boolean> {

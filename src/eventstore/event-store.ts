@@ -60,12 +60,15 @@ export type AppendResult =
     };
 
 export class WrongExpectedVersionError extends Error {
-  constructor(
-    readonly streamId: string,
-    readonly expected: ExpectedVersion,
-    readonly actual: number | 'no_stream',
-  ) {
+  readonly streamId: string;
+  readonly expected: ExpectedVersion;
+  readonly actual: number | 'no_stream';
+
+  constructor(streamId: string, expected: ExpectedVersion, actual: number | 'no_stream') {
     super(`Stream ${streamId}: expected version ${String(expected)}, but it is at ${String(actual)}`);
+    this.streamId = streamId;
+    this.expected = expected;
+    this.actual = actual;
     this.name = 'WrongExpectedVersionError';
   }
 }

@@ -27,7 +27,11 @@ export function documentIdOf(body: string): string {
  * event never points at a missing document.
  */
 export class SourceDocumentArchive {
-  constructor(private readonly db: Queryable) {}
+  private readonly db: Queryable;
+
+  constructor(db: Queryable) {
+    this.db = db;
+  }
 
   async keep(document: SourceDocument): Promise<SourceReference> {
     const documentId = documentIdOf(document.body);

@@ -34,7 +34,11 @@ export class IntakeWorker {
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
 
-  constructor(private readonly options: IntakeWorkerOptions) {}
+  private readonly options: IntakeWorkerOptions;
+
+  constructor(options: IntakeWorkerOptions) {
+    this.options = options;
+  }
 
   start(): void {
     if (this.running) return;

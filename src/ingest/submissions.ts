@@ -18,11 +18,11 @@ export type SubmissionRefusalCode =
   | 'purchase_not_found';
 
 export class SubmissionRefused extends Error {
-  constructor(
-    readonly code: SubmissionRefusalCode,
-    message: string,
-  ) {
+  readonly code: SubmissionRefusalCode;
+
+  constructor(code: SubmissionRefusalCode, message: string) {
     super(message);
+    this.code = code;
     this.name = 'SubmissionRefused';
   }
 }

@@ -27,10 +27,13 @@ interface MessageRow {
 export class PostgresIntakeQueue implements IntakeQueue {
   private readonly enqueueListeners = new Set<() => void>();
 
-  constructor(
-    private readonly db: Queryable,
-    private readonly retry: RetryPolicy = DEFAULT_RETRY_POLICY,
-  ) {}
+  private readonly db: Queryable;
+  private readonly retry: RetryPolicy;
+
+  constructor(db: Queryable, retry: RetryPolicy = DEFAULT_RETRY_POLICY) {
+    this.db = db;
+    this.retry = retry;
+  }
 
   /** Calls `listener` after each new message (to wake a worker in this process). Returns an unsubscribe. */
   onEnqueued(listener: () => void): () => void {

@@ -43,7 +43,11 @@ export class ProjectionRunner {
   private failing: ProjectionRunnerStatus['failing'];
   private readonly waiters = new Set<{ target: GlobalPosition; resolve: (reached: boolean) => void }>();
 
-  constructor(private readonly options: ProjectionRunnerOptions) {}
+  private readonly options: ProjectionRunnerOptions;
+
+  constructor(options: ProjectionRunnerOptions) {
+    this.options = options;
+  }
 
   get name(): string {
     return this.options.projection.name;

@@ -9,12 +9,17 @@ export class PeriodicJob {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
 
-  constructor(
-    private readonly name: string,
-    private readonly intervalMs: number,
-    private readonly run: () => Promise<unknown>,
-    private readonly logger: Logger,
-  ) {}
+  private readonly name: string;
+  private readonly intervalMs: number;
+  private readonly run: () => Promise<unknown>;
+  private readonly logger: Logger;
+
+  constructor(name: string, intervalMs: number, run: () => Promise<unknown>, logger: Logger) {
+    this.name = name;
+    this.intervalMs = intervalMs;
+    this.run = run;
+    this.logger = logger;
+  }
 
   start(): void {
     this.timer = setInterval(() => {

@@ -12,11 +12,11 @@ import { recordPurchase } from '../ingest/record-purchase.ts';
 export type GrantRefusalCode = 'unknown_product' | 'invalid_period' | 'unknown_grant';
 
 export class GrantRefused extends Error {
-  constructor(
-    readonly code: GrantRefusalCode,
-    message: string,
-  ) {
+  readonly code: GrantRefusalCode;
+
+  constructor(code: GrantRefusalCode, message: string) {
     super(message);
+    this.code = code;
     this.name = 'GrantRefused';
   }
 }

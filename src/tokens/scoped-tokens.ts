@@ -8,11 +8,11 @@ import type { TokenKeyRing } from './token-key-ring.ts';
 export type TokenRejectionCode = 'token_expired' | 'token_invalid';
 
 export class TokenRejected extends Error {
-  constructor(
-    readonly code: TokenRejectionCode,
-    message: string,
-  ) {
+  readonly code: TokenRejectionCode;
+
+  constructor(code: TokenRejectionCode, message: string) {
     super(message);
+    this.code = code;
     this.name = 'TokenRejected';
   }
 }
@@ -41,10 +41,12 @@ export class ScopedTokens {
   private readonly keys: JWTVerifyGetKey;
   private readonly verified = new Map<string, VerifiedScopedToken>();
 
-  constructor(
-    private readonly keyRing: TokenKeyRing,
-    private readonly options: ScopedTokenOptions,
-  ) {
+  private readonly keyRing: TokenKeyRing;
+  private readonly options: ScopedTokenOptions;
+
+  constructor(keyRing: TokenKeyRing, options: ScopedTokenOptions) {
+    this.keyRing = keyRing;
+    this.options = options;
     this.keys = refreshingKeySet(() => keyRing.publicKeys());
   }
 

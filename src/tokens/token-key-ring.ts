@@ -28,10 +28,13 @@ export interface TokenKeyRingOptions {
 export class TokenKeyRing {
   private current: SigningKey | undefined;
 
-  constructor(
-    private readonly pool: Pool,
-    private readonly options: TokenKeyRingOptions,
-  ) {}
+  private readonly pool: Pool;
+  private readonly options: TokenKeyRingOptions;
+
+  constructor(pool: Pool, options: TokenKeyRingOptions) {
+    this.pool = pool;
+    this.options = options;
+  }
 
   private get table(): string {
     return this.options.table ?? 'token_signing_keys';

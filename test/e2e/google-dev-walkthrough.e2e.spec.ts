@@ -50,7 +50,7 @@ async function googleDev(...args: string[]): Promise<string> {
   });
   return stdout;
 }
-/** The `google-dev serve` command init printed, as its own process; tsx as a loader, so that a kill reaches it. */
+/** The `google-dev serve` command init printed, as its own process, so that a kill reaches it. */
 const serveGoogle = (printed: string): RunningProcess => startTsProcess(['src/cli/main.ts', ...printed.split(' ')]);
 async function premiumOf(appUserId: string) {
   const response = await fetch(`${base}/v1/customers/${appUserId}`, { headers: { authorization: `Bearer ${apiKey}` } });
@@ -61,7 +61,7 @@ async function premiumOf(appUserId: string) {
 }
 
 describe('the Google Play walkthrough with google-dev', () => {
-  // Seven CLI runs of a few seconds each (tsx compiles on the way) and two servers starting.
+  // Seven CLI runs and two servers starting.
   it('shows an entitlement appear, renew and get refunded', { timeout: 90_000 }, async () => {
     const init = await googleDev('--port', googlePort, 'init');
     const env = Object.fromEntries([...init.matchAll(/^\s+(GOOGLE_\w+)=(\S+)/gm)].map((m) => [m[1]!, m[2]!]));

@@ -72,11 +72,13 @@ const START_AFTER_END = { errorCode: 4000013, errorMessage: 'Start date after en
 
 /** An answer; thrown to cut a request short (unknown id, bad token). */
 class Reply extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: object | string,
-  ) {
+  readonly status: number;
+  readonly body: object | string;
+
+  constructor(status: number, body: object | string) {
     super(`HTTP ${status}`);
+    this.status = status;
+    this.body = body;
   }
 }
 

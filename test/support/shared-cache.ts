@@ -26,7 +26,10 @@ export class SharedCache {
   private readonly entries = new Map<string, Stored[]>();
   private readonly host: string;
 
-  constructor(private readonly origin: string) {
+  private readonly origin: string;
+
+  constructor(origin: string) {
+    this.origin = origin;
     this.host = new URL(origin).host;
   }
 

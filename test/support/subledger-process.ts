@@ -10,17 +10,16 @@ export interface RunningProcess {
 }
 
 /**
- * Runs the program `npm start` runs (src/main.ts under tsx) as a real process with the
- * given environment only. One process, with tsx as a loader rather than its CLI (which
- * runs the program in a child of its own): a signal, SIGKILL included, reaches it.
+ * Runs the program `npm start` runs (`node src/main.ts`) as a real process with the
+ * given environment only: a signal, SIGKILL included, reaches it.
  */
 export function startSubledgerProcess(env: Record<string, string>): RunningProcess {
   return startTsProcess(['src/main.ts'], env);
 }
 
-/** Any of our TypeScript entry points (with its arguments) as a process of its own, the same way. */
+/** Any of our TypeScript entry points (with its arguments) as a process of its own, run by Node as it is. */
 export function startTsProcess(args: readonly string[], env: Record<string, string> = {}): RunningProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+  const child = spawn(process.execPath, [...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -29,11 +29,11 @@ export type PurchaseCommand =
 export type RestorePolicy = 'transfer' | 'keep';
 
 export class PurchaseRuleViolation extends Error {
-  constructor(
-    readonly code: 'invalid_fact',
-    message: string,
-  ) {
+  readonly code: 'invalid_fact';
+
+  constructor(code: 'invalid_fact', message: string) {
     super(message);
+    this.code = code;
     this.name = 'PurchaseRuleViolation';
   }
 }

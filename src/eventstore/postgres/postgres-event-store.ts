@@ -66,7 +66,11 @@ export class PostgresEventStore implements EventStore {
   private committing = false;
   private readonly appendListeners = new Set<() => void>();
 
-  constructor(private readonly db: Queryable) {}
+  private readonly db: Queryable;
+
+  constructor(db: Queryable) {
+    this.db = db;
+  }
 
   /** Calls `listener` after appends commit (to wake projections in this process). Returns an unsubscribe. */
   onAppended(listener: () => void): () => void {

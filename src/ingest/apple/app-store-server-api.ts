@@ -43,13 +43,14 @@ export interface SignedSubscriptionStatus {
 export class AppStoreServerApiError extends Error {
   readonly retryable: boolean;
 
-  constructor(
-    readonly httpStatus: number,
-    /** Apple's `errorCode` (see the library's APIError); absent when the body had none, as on a 401. */
-    readonly apiErrorCode: number | undefined,
-    message: string,
-  ) {
+  readonly httpStatus: number;
+  /** Apple's `errorCode` (see the library's APIError); absent when the body had none, as on a 401. */
+  readonly apiErrorCode: number | undefined;
+
+  constructor(httpStatus: number, apiErrorCode: number | undefined, message: string) {
     super(message);
+    this.httpStatus = httpStatus;
+    this.apiErrorCode = apiErrorCode;
     this.name = 'AppStoreServerApiError';
     // Apple marks some "not found" answers as transient (an account or app still being provisioned).
     this.retryable = httpStatus === 429 || httpStatus >= 500 || RETRYABLE_API_ERRORS.has(apiErrorCode);

@@ -27,11 +27,11 @@ export type AppleRejectionCode =
   | 'verification_unavailable';
 
 export class AppleRejection extends Error {
-  constructor(
-    readonly code: AppleRejectionCode,
-    message: string,
-  ) {
+  readonly code: AppleRejectionCode;
+
+  constructor(code: AppleRejectionCode, message: string) {
     super(message);
+    this.code = code;
     this.name = 'AppleRejection';
   }
 }
@@ -66,10 +66,16 @@ export async function loadTrustedRoots(paths: readonly string[]): Promise<Buffer
 export class AppleVerifier {
   private readonly verifiers = new Map<string, SignedDataVerifier>();
 
+  private readonly apps: readonly App[];
+  private readonly options: { readonly trustedRoots: readonly Buffer[]; readonly onlineChecks: boolean };
+
   constructor(
-    private readonly apps: readonly App[],
-    private readonly options: { readonly trustedRoots: readonly Buffer[]; readonly onlineChecks: boolean },
-  ) {}
+    apps: readonly App[],
+    options: { readonly trustedRoots: readonly Buffer[]; readonly onlineChecks: boolean },
+  ) {
+    this.apps = apps;
+    this.options = options;
+  }
 
   async verify(signedPayload: string): Promise<VerifiedAppleNotification> {
     const claimed = claimedOrigin(decodeJwsPayload(signedPayload), 'notification');

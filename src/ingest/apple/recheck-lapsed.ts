@@ -33,7 +33,10 @@ interface DueRow {
 export class LapsedSubscriptionRecheck {
   private readonly job: PeriodicJob;
 
-  constructor(private readonly options: RecheckOptions) {
+  private readonly options: RecheckOptions;
+
+  constructor(options: RecheckOptions) {
+    this.options = options;
     this.job = new PeriodicJob(
       'lapsed subscription re-check',
       options.intervalMs,

@@ -49,7 +49,11 @@ export interface ReconcileReport {
 export class AppleReconciler {
   private readonly clients = new Map<string, AppStoreServerApi>();
 
-  constructor(private readonly deps: ReconcileDeps) {}
+  private readonly deps: ReconcileDeps;
+
+  constructor(deps: ReconcileDeps) {
+    this.deps = deps;
+  }
 
   /**
    * One App Store purchase: the latest status of every subscription of the customer

@@ -84,8 +84,11 @@ const EXPIRATION_INTENTS = [
 const OFFER_TYPES: Record<number, OfferType> = { 1: 'introductory', 2: 'promotional', 3: 'offer_code', 4: 'win_back' };
 
 export class UnsupportedAppleEnvironment extends Error {
-  constructor(readonly environment: string) {
+  readonly environment: string;
+
+  constructor(environment: string) {
     super(`App Store environment ${environment} is not recorded (only Production and Sandbox are)`);
+    this.environment = environment;
     this.name = 'UnsupportedAppleEnvironment';
   }
 }

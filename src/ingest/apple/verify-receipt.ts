@@ -29,13 +29,13 @@ export type ReceiptRejectionCode =
   'invalid_receipt' | 'shared_secret_mismatch' | 'wrong_app' | 'receipt_server_unavailable';
 
 export class ReceiptRejection extends Error {
-  constructor(
-    readonly code: ReceiptRejectionCode,
-    message: string,
-    readonly appleStatus?: number,
-    options?: ErrorOptions,
-  ) {
+  readonly code: ReceiptRejectionCode;
+  readonly appleStatus?: number;
+
+  constructor(code: ReceiptRejectionCode, message: string, appleStatus?: number, options?: ErrorOptions) {
     super(message, options);
+    this.code = code;
+    this.appleStatus = appleStatus;
     this.name = 'ReceiptRejection';
   }
 

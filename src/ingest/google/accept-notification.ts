@@ -8,11 +8,11 @@ export const GOOGLE_NOTIFICATION_KIND = 'google.rtdn';
 export type GoogleRejectionCode = 'malformed_notification' | 'unknown_package';
 
 export class GoogleRejection extends Error {
-  constructor(
-    readonly code: GoogleRejectionCode,
-    message: string,
-  ) {
+  readonly code: GoogleRejectionCode;
+
+  constructor(code: GoogleRejectionCode, message: string) {
     super(message);
+    this.code = code;
     this.name = 'GoogleRejection';
   }
 }

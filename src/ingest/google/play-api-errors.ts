@@ -7,19 +7,26 @@ import { gaxios } from 'google-auth-library';
  * subclasses name it.
  */
 export class PlayDeveloperApiError extends Error {
+  /** Absent when no answer came (network, timeout). */
+  readonly httpStatus: number | undefined;
+  /**
+   * Google's reason, e.g. `invalid`, `purchaseTokenNoLongerValid`, `invalidPurchaseState`,
+   * `permissionDenied`, or the token endpoint's `invalid_grant`.
+   */
+  readonly reason: string | undefined;
+  readonly retryable: boolean;
+
   constructor(
     message: string,
-    /** Absent when no answer came (network, timeout). */
-    readonly httpStatus: number | undefined,
-    /**
-     * Google's reason, e.g. `invalid`, `purchaseTokenNoLongerValid`, `invalidPurchaseState`,
-     * `permissionDenied`, or the token endpoint's `invalid_grant`.
-     */
-    readonly reason: string | undefined,
-    readonly retryable: boolean,
+    httpStatus: number | undefined,
+    reason: string | undefined,
+    retryable: boolean,
     options?: ErrorOptions,
   ) {
     super(message, options);
+    this.httpStatus = httpStatus;
+    this.reason = reason;
+    this.retryable = retryable;
     this.name = new.target.name;
   }
 }

@@ -52,7 +52,11 @@ interface Connection {
 export class PlayDeveloperApi {
   private connection: Promise<Connection> | undefined;
 
-  constructor(private readonly options: PlayDeveloperApiOptions) {}
+  private readonly options: PlayDeveloperApiOptions;
+
+  constructor(options: PlayDeveloperApiOptions) {
+    this.options = options;
+  }
 
   /** purchases.subscriptionsv2.get: the subscription's state now, whichever product it is. */
   getSubscription(packageName: string, purchaseToken: string): Promise<SubscriptionPurchaseV2> {

@@ -348,11 +348,13 @@ export type VoidedPurchase = z.output<typeof voidedPurchaseSchema>;
 
 /** A Google document that does not have the shape Google documents. Names every problem. */
 export class MalformedPlayDocument extends Error {
-  constructor(
-    readonly document: string,
-    readonly problems: readonly string[],
-  ) {
+  readonly document: string;
+  readonly problems: readonly string[];
+
+  constructor(document: string, problems: readonly string[]) {
     super(`Not a valid ${document}: ${problems.join('; ')}`);
+    this.document = document;
+    this.problems = problems;
     this.name = 'MalformedPlayDocument';
   }
 }

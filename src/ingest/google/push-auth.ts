@@ -17,11 +17,11 @@ export type PushRejectionCode =
   'push_unauthenticated' | 'push_token_expired' | 'push_token_invalid' | 'push_wrong_sender';
 
 export class PushRejected extends Error {
-  constructor(
-    readonly code: PushRejectionCode,
-    message: string,
-  ) {
+  readonly code: PushRejectionCode;
+
+  constructor(code: PushRejectionCode, message: string) {
     super(message);
+    this.code = code;
     this.name = 'PushRejected';
   }
 }
@@ -35,7 +35,10 @@ export class PushRejected extends Error {
 export class PushAuthenticator {
   private readonly keys: JWTVerifyGetKey;
 
-  constructor(private readonly settings: PushAuthSettings) {
+  private readonly settings: PushAuthSettings;
+
+  constructor(settings: PushAuthSettings) {
+    this.settings = settings;
     this.keys = createRemoteJWKSet(new URL(settings.jwksUrl));
   }
 

@@ -65,7 +65,10 @@ export class VoidedPurchasesPoll {
   private readonly job: PeriodicJob;
   private readonly packageNames: readonly string[];
 
-  constructor(private readonly options: VoidedPollOptions) {
+  private readonly options: VoidedPollOptions;
+
+  constructor(options: VoidedPollOptions) {
+    this.options = options;
     this.packageNames = [...new Set(options.apps.flatMap((app) => app.playStore?.packageName ?? []))];
     this.job = new PeriodicJob('voided purchases poll', options.intervalMs, () => this.pollOnce(), options.logger);
   }

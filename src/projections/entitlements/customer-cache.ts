@@ -43,7 +43,11 @@ export class CustomerCache {
   /** Customers to read in the next batch, with who waits for each. */
   private nextBatch: Map<string, Waiter[]> | undefined;
 
-  constructor(private readonly options: CustomerCacheOptions) {}
+  private readonly options: CustomerCacheOptions;
+
+  constructor(options: CustomerCacheOptions) {
+    this.options = options;
+  }
 
   /** The same array for as long as the customer stays cached: callers may memoize on it. */
   async purchasesOf(appUserId: string): Promise<readonly CustomerPurchase[]> {

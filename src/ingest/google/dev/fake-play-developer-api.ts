@@ -160,11 +160,13 @@ const INJECTED: Record<number, ReturnType<typeof googleError>> = {
 
 /** An answer; thrown to cut a request short (unknown token, bad credentials). */
 class Reply extends Error {
-  constructor(
-    readonly status: number,
-    readonly body?: object,
-  ) {
+  readonly status: number;
+  readonly body?: object;
+
+  constructor(status: number, body?: object) {
     super(`HTTP ${status}`);
+    this.status = status;
+    this.body = body;
   }
 }
 
