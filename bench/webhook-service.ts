@@ -38,10 +38,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const log = openSync(logFile, 'w');
   const child = spawn(
     process.execPath,
-    [
-      ...(options.cpuProfile ? ['--cpu-prof', '--cpu-prof-dir', options.workDir] : []),
-      'src/main.ts',
-    ],
+    [...(options.cpuProfile ? ['--cpu-prof', '--cpu-prof-dir', options.workDir] : []), 'src/main.ts'],
     {
       cwd: REPO,
       stdio: ['ignore', log, log],

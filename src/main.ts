@@ -1,9 +1,10 @@
-import { ConfigError, loadConfig } from './config/config.ts';
+import { ConfigError, loadConfig, type Config } from './config/config.ts';
 import { createLogger } from './observability/logger.ts';
-import { startSubledger } from './runtime/subledger.ts';
+import { startSubledger, type Subledger } from './runtime/subledger.ts';
 
-// `npm start`: run Subledger until SIGINT/SIGTERM.
-let config;
+// `npm start`: run Subledger until a signal (a terminal's Ctrl-C or hang-up, SIGTERM) or an
+// uncaught error, then stop what it started, the embedded PostgreSQL included, and exit.
+let config: Config;
 try {
   config = loadConfig();
 } catch (error) {
@@ -11,18 +12,61 @@ try {
   console.error(error.message);
   process.exit(1);
 }
-const logger = createLogger(config.logLevel);
+const logger = createLogger(config.logLevel, config.logFormat);
+
+/** Past this, the exit goes on without waiting (the embedded PostgreSQL is still told to stop). */
+const STOP_TIMEOUT_MS = 10_000;
+let subledger: Subledger | undefined;
+let exiting = false;
+
+async function stopAndExit(code: number): Promise<void> {
+  exiting = true;
+  setTimeout(() => {
+    logger.error(`not stopped within ${STOP_TIMEOUT_MS / 1000} s: exiting anyway`);
+    process.exit(code || 1);
+  }, STOP_TIMEOUT_MS).unref();
+  await subledger?.stop();
+  process.exit(code);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    // One Ctrl-C under `npm start` arrives twice: from the terminal, and forwarded by npm.
+    if (exiting) return;
+    logger.info({ signal }, 'shutting down');
+    void stopAndExit(0);
+  });
+}
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(event, (error) => {
+    logger.fatal({ err: error }, 'uncaught error: shutting down');
+    if (!exiting) void stopAndExit(1);
+  });
+}
+
 try {
-  const subledger = await startSubledger(config, logger);
+  subledger = await startSubledger(config, logger);
   logger.info({ url: subledger.url, database: config.database.kind }, 'Subledger is running');
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, async () => {
-      logger.info({ signal }, 'shutting down');
-      await subledger.stop();
-      process.exit(0);
-    });
-  }
 } catch (error) {
-  logger.fatal({ err: error }, 'Subledger could not start');
+  // startSubledger stopped what it had started.
+  const known = startFailure(error, config);
+  if (known) logger.fatal(known);
+  else logger.fatal({ err: error }, 'Subledger could not start');
   process.exit(1);
+}
+
+/** What to do about a start-up failure the user can fix: one line, naming the setting. */
+function startFailure(error: unknown, { http }: Config): string | undefined {
+  const { code, syscall } = (error ?? {}) as NodeJS.ErrnoException;
+  if (syscall !== 'listen') return undefined;
+  switch (code) {
+    case 'EADDRINUSE':
+      return `port ${http.port} is in use: set PORT to another port`;
+    case 'EACCES':
+      return `port ${http.port} needs privileges this process does not have: set PORT to 1024 or above`;
+    case 'EADDRNOTAVAIL':
+      return `${http.host} is not an address of this machine: set HOST to one that is`;
+    default:
+      return undefined;
+  }
 }

@@ -1,12 +1,14 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import rateLimit, { type RateLimitPluginOptions } from '@fastify/rate-limit';
-import { createHash } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { installProblemHandlers } from './problems.ts';
+import { clientErrorHandler, frameworkErrors, installProblemHandlers } from './problems.ts';
+import { installRequestHygiene, WITH_BODY } from './request-hygiene.ts';
+import { adminAccess, guardOf, identify } from './authorization.ts';
+import type { Authenticator } from '../auth/authenticator.ts';
 import { problems } from './schemas.ts';
 import { appleWebhookRoutes } from './routes/apple-webhook.ts';
 import { googleWebhookRoutes, type GoogleWebhookDeps } from './routes/google-webhook.ts';
@@ -23,6 +25,10 @@ import { healthRoutes, type Readiness } from './routes/health.ts';
 import { consoleRoutes } from './routes/console.ts';
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The authenticator the route's guard asks (set from its hooks when it is added). */
+    guard?: Authenticator;
+  }
   interface FastifyInstance {
     registeredRoutes: readonly { readonly method: string; readonly url: string; readonly hidden: boolean }[];
   }
@@ -31,8 +37,16 @@ declare module 'fastify' {
 export interface ApiDependencies {
   readonly logger: Logger;
   readonly metrics?: Metrics;
-  /** Requests per minute per client (credential, else address) on public routes; 0: no limit. */
+  /** Requests per minute per client (verified identity, else address) on public routes; 0: no limit. */
   readonly rateLimitPerMinute?: number;
+  /** Which proxies' `X-Forwarded-For` to believe for the client's address (fastify's `trustProxy`). */
+  readonly trustProxy?: boolean | readonly string[];
+  /** How long a client has to send its whole request, headers and body. */
+  readonly requestTimeoutMs?: number;
+  /** Who may read /metrics and /ready's details: admin API keys (`protected`), or anyone. */
+  readonly operatorRoutes?: 'protected' | 'public';
+  /** Verifies credentials for the operator routes (admin API keys). */
+  readonly authenticator?: Authenticator;
   readonly readiness: () => Promise<Readiness>;
   /** The App Store webhook, when the service ingests App Store notifications. */
   readonly apple?: Parameters<typeof appleWebhookRoutes>[1];
@@ -57,19 +71,40 @@ export interface ApiDependencies {
  * `/openapi.json` (browsable at `/docs`): the API contract.
  */
 export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> {
+  const requestTimeoutMs = deps.requestTimeoutMs ?? 30_000;
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: 256 * 1024,
     // Room for the longest ids the schemas allow (256 characters), percent-encoded: the
     // schemas, not the router, say what is too long, with a problem document.
     routerOptions: { maxParamLength: 1024 },
+    // A client that declares a body and sends it slowly, or never, holds a connection:
+    // Node's default is five minutes. The stores' webhooks and apps send within seconds.
+    requestTimeout: requestTimeoutMs,
+    http: {
+      // Node enforces the request timeout only when the headers' own is no longer.
+      headersTimeout: requestTimeoutMs,
+      // Node looks for requests past their time every 30 s by default.
+      connectionsCheckingInterval: Math.min(5_000, requestTimeoutMs),
+    },
+    trustProxy: typeof deps.trustProxy === 'object' ? [...deps.trustProxy] : (deps.trustProxy ?? false),
+    frameworkErrors,
+    clientErrorHandler,
   });
+  installRequestHygiene(app);
   // Every route, as registered: the contract test checks each is in the OpenAPI document.
   const routes: { method: string; url: string; hidden: boolean }[] = [];
   app.decorate('registeredRoutes', routes);
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {
       routes.push({ method, url: route.url, hidden: Boolean(route.schema?.hide) || route.url.startsWith('/docs') });
+    }
+    // The rate limit runs first, before the route's guard (so refused credentials count too),
+    // and asks the same authenticator the guard does, once per request.
+    if (deps.rateLimitPerMinute && isLimited(route.url)) {
+      const guard = guardOf(route.onRequest);
+      if (guard) route.config = { ...route.config, guard };
+      route.onRequest = [app.rateLimit(), ...[route.onRequest ?? []].flat()];
     }
     if (route.schema && !route.schema.hide) {
       route.schema.response = {
@@ -82,6 +117,8 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   app.setSerializerCompiler(serializerCompiler);
   installProblemHandlers(app);
   if (deps.rateLimitPerMinute) await app.register(rateLimit, rateLimitOptions(deps.rateLimitPerMinute));
+  const operatorOnly =
+    deps.operatorRoutes === 'public' || !deps.authenticator ? undefined : adminAccess(deps.authenticator);
   await app.register(swagger, {
     openapi: {
       info: { title: 'Subledger', version: '0.1.0', description: 'Subscriptions and entitlements for mobile apps' },
@@ -106,7 +143,11 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  await app.register(healthRoutes, { readiness: deps.readiness });
+  await app.register(healthRoutes, {
+    readiness: deps.readiness,
+    ...(deps.authenticator && { authenticator: deps.authenticator }),
+    detailsForAll: !operatorOnly,
+  });
   const metrics = deps.metrics;
   if (metrics) {
     app.addHook('onResponse', async (request, reply) => {
@@ -115,8 +156,17 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
         reply.elapsedTime / 1000,
       );
     });
-    app.get('/metrics', { schema: { description: 'Prometheus metrics', produces: ['text/plain'] } }, async (_, reply) =>
-      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+    app.get(
+      '/metrics',
+      {
+        ...(operatorOnly && { onRequest: operatorOnly }),
+        schema: {
+          description: 'Prometheus metrics (for an admin API key unless OPERATOR_ROUTES=public)',
+          produces: ['text/plain'],
+          ...(operatorOnly && { security: [{ bearer: [] }], response: problems(401, 403) }),
+        },
+      },
+      async (_, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
     );
   }
   if (deps.apple) await app.register(appleWebhookRoutes, deps.apple);
@@ -135,9 +185,6 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   return app;
 }
 
-/** Methods whose requests fastify reads a body of (and may refuse as too large or of an unknown type). */
-const WITH_BODY = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
-
 /**
  * The problems any route can answer besides its own, written into its schema so that
  * the contract says so: 400 when the request has parts to validate, 413 and 415 where
@@ -147,28 +194,34 @@ function commonProblems(route: RouteOptions, rateLimited: boolean) {
   const methods = [route.method].flat();
   const readsBody = methods.some((m) => WITH_BODY.has(m));
   const validates = readsBody || Boolean(route.schema?.params || route.schema?.querystring || route.schema?.body);
-  const limited = rateLimited && !UNLIMITED.some((prefix) => route.url.startsWith(prefix));
+  const limited = rateLimited && isLimited(route.url);
   return problems(...(validates ? [400] : []), ...(readsBody ? [413, 415] : []), ...(limited ? [429] : []), 500);
 }
 
 /** Not limited: the stores' webhooks (they retry, and must not be turned away) and the operators' probes. */
-const UNLIMITED = ['/v1/webhooks/', '/health', '/ready', '/metrics'];
+const UNLIMITED = ['/v1/webhooks/', '/health', '/ready', '/metrics', '/docs', '/openapi.json'];
+const isLimited = (url: string) => !UNLIMITED.some((prefix) => url.startsWith(prefix));
 
 /**
- * Per client: the credential it sends (hashed, so no secret sits in the limiter's
- * memory), else its address. Over the limit: 429 `rate_limited` with Retry-After.
+ * Per client: who it proved to be on routes that check, else its address (behind a
+ * trusted proxy, the address the proxy saw). A credential that fails counts against
+ * the address, so sending a new made-up one each time buys nothing. Over the limit:
+ * 429 `rate_limited` with Retry-After.
  */
 function rateLimitOptions(perMinute: number): RateLimitPluginOptions {
   return {
     max: perMinute,
     timeWindow: 60_000,
-    keyGenerator: (request) => {
-      const credential = request.headers.authorization;
-      return credential
-        ? `credential:${createHash('sha256').update(credential).digest('base64url')}`
-        : `ip:${request.ip}`;
+    keyGenerator: async (request) => {
+      const authenticator = request.routeOptions.config.guard;
+      if (authenticator) {
+        const caller = await identify(authenticator, request).catch(() => undefined);
+        if (caller) return caller.kind === 'server' ? `key:${caller.keyId}` : `user:${caller.appUserId}`;
+      }
+      return `ip:${request.ip}`;
     },
-    allowList: (request) => UNLIMITED.some((prefix) => request.url.startsWith(prefix)),
+    // Placed on each limited route by hand (see onRoute), first among its hooks.
+    global: false,
     errorResponseBuilder: (_request, context) => ({
       statusCode: 429,
       message: `More than ${context.max} requests a minute; try again in ${context.after}`,

@@ -1,6 +1,6 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AuthenticationFailed, type Authenticator, type Caller } from '../auth/authenticator.ts';
-import { sendProblem } from './problems.ts';
+import type { FastifyRequest } from 'fastify';
+import type { Authenticator, Caller } from '../auth/authenticator.ts';
+import { Refusal } from '../domain/refusal.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -17,19 +17,37 @@ declare module 'fastify' {
 type Rule = (caller: Caller, request: FastifyRequest) => string | undefined;
 
 function guard(authenticator: Authenticator, rule: Rule) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    let caller: Caller;
-    try {
-      caller = await authenticator.authenticate(request.headers.authorization);
-    } catch (error) {
-      if (!(error instanceof AuthenticationFailed)) throw error;
-      reply.header('www-authenticate', 'Bearer');
-      return sendProblem(reply, 401, error.code, error.message);
-    }
+  const hook = async (request: FastifyRequest) => {
+    const caller = await identify(authenticator, request);
     const refusal = rule(caller, request);
-    if (refusal) return sendProblem(reply, 403, 'forbidden', refusal);
+    if (refusal) throw new Refusal('forbidden', 'forbidden', refusal);
     request.caller = caller;
   };
+  return Object.assign(hook, { [GUARDED]: authenticator });
+}
+
+/** Marks a guard hook with the authenticator it asks: the rate limit asks the same one first. */
+const GUARDED = Symbol('guarded by');
+
+/** The authenticator a route's guard asks, if the route has one. */
+export function guardOf(hooks: unknown): Authenticator | undefined {
+  for (const hook of [hooks].flat()) {
+    const authenticator = (hook as { [GUARDED]?: Authenticator } | undefined)?.[GUARDED];
+    if (authenticator) return authenticator;
+  }
+  return undefined;
+}
+
+const identities = new WeakMap<FastifyRequest, Promise<Caller>>();
+
+/** Who the request proves to be, asked once per request (the rate limit and the guard both need it). */
+export function identify(authenticator: Authenticator, request: FastifyRequest): Promise<Caller> {
+  let identity = identities.get(request);
+  if (!identity) {
+    identity = authenticator.authenticate(request.headers.authorization);
+    identities.set(request, identity);
+  }
+  return identity;
 }
 
 /** Routes about one customer (`:appUserId`): the app user themself, or a server with an API key. */

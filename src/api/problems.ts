@@ -1,4 +1,23 @@
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Refusal, type RefusalKind } from '../domain/refusal.ts';
+import { isDatabaseUnavailable } from '../db/unavailable.ts';
+
+/** The one table from a refusal's kind to its HTTP status. */
+export const STATUS_OF_KIND: Readonly<Record<RefusalKind, number>> = {
+  malformed: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  unsupported_media_type: 415,
+  invalid: 422,
+  bad_gateway: 502,
+  unavailable: 503,
+};
+
+/** How long a client should wait before asking again after a 503 of ours. */
+const RETRY_AFTER_SECONDS = 5;
 
 /**
  * Errors as RFC 9457 problem details (`application/problem+json`), with a stable,
@@ -11,8 +30,10 @@ export function sendProblem(
   code: string,
   detail: string,
   /** RFC 9457 extension members, e.g. the public part of locked content. */
-  extensions: Record<string, unknown> = {},
+  extensions: Readonly<Record<string, unknown>> = {},
 ) {
+  if (status === 401) reply.header('www-authenticate', 'Bearer');
+  if (status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
   return reply
     .code(status)
     .type('application/problem+json')
@@ -26,23 +47,120 @@ export function sendProblem(
     });
 }
 
-/** Fastify's own failures (unparsable JSON, a body over the limit) and anything unexpected. */
-export function installProblemHandlers(app: FastifyInstance): void {
+/** A refusal, answered with its kind's status. */
+export function sendRefusal(reply: FastifyReply, refusal: Refusal) {
+  return sendProblem(reply, STATUS_OF_KIND[refusal.kind], refusal.code, refusal.message, refusal.extensions);
+}
+
+/** Fastify's own 4xx errors, by code, as our problem codes; others keep `malformed_request`. */
+const FASTIFY_PROBLEMS: Readonly<Record<string, { status: number; code: string; detail?: string }>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    status: 413,
+    code: 'body_too_large',
+    detail: 'The request body is larger than this endpoint accepts',
+  },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    status: 415,
+    code: 'unsupported_media_type',
+    detail: 'Send the body as application/json',
+  },
+  FST_ERR_BAD_URL: { status: 400, code: 'malformed_url', detail: 'The URL is not valid percent-encoded UTF-8' },
+};
+
+/**
+ * Every answer that is not a success is a problem document: refusals, fastify's own
+ * failures (unparsable JSON, a body over the limit, a URL that is not UTF-8), the
+ * database being away (503, logged once per outage), and faults of ours (500, logged
+ * with their stack).
+ */
+export function installProblemHandlers(app: FastifyInstance, outage = new DatabaseOutageLog()): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return sendProblem(reply, 413, 'body_too_large', 'The request body is larger than this endpoint accepts');
+    if (error instanceof Refusal) {
+      request.log.debug({ code: error.code, kind: error.kind }, 'request refused');
+      return sendRefusal(reply, error);
     }
+    const known = error.code ? FASTIFY_PROBLEMS[error.code] : undefined;
+    if (known) return sendProblem(reply, known.status, known.code, known.detail ?? error.message);
     if (error.statusCode === 429) return sendProblem(reply, 429, 'rate_limited', error.message);
-    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      return sendProblem(reply, 415, 'unsupported_media_type', 'Send the body as application/json');
-    }
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       return sendProblem(reply, error.statusCode, 'malformed_request', error.message);
+    }
+    if (isDatabaseUnavailable(error)) {
+      outage.failed(request, error);
+      return sendProblem(reply, 503, 'database_unavailable', 'The database cannot be reached; try again shortly');
     }
     request.log.error({ err: error }, 'request failed');
     return sendProblem(reply, 500, 'internal_error', 'Something went wrong on our side; it is logged');
   });
+  app.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode < 500) outage.succeeded(request);
+  });
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, 404, 'not_found', `No route ${request.method} ${request.url}`),
+    sendProblem(reply, 404, 'not_found', `No route ${request.method} ${request.url.slice(0, 200)}`),
   );
 }
+
+/** Logs a database outage once, when requests start failing for it, and once when they stop. */
+export class DatabaseOutageLog {
+  private down = false;
+
+  failed(request: FastifyRequest, error: Error): void {
+    if (this.down) return;
+    this.down = true;
+    request.log.error({ err: { message: error.message } }, 'the database cannot be reached: answering 503');
+  }
+
+  succeeded(request: FastifyRequest): void {
+    if (!this.down || !request.routeOptions.url) return;
+    this.down = false;
+    request.log.warn('the database answers again');
+  }
+}
+
+/** Fastify's router: a URL it cannot decode is a problem document too, not fastify's own JSON. */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const known = error.code ? FASTIFY_PROBLEMS[error.code] : undefined;
+  return sendProblem(reply, known?.status ?? 400, known?.code ?? 'malformed_request', known?.detail ?? error.message);
+}
+
+const CLIENT_ERRORS: Readonly<Record<string, { status: number; code: string; detail: string }>> = {
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    code: 'headers_too_large',
+    detail: 'The request line and headers are larger than this server accepts',
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'request_timeout', detail: 'The request was not received in time' },
+};
+
+/**
+ * Node's HTTP parser refuses a request before fastify sees it (a URL or headers over
+ * its limit, a request that never finishes): answer with a problem document and close.
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const known = (error.code && CLIENT_ERRORS[error.code]) || {
+    status: 400,
+    code: 'malformed_request',
+    detail: 'The request is not valid HTTP',
+  };
+  const body = JSON.stringify({
+    type: `https://subledger.dev/problems/${known.code}`,
+    title: known.code.replaceAll('_', ' '),
+    status: known.status,
+    code: known.code,
+    detail: known.detail,
+  });
+  socket.end(
+    `HTTP/1.1 ${known.status} ${STATUS_TEXT[known.status] ?? 'Bad Request'}\r\n` +
+      `content-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+};

@@ -2,6 +2,7 @@ import { createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JWTVerifyGetKey 
 import { LRUCache } from 'lru-cache';
 import { API_KEY_PREFIX, type ApiKeyRole, type ApiKeys } from './api-keys.ts';
 import { DEV_ISSUER, type DevTokens } from './dev-tokens.ts';
+import { Refusal } from '../domain/refusal.ts';
 
 /** Who is calling: an app user (signed in with the app's identity provider), or a server with an API key. */
 export type Caller =
@@ -10,13 +11,9 @@ export type Caller =
 
 export type AuthenticationFailureCode = 'unauthenticated' | 'token_expired' | 'token_invalid';
 
-export class AuthenticationFailed extends Error {
-  readonly code: AuthenticationFailureCode;
-
+export class AuthenticationFailed extends Refusal<AuthenticationFailureCode> {
   constructor(code: AuthenticationFailureCode, message: string) {
-    super(message);
-    this.code = code;
-    this.name = 'AuthenticationFailed';
+    super('unauthenticated', code, message);
   }
 }
 
@@ -36,6 +33,8 @@ export class Authenticator {
   private readonly jwks: JWTVerifyGetKey | undefined;
   /** Live API keys seen lately, so a hot client costs no query: a revocation bites within `apiKeyCacheMs`. */
   private readonly servers: LRUCache<string, Caller> | undefined;
+  /** API keys found to be unknown or revoked, for as long as known ones are remembered. */
+  private readonly unknownKeys: LRUCache<string, true> | undefined;
   /**
    * App users' access tokens already verified, until they expire: a signature is
    * checked once per token, not once per request (a JWT stays valid until `exp`
@@ -58,6 +57,7 @@ export class Authenticator {
     this.identityProvider = identityProvider;
     this.devTokens = devTokens;
     this.servers = apiKeyCacheMs > 0 ? new LRUCache({ max: 10_000, ttl: apiKeyCacheMs }) : undefined;
+    this.unknownKeys = apiKeyCacheMs > 0 ? new LRUCache({ max: 10_000, ttl: apiKeyCacheMs }) : undefined;
     this.jwks = identityProvider && createRemoteJWKSet(new URL(identityProvider.jwksUrl));
   }
 
@@ -67,8 +67,12 @@ export class Authenticator {
     if (token.startsWith(API_KEY_PREFIX)) {
       let caller = this.servers?.get(token);
       if (!caller) {
-        const key = await this.apiKeys.find(token);
-        if (!key) throw new AuthenticationFailed('token_invalid', 'Unknown or revoked API key');
+        // Unknown keys are remembered too: guessing keys must not cost a query each.
+        const key = this.unknownKeys?.has(token) ? undefined : await this.apiKeys.find(token);
+        if (!key) {
+          this.unknownKeys?.set(token, true);
+          throw new AuthenticationFailed('token_invalid', 'Unknown or revoked API key');
+        }
         caller = { kind: 'server', keyId: key.keyId, name: key.name, role: key.role };
         this.servers?.set(token, caller);
       }

@@ -2,10 +2,9 @@ import { randomInt } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadCatalog } from '../config/catalog-file.ts';
-import { loadConfig } from '../config/config.ts';
-import { createAppleTestCa, importAppleTestSigner, type AppleTestSigner } from '../ingest/apple/test-signer.ts';
-import { signNotification } from '../ingest/apple/test-notifications.ts';
+import type { AppleTestSigner } from '../ingest/apple/test-signer.ts';
+import { catalogOf } from './catalog.ts';
+import { lines, type CliIo } from './io.ts';
 
 /**
  * `subledger apple-dev`: play the App Store on a laptop. A local test CA (with Apple's
@@ -39,7 +38,8 @@ const SANDBOX_PERIOD_MS: Record<string, number> = {
   P1Y: 60 * 60_000,
 };
 
-export function registerAppleDevCommands(program: Command): void {
+export function registerAppleDevCommands(program: Command, io: CliIo): void {
+  const { out } = lines(io);
   const dev = program
     .command('apple-dev')
     .description('Act as the App Store locally: a test CA, signed notifications, posted to a running Subledger')
@@ -52,12 +52,13 @@ export function registerAppleDevCommands(program: Command): void {
     .action(async () => {
       const { dir } = dev.opts<{ dir: string }>();
       await mkdir(dir, { recursive: true });
+      const { createAppleTestCa } = await import('../ingest/apple/test-signer.ts');
       const ca = await createAppleTestCa({ name: 'Subledger apple-dev' });
       await writeFile(path.join(dir, 'root.pem'), ca.rootPem);
       await writeFile(path.join(dir, 'signer.json'), JSON.stringify(await ca.signer.export()), { mode: 0o600 });
       await saveState(dir, { purchases: {} });
-      console.log(`Test CA written to ${dir}. Start Subledger trusting it (and Apple's root):`);
-      console.log(`  APPLE_TRUSTED_ROOTS=certs/apple/AppleRootCA-G3.cer,${path.join(dir, 'root.pem')} npm start`);
+      out(`Test CA written to ${dir}. Start Subledger trusting it (and Apple's root):`);
+      out(`  APPLE_TRUSTED_ROOTS=certs/apple/AppleRootCA-G3.cer,${path.join(dir, 'root.pem')} npm start`);
     });
 
   dev
@@ -66,7 +67,7 @@ export function registerAppleDevCommands(program: Command): void {
     .requiredOption('--user <appUserId>', 'the app user (sent as the appAccountToken)')
     .option('--product <productId>', 'our catalog product id', 'premium_monthly')
     .action(async (options: { user: string; product: string }) => {
-      const { app, product } = await catalogProduct(options.product);
+      const { app, product } = await catalogProduct(io, options.product);
       const subscription = product.type === 'auto_renewable';
       const originalTransactionId = String(2_000_000_000_000_000 + randomInt(1e9));
       const purchase: DevPurchase = {
@@ -126,7 +127,7 @@ export function registerAppleDevCommands(program: Command): void {
     .action(async () => {
       const { purchases } = await loadState(dev.opts<{ dir: string }>().dir);
       for (const [id, p] of Object.entries(purchases)) {
-        console.log(`${id}\t${p.appUserId}\t${p.productId}\t${p.periods.length} period(s)`);
+        out(`${id}\t${p.appUserId}\t${p.productId}\t${p.periods.length} period(s)`);
       }
     });
 
@@ -138,6 +139,7 @@ export function registerAppleDevCommands(program: Command): void {
   ): Promise<void> {
     const { dir, url } = dev.opts<{ dir: string; url: string }>();
     const signer = await loadSigner(dir);
+    const { signNotification } = await import('../ingest/apple/test-notifications.ts');
     // The transaction the notification is about: the latest period, unless told which.
     const n = options.period ?? purchase.periods.length - 1;
     const periodStart = purchase.periods[n]!;
@@ -169,7 +171,7 @@ export function registerAppleDevCommands(program: Command): void {
     if (!response.ok) throw new Error(`Subledger answered ${response.status}: ${answer}`);
     const state = await loadState(dir);
     await saveState(dir, { purchases: { ...state.purchases, [originalTransactionId]: purchase } });
-    console.log(`${type}${options.subtype ? `/${options.subtype}` : ''} for ${originalTransactionId}: ${answer}`);
+    out(`${type}${options.subtype ? `/${options.subtype}` : ''} for ${originalTransactionId}: ${answer}`);
   }
 
   async function existing(originalTransactionId: string): Promise<DevPurchase> {
@@ -179,8 +181,8 @@ export function registerAppleDevCommands(program: Command): void {
   }
 }
 
-async function catalogProduct(productId: string) {
-  const catalog = await loadCatalog(loadConfig().catalogPath);
+async function catalogProduct(io: CliIo, productId: string) {
+  const catalog = await catalogOf(io);
   const product = catalog.products.find((p) => p.id === productId);
   const app = catalog.apps.find((a) => a.id === product?.appId);
   if (!product?.storeProductIds.app_store || !app?.appStore) {
@@ -190,6 +192,7 @@ async function catalogProduct(productId: string) {
 }
 
 async function loadSigner(dir: string): Promise<AppleTestSigner> {
+  const { importAppleTestSigner } = await import('../ingest/apple/test-signer.ts');
   try {
     return await importAppleTestSigner(JSON.parse(await readFile(path.join(dir, 'signer.json'), 'utf8')));
   } catch {

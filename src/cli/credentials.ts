@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { API_KEY_ROLES, ApiKeys, type ApiKeyRole } from '../auth/api-keys.ts';
-import { DevTokens } from '../auth/dev-tokens.ts';
+import { lines, type CliIo } from './io.ts';
 import { withCliServices } from './services.ts';
 
 /** `subledger api-keys`: secret keys for servers (`app-server`) and support tools (`admin`). */
-export function registerApiKeyCommands(program: Command): void {
+export function registerApiKeyCommands(program: Command, io: CliIo): void {
+  const { out, err } = lines(io);
   const keys = program.command('api-keys').description('Create, list and revoke API keys for servers and tools');
 
   keys
@@ -13,13 +14,13 @@ export function registerApiKeyCommands(program: Command): void {
     .requiredOption('--name <name>', 'who or what uses it')
     .option('--role <role>', `one of ${API_KEY_ROLES.join(', ')}`, 'app-server')
     .action((options: { name: string; role: string }) =>
-      withCliServices(async ({ pool }) => {
+      withCliServices(io, async ({ pool }) => {
         if (!API_KEY_ROLES.includes(options.role as ApiKeyRole)) {
           throw new Error(`--role must be one of ${API_KEY_ROLES.join(', ')}`);
         }
         const { key, secret } = await new ApiKeys(pool).create(options.name, options.role as ApiKeyRole);
-        console.log(secret);
-        console.error(`Key ${key.keyId} (${key.role}) for ${key.name}. Keep the secret above; it is not shown again.`);
+        out(secret);
+        err(`Key ${key.keyId} (${key.role}) for ${key.name}. Keep the secret above; it is not shown again.`);
       }),
     );
 
@@ -27,10 +28,10 @@ export function registerApiKeyCommands(program: Command): void {
     .command('list')
     .description('List keys (never their secrets)')
     .action(() =>
-      withCliServices(async ({ pool }) => {
+      withCliServices(io, async ({ pool }) => {
         for (const k of await new ApiKeys(pool).list()) {
           const state = k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'live';
-          console.log(`${k.keyId}\t${k.role}\t${k.name}\t${state}`);
+          out(`${k.keyId}\t${k.role}\t${k.name}\t${state}`);
         }
       }),
     );
@@ -40,25 +41,27 @@ export function registerApiKeyCommands(program: Command): void {
     .argument('<keyId>')
     .description('Revoke a key at once')
     .action((keyId: string) =>
-      withCliServices(async ({ pool }) => {
+      withCliServices(io, async ({ pool }) => {
         if (!(await new ApiKeys(pool).revoke(keyId))) throw new Error(`No live key ${keyId}`);
-        console.log(`Revoked ${keyId}.`);
+        out(`Revoked ${keyId}.`);
       }),
     );
 }
 
 /** `subledger dev-token <appUserId>`: an app-user token for local development (AUTH_DEV_TOKENS=on). */
-export function registerDevTokenCommand(program: Command): void {
+export function registerDevTokenCommand(program: Command, io: CliIo): void {
+  const { out } = lines(io);
   program
     .command('dev-token')
     .description('Mint an app-user access token for local development (needs AUTH_DEV_TOKENS=on)')
     .argument('<appUserId>')
     .option('--expires-in <seconds>', 'lifetime in seconds', '3600')
     .action((appUserId: string, options: { expiresIn: string }) =>
-      withCliServices(async ({ config, pool }) => {
+      withCliServices(io, async ({ config, pool }) => {
         if (!config.devTokens)
           throw new Error('Set AUTH_DEV_TOKENS=on (for the service too) to use development tokens');
-        console.log(await new DevTokens(pool).mint(appUserId, Number(options.expiresIn)));
+        const { DevTokens } = await import('../auth/dev-tokens.ts');
+        out(await new DevTokens(pool).mint(appUserId, Number(options.expiresIn)));
       }),
     );
 }

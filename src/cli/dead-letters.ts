@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { userInfo } from 'node:os';
 import type { DeadLetter } from '../intake/intake-queue.ts';
-import { PostgresIntakeQueue } from '../intake/postgres-intake-queue.ts';
+import { lines, type CliIo } from './io.ts';
 import { withCliServices } from './services.ts';
 import { textTable } from './table.ts';
 
@@ -10,7 +10,8 @@ import { textTable } from './table.ts';
  * and `retry` to put one back in the intake queue once its cause is fixed. A running
  * service's worker picks it up.
  */
-export function registerDeadLetterCommands(program: Command): void {
+export function registerDeadLetterCommands(program: Command, io: CliIo): void {
+  const { out } = lines(io);
   const deadLetters = program
     .command('dead-letters')
     .description('List intake messages that failed for good, or put one back in the queue');
@@ -21,16 +22,17 @@ export function registerDeadLetterCommands(program: Command): void {
     .option('--limit <n>', 'how many at most', '50')
     .option('--json', 'print JSON')
     .action((options: { limit: string; json?: boolean }) =>
-      withCliServices(async ({ pool }) => {
+      withCliServices(io, async ({ pool }) => {
         const limit = Number(options.limit);
         if (!Number.isInteger(limit) || limit < 1) throw new Error('--limit must be a whole number above 0');
+        const { PostgresIntakeQueue } = await import('../intake/postgres-intake-queue.ts');
         const letters = await new PostgresIntakeQueue(pool).deadLetters({ limit });
         if (options.json) {
-          console.log(JSON.stringify(letters, null, 2));
+          out(JSON.stringify(letters, null, 2));
           return;
         }
-        if (letters.length === 0) console.log('No dead letters.');
-        else console.log(table(letters));
+        if (letters.length === 0) out('No dead letters.');
+        else out(table(letters));
       }),
     );
 
@@ -40,15 +42,16 @@ export function registerDeadLetterCommands(program: Command): void {
     .argument('<messageId>', 'as listed')
     .option('--json', 'print JSON')
     .action((messageId: string, options: { json?: boolean }) =>
-      withCliServices(async ({ pool, logger }) => {
+      withCliServices(io, async ({ pool, logger }) => {
         // Message ids are bigints: anything else names no dead letter (and must not reach SQL as one).
         const known = /^\d{1,19}$/.test(messageId) && BigInt(messageId) < 2n ** 63n;
+        const { PostgresIntakeQueue } = await import('../intake/postgres-intake-queue.ts');
         if (!known || !(await new PostgresIntakeQueue(pool).retryDeadLetter(messageId))) {
           throw new Error(`No dead letter ${messageId}`);
         }
-        logger.info({ messageId, staff: operator() }, 'dead letter put back in the intake queue');
-        if (options.json) console.log(JSON.stringify({ messageId, status: 'queued' }));
-        else console.log(`Queued ${messageId} again; a running service processes it.`);
+        logger.info({ messageId, staff: operator(io) }, 'dead letter put back in the intake queue');
+        if (options.json) out(JSON.stringify({ messageId, status: 'queued' }));
+        else out(`Queued ${messageId} again; a running service processes it.`);
       }),
     );
 }
@@ -69,10 +72,10 @@ function table(letters: readonly DeadLetter[]): string {
 }
 
 /** Who ran the command, for the log: the operating-system user. */
-function operator(): string {
+function operator(io: CliIo): string {
   try {
     return userInfo().username;
   } catch {
-    return process.env.USER ?? 'unknown';
+    return io.env.USER ?? 'unknown';
   }
 }

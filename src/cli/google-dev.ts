@@ -3,16 +3,10 @@ import { once } from 'node:events';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadCatalog } from '../config/catalog-file.ts';
-import { loadConfig } from '../config/config.ts';
-import {
-  startFakePlayDeveloperApi,
-  writeTestServiceAccountKey,
-  type FakePlayState,
-} from '../ingest/google/dev/fake-play-developer-api.ts';
-import { loadPushSigner, writePushSignerKey } from '../ingest/google/dev/push-signer.ts';
+import type { FakePlayState } from '../ingest/google/dev/fake-play-developer-api.ts';
 import type { SubscriptionPurchaseV2, VoidedPurchase } from '../ingest/google/play-developer-api.ts';
-import { pushBody } from '../ingest/google/test-push.ts';
+import { catalogOf } from './catalog.ts';
+import { lines, type CliIo } from './io.ts';
 
 /**
  * `subledger google-dev`: play Google Play on a laptop. `serve` runs a fake Play Developer
@@ -53,7 +47,8 @@ interface DevOptions {
   readonly port: string;
 }
 
-export function registerGoogleDevCommands(program: Command): void {
+export function registerGoogleDevCommands(program: Command, io: CliIo): void {
+  const { out } = lines(io);
   const dev = program
     .command('google-dev')
     .description('Act as Google Play locally: a fake Play Developer API, signed pushes to a running Subledger')
@@ -90,6 +85,10 @@ export function registerGoogleDevCommands(program: Command): void {
       // Every URL init writes or prints names --port (the keys already there do not count).
       const googleUrl = `http://127.0.0.1:${port}/`;
       await mkdir(dir, { recursive: true });
+      const [{ writePushSignerKey }, { writeTestServiceAccountKey }] = await Promise.all([
+        import('../ingest/google/dev/push-signer.ts'),
+        import('../ingest/google/dev/fake-play-developer-api.ts'),
+      ]);
       await writePushSignerKey(path.join(dir, PUSH_SIGNER_FILE));
       const key = await writeTestServiceAccountKey({
         dir,
@@ -98,9 +97,9 @@ export function registerGoogleDevCommands(program: Command): void {
         fileName: SERVICE_ACCOUNT_FILE,
       });
       const dirOption = dir === DEFAULT_DIR ? '' : ` --dir ${dir}`;
-      console.log(`Keys written to ${dir}. Run the fake Google:`);
-      console.log(`  npx subledger google-dev serve --port ${port}${dirOption}`);
-      console.log('Start Subledger with this environment:');
+      out(`Keys written to ${dir}. Run the fake Google:`);
+      out(`  npx subledger google-dev serve --port ${port}${dirOption}`);
+      out('Start Subledger with this environment:');
       const env = {
         GOOGLE_PUSH_AUDIENCE: PUSH_AUDIENCE,
         GOOGLE_PUSH_SERVICE_ACCOUNT: PUSH_SERVICE_ACCOUNT,
@@ -108,8 +107,8 @@ export function registerGoogleDevCommands(program: Command): void {
         GOOGLE_SERVICE_ACCOUNT_KEY_FILE: key.keyFile,
         GOOGLE_PLAY_API_URL: googleUrl,
       };
-      for (const [name, value] of Object.entries(env)) console.log(`  ${name}=${value} \\`);
-      console.log('  npm start');
+      for (const [name, value] of Object.entries(env)) out(`  ${name}=${value} \\`);
+      out('  npm start');
     });
 
   dev
@@ -119,7 +118,8 @@ export function registerGoogleDevCommands(program: Command): void {
       const { dir } = options();
       const signer = await loadSigner(dir);
       const account = await loadServiceAccount(dir);
-      const packageName = await playPackageName();
+      const packageName = await playPackageName(io);
+      const { startFakePlayDeveloperApi } = await import('../ingest/google/dev/fake-play-developer-api.ts');
       const fake = await startFakePlayDeveloperApi({
         packageName,
         port: Number(new URL(await googleUrl()).port),
@@ -128,8 +128,14 @@ export function registerGoogleDevCommands(program: Command): void {
         devEndpoints: true,
       });
       fake.trustServiceAccount(account.client_email, createPublicKey(account.private_key));
-      console.log(`Fake Google Play for ${packageName} at ${fake.rootUrl}; Ctrl-C stops it.`);
-      await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
+      out(`Fake Google Play for ${packageName} at ${fake.rootUrl}; Ctrl-C stops it.`);
+      // Both listeners go once either signal came: a later Ctrl-C ends the process as usual.
+      const stopped = new AbortController();
+      await Promise.race([
+        once(process, 'SIGINT', { signal: stopped.signal }),
+        once(process, 'SIGTERM', { signal: stopped.signal }),
+      ]);
+      stopped.abort();
       await fake.close();
     });
 
@@ -139,7 +145,7 @@ export function registerGoogleDevCommands(program: Command): void {
     .argument('<appUserId>', 'the app user (sent as the obfuscatedExternalAccountId)')
     .option('--product <productId>', 'our catalog product id, a subscription', 'premium_monthly')
     .action(async (appUserId: string, { product: productId }: { product: string }) => {
-      const { storeProductId, periodMs } = await subscriptionProduct({ productId });
+      const { storeProductId, periodMs } = await subscriptionProduct(io, { productId });
       const purchaseToken = `google-dev.${randomBytes(24).toString('base64url')}`;
       const orderId = `GPA.${randomInt(1000, 10_000)}-${randomInt(1000, 10_000)}-${randomInt(1000, 10_000)}-${randomInt(10_000, 100_000)}`;
       const now = Date.now();
@@ -170,7 +176,7 @@ export function registerGoogleDevCommands(program: Command): void {
     .action(async (purchaseToken: string) => {
       const subscription = await existing(purchaseToken);
       const item = subscription.lineItems![0]!;
-      const { periodMs } = await subscriptionProduct({ storeProductId: item.productId! });
+      const { periodMs } = await subscriptionProduct(io, { storeProductId: item.productId! });
       // Google numbers renewal orders after the first: GPA.1234-…..0, ..1, …
       const [first, renewal] = item.latestSuccessfulOrderId!.split('..');
       const orderId = `${first}..${renewal === undefined ? 0 : Number(renewal) + 1}`;
@@ -247,7 +253,7 @@ export function registerGoogleDevCommands(program: Command): void {
       for (const [token, s] of Object.entries((await state()).subscriptions)) {
         const item = s.lineItems?.[0];
         const user = s.externalAccountIdentifiers?.obfuscatedExternalAccountId ?? '-';
-        console.log(`${token}\t${user}\t${item?.productId}\t${s.subscriptionState}\tuntil ${item?.expiryTime}`);
+        out(`${token}\t${user}\t${item?.productId}\t${s.subscriptionState}\tuntil ${item?.expiryTime}`);
       }
     });
 
@@ -293,6 +299,7 @@ export function registerGoogleDevCommands(program: Command): void {
     const { dir, url } = options();
     const signer = await loadSigner(dir);
     const { packageName } = await state();
+    const { pushBody } = await import('../ingest/google/test-push.ts');
     const body = pushBody({ version: '1.0', packageName, eventTimeMillis: String(Date.now()), ...notification });
     const response = await fetch(`${url}/v1/webhooks/google`, {
       method: 'POST',
@@ -301,11 +308,12 @@ export function registerGoogleDevCommands(program: Command): void {
     });
     const answer = await response.text();
     if (!response.ok) throw new Error(`Subledger answered ${response.status}: ${answer}`);
-    console.log(`${label} for ${purchaseToken}: ${answer}`);
+    out(`${label} for ${purchaseToken}: ${answer}`);
   }
 }
 
 async function loadSigner(dir: string) {
+  const { loadPushSigner } = await import('../ingest/google/dev/push-signer.ts');
   try {
     const file = path.join(dir, PUSH_SIGNER_FILE);
     return await loadPushSigner(file, { audience: PUSH_AUDIENCE, email: PUSH_SERVICE_ACCOUNT });
@@ -339,16 +347,16 @@ async function loadServiceAccount(dir: string): Promise<{ client_email: string; 
 }
 
 /** The fake holds one app's purchases: the catalog's first with a Play package. */
-async function playPackageName(): Promise<string> {
-  const catalog = await loadCatalog(loadConfig().catalogPath);
+async function playPackageName(io: CliIo): Promise<string> {
+  const catalog = await catalogOf(io);
   const packageName = catalog.apps.find((app) => app.playStore)?.playStore?.packageName;
   if (!packageName) throw new Error('The catalog has no app with a playStore.packageName');
   return packageName;
 }
 
 /** A subscription of the catalog, by our product id or its Play product id. */
-async function subscriptionProduct(by: { productId: string } | { storeProductId: string }) {
-  const catalog = await loadCatalog(loadConfig().catalogPath);
+async function subscriptionProduct(io: CliIo, by: { productId: string } | { storeProductId: string }) {
+  const catalog = await catalogOf(io);
   const product = catalog.products.find((p) =>
     'productId' in by ? p.id === by.productId : p.storeProductIds.play_store === by.storeProductId,
   );

@@ -1,10 +1,11 @@
-import { ConfigError } from '../config/config.ts';
-import { cli } from './subledger.ts';
+import { runCli } from './run.ts';
 
-// Exit codes: 0 done, 1 failed, 2 bad configuration.
-try {
-  await cli().parseAsync(process.argv);
-} catch (error) {
-  console.error(error instanceof ConfigError ? error.message : `subledger: ${(error as Error).message}`);
-  process.exit(error instanceof ConfigError ? 2 : 1);
-}
+// The real process: its arguments, environment and streams; its exit code is the command's.
+const terminal = (stream: NodeJS.WriteStream) => (stream.isTTY ? stream : undefined);
+const code = await runCli(process.argv.slice(2), {
+  env: process.env,
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  terminals: { stdout: terminal(process.stdout), stderr: terminal(process.stderr) },
+});
+process.exit(code);

@@ -1,11 +1,7 @@
-import { Presets, SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { AppleVerifier, loadTrustedRoots } from '../ingest/apple/apple-verifier.ts';
-import { PlayDeveloperApi } from '../ingest/google/play-developer-api.ts';
-import { SourceDocumentArchive } from '../eventstore/source-documents.ts';
-import { PostgresIntakeQueue } from '../intake/postgres-intake-queue.ts';
-import { appleReconciler } from '../runtime/subledger.ts';
-import { reconcileCustomer, type CustomerReconcileDeps } from '../support/reconcile-customer.ts';
+import type { CustomerReconcileDeps } from '../support/reconcile-customer.ts';
+import { lines, type CliIo } from './io.ts';
+import { progressBar } from './progress.ts';
 import { withCliServices, type CliServices } from './services.ts';
 
 /**
@@ -15,7 +11,8 @@ import { withCliServices, type CliServices } from './services.ts';
  * through the same idempotent path as notifications; a running service's projections
  * pick it up.
  */
-export function registerReconcileCommand(program: Command): void {
+export function registerReconcileCommand(program: Command, io: CliIo): void {
+  const { out } = lines(io);
   program
     .command('reconcile')
     .description(
@@ -28,7 +25,7 @@ export function registerReconcileCommand(program: Command): void {
     .option('--until <time>', 'end of the notification window (default: now)')
     .option('--environment <environment>', 'Production or Sandbox, for the notification history', 'Production')
     .action((appUserId: string | undefined, options: ReconcileOptions) =>
-      withCliServices(async (services) => {
+      withCliServices(io, async (services) => {
         const deps = await storeAccess(services);
         if (options.notificationsSince) {
           if (!deps.apple)
@@ -36,14 +33,15 @@ export function registerReconcileCommand(program: Command): void {
           const environment = options.environment === 'Sandbox' ? 'Sandbox' : 'Production';
           const window = { startDate: time(options.notificationsSince), endDate: time(options.until) };
           const { accepted, duplicates } = await deps.apple.reconcileNotifications(window, environment);
-          console.log(`${accepted} notification(s) Subledger had missed, ${duplicates} it already had.`);
+          out(`${accepted} notification(s) Subledger had missed, ${duplicates} it already had.`);
           return;
         }
-        if (options.all) return reconcileEveryone(services, deps, options.after);
+        if (options.all) return reconcileEveryone(io, services, deps, options.after);
         if (!appUserId) throw new Error('Name an app user, or use --all or --notifications-since');
+        const { reconcileCustomer } = await import('../support/reconcile-customer.ts');
         const results = await reconcileCustomer(deps, appUserId);
-        for (const r of results) console.log(`${r.store} ${r.environment} ${r.purchaseId}: ${r.outcome}`);
-        if (results.length === 0) console.log(`${appUserId} has no purchases.`);
+        for (const r of results) out(`${r.store} ${r.environment} ${r.purchaseId}: ${r.outcome}`);
+        if (results.length === 0) out(`${appUserId} has no purchases.`);
       }),
     );
 }
@@ -58,6 +56,19 @@ interface ReconcileOptions {
 
 /** Each store the configuration lets us ask. */
 async function storeAccess({ config, pool, catalog, eventStore, logger }: CliServices): Promise<CustomerReconcileDeps> {
+  const [
+    { AppleVerifier, loadTrustedRoots },
+    { PlayDeveloperApi },
+    { SourceDocumentArchive },
+    { PostgresIntakeQueue },
+    { appleReconciler },
+  ] = await Promise.all([
+    import('../ingest/apple/apple-verifier.ts'),
+    import('../ingest/google/play-developer-api.ts'),
+    import('../eventstore/source-documents.ts'),
+    import('../intake/postgres-intake-queue.ts'),
+    import('../runtime/subledger.ts'),
+  ]);
   const documents = new SourceDocumentArchive(pool);
   const verifier = new AppleVerifier(catalog.apps, {
     trustedRoots: await loadTrustedRoots(config.apple.trustedRoots),
@@ -82,18 +93,21 @@ async function storeAccess({ config, pool, catalog, eventStore, logger }: CliSer
 }
 
 /** Every customer, in order, a page at a time; Ctrl-C stops after the customer under way and says how to resume. */
-async function reconcileEveryone(services: CliServices, deps: CustomerReconcileDeps, after = ''): Promise<void> {
+async function reconcileEveryone(
+  io: CliIo,
+  services: CliServices,
+  deps: CustomerReconcileDeps,
+  after = '',
+): Promise<void> {
   const { pool } = services;
+  const { reconcileCustomer } = await import('../support/reconcile-customer.ts');
   const { rows } = await pool.query<{ n: number }>(
     `SELECT count(DISTINCT app_user_id)::int AS n FROM purchases WHERE app_user_id > $1`,
     [after],
   );
-  const bar = new SingleBar(
-    {
-      format: 'reconciling [{bar}] {value}/{total} customers | {eta_formatted} left | {speed} customers/s',
-      hideCursor: true,
-    },
-    Presets.shades_classic,
+  const bar = await progressBar(
+    io,
+    'reconciling [{bar}] {value}/{total} customers | {eta_formatted} left | {speed} customers/s',
   );
   let interrupted = false;
   const stop = () => (interrupted = true);
@@ -121,11 +135,12 @@ async function reconcileEveryone(services: CliServices, deps: CustomerReconcileD
     bar.stop();
     process.off('SIGINT', stop);
   }
+  const { out } = lines(io);
   if (interrupted)
-    console.log(
+    out(
       `Interrupted after ${done} customer(s). Resume with: subledger reconcile --all --after ${JSON.stringify(last)}`,
     );
-  else console.log(`Reconciled ${done} customer(s).`);
+  else out(`Reconciled ${done} customer(s).`);
 }
 
 function time(text: string | undefined): Date {

@@ -1,13 +1,10 @@
-import { loadCatalog } from '../config/catalog-file.ts';
-import { loadConfig, type Config } from '../config/config.ts';
-import { migrate } from '../db/migrate.ts';
+import type { Config } from '../config/config.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Catalog } from '../domain/catalog.ts';
-import { PostgresEventStore } from '../eventstore/postgres/postgres-event-store.ts';
-import { createLogger, type Logger } from '../observability/logger.ts';
-import { purchasesProjection } from '../projections/entitlements/purchases-projection.ts';
+import type { PostgresEventStore } from '../eventstore/postgres/postgres-event-store.ts';
+import type { Logger } from '../observability/logger.ts';
 import type { Projection } from '../projections/projection.ts';
-import { openDatabase } from '../runtime/database.ts';
+import type { CliIo } from './io.ts';
 
 /** What a CLI command works with: the service's own database, catalog and projection. */
 export interface CliServices {
@@ -19,15 +16,31 @@ export interface CliServices {
   readonly projection: Projection;
 }
 
-/** Opens the services from the same environment the service reads, runs `work`, closes them. */
-export async function withCliServices(work: (services: CliServices) => Promise<void>): Promise<void> {
-  const config = loadConfig();
+/**
+ * Opens the services from the environment the service reads, runs `work`, closes them.
+ * Loaded when a command runs, not when the program is built: `--help` and the commands
+ * that need no database never load a driver.
+ */
+export async function withCliServices(io: CliIo, work: (services: CliServices) => Promise<void>): Promise<void> {
+  const [{ loadConfig }, { loadCatalog }, { migrate }, { openDatabase }, { createLogger }] = await Promise.all([
+    import('../config/config.ts'),
+    import('../config/catalog-file.ts'),
+    import('../db/migrate.ts'),
+    import('../runtime/database.ts'),
+    import('../observability/logger.ts'),
+  ]);
+  const config = loadConfig(io.env);
   // Commands print their own results; the log only speaks up for problems unless asked.
-  const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+  const level = config.logLevel === 'info' ? 'warn' : config.logLevel;
+  const logger = createLogger(level, config.logFormat, { write: (line: string) => io.stdout(line) });
   const catalog = await loadCatalog(config.catalogPath);
   const database = await openDatabase(config.database, logger);
   try {
-    await migrate(database.pool);
+    const [, { PostgresEventStore }, { purchasesProjection }] = await Promise.all([
+      migrate(database.pool),
+      import('../eventstore/postgres/postgres-event-store.ts'),
+      import('../projections/entitlements/purchases-projection.ts'),
+    ]);
     const eventStore = new PostgresEventStore(database.pool);
     const projection = purchasesProjection({ catalog, logger });
     await work({ config, logger, catalog, pool: database.pool, eventStore, projection });

@@ -1,29 +1,48 @@
-import { Presets, SingleBar } from 'cli-progress';
 import { Command } from 'commander';
-import { unknownStoreProducts } from '../projections/entitlements/customer-purchases.ts';
-import { refoldCustomer } from '../projections/entitlements/refold-customer.ts';
-import { resetProjection } from '../projections/rebuild.ts';
-import { ProjectionRunner } from '../projections/runner.ts';
 import { registerApiKeyCommands, registerDevTokenCommand } from './credentials.ts';
 import { registerAppleDevCommands } from './apple-dev.ts';
 import { registerDeadLetterCommands } from './dead-letters.ts';
 import { registerGoogleDevCommands } from './google-dev.ts';
+import { lines, type CliIo } from './io.ts';
+import { progressBar } from './progress.ts';
 import { registerReconcileCommand } from './reconcile.ts';
 import { withCliServices } from './services.ts';
 import { registerSupportCommands } from './support.ts';
 
+/*
+ * Building the program loads commander and the command files only: each action imports
+ * what it runs when it runs, so `--help` and a command start without the drivers, the
+ * store clients and the HTTP server the other commands use.
+ */
+
 /** `subledger <command>`: operations on the database the service uses, configured the same way. */
-export function cli(): Command {
+export function cli(io: CliIo): Command {
+  const { out } = lines(io);
   const program = new Command('subledger')
     .description('Subledger operations. Configured by the same environment variables as the service.')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Before any command is added: commands take these settings from the program when created.
+    .configureOutput({
+      writeOut: io.stdout,
+      writeErr: io.stderr,
+      getOutHelpWidth: () => io.terminals?.stdout?.columns ?? 80,
+      getErrHelpWidth: () => io.terminals?.stderr?.columns ?? 80,
+      // Our help has no colours to keep or strip.
+      getOutHasColors: () => false,
+      getErrHasColors: () => false,
+    })
+    .exitOverride();
 
   program
     .command('rebuild-projections')
     .description('Empty the entitlement read model and rebuild it from every event in the store')
     .option('--resume', 'continue a rebuild that was interrupted, from the last batch it saved, without emptying again')
     .action((options: { resume?: boolean }) =>
-      withCliServices(async ({ config, pool, logger, projection, eventStore }) => {
+      withCliServices(io, async ({ config, pool, logger, projection, eventStore }) => {
+        const [{ resetProjection }, { ProjectionRunner }] = await Promise.all([
+          import('../projections/rebuild.ts'),
+          import('../projections/runner.ts'),
+        ]);
         // Every batch saves the checkpoint with its rows: an interrupted rebuild resumes there.
         if (!options.resume) await resetProjection(pool, projection);
         const runner = new ProjectionRunner({
@@ -34,12 +53,9 @@ export function cli(): Command {
           idlePollMs: config.projections.idlePollMs,
           logger,
         });
-        const bar = new SingleBar(
-          {
-            format: 'rebuilding [{bar}] {value}/{total} events | {eta_formatted} left | {speed} events/s',
-            hideCursor: true,
-          },
-          Presets.shades_classic,
+        const bar = await progressBar(
+          io,
+          'rebuilding [{bar}] {value}/{total} events | {eta_formatted} left | {speed} events/s',
         );
         const started = Date.now();
         let done = 0;
@@ -49,7 +65,7 @@ export function cli(): Command {
           bar.update(done, { speed: Math.round(done / Math.max(0.001, (Date.now() - started) / 1000)) });
         });
         bar.stop();
-        console.log(`Rebuilt "${projection.name}" from ${done} events.`);
+        out(`Rebuilt "${projection.name}" from ${done} events.`);
       }),
     );
 
@@ -61,16 +77,17 @@ export function cli(): Command {
     .option('--dry-run', 'only show what would change')
     .option('--json', 'print JSON')
     .action((appUserId: string, options: { dryRun?: boolean; json?: boolean }) =>
-      withCliServices(async ({ pool, eventStore, catalog, logger }) => {
+      withCliServices(io, async ({ pool, eventStore, catalog, logger }) => {
+        const { refoldCustomer } = await import('../projections/entitlements/refold-customer.ts');
         const dryRun = options.dryRun ?? false;
         const result = await refoldCustomer({ pool, eventStore, catalog, logger }, appUserId, { dryRun });
         if (options.json) {
-          console.log(JSON.stringify(result, null, 2));
+          out(JSON.stringify(result, null, 2));
           return;
         }
         const note = dryRun ? ' (dry run: nothing written)' : '';
-        console.log(`${result.streams.length} purchase(s) of ${appUserId}; ${result.changed.length} changed${note}.`);
-        for (const change of result.changed) console.log(`  ${change.streamId}`);
+        out(`${result.streams.length} purchase(s) of ${appUserId}; ${result.changed.length} changed${note}.`);
+        for (const change of result.changed) out(`  ${change.streamId}`);
       }),
     );
 
@@ -79,23 +96,24 @@ export function cli(): Command {
     .description('List store products seen in purchases that the catalog does not know')
     .option('--json', 'print JSON')
     .action((options: { json?: boolean }) =>
-      withCliServices(async ({ pool }) => {
+      withCliServices(io, async ({ pool }) => {
+        const { unknownStoreProducts } = await import('../projections/entitlements/customer-purchases.ts');
         const unknown = await unknownStoreProducts(pool);
         if (options.json) {
-          console.log(JSON.stringify(unknown, null, 2));
+          out(JSON.stringify(unknown, null, 2));
           return;
         }
-        if (unknown.length === 0) console.log('Every purchased product is in the catalog.');
-        for (const p of unknown) console.log(`${p.store}\t${p.storeProductId}\t${p.purchases} purchase(s)`);
+        if (unknown.length === 0) out('Every purchased product is in the catalog.');
+        for (const p of unknown) out(`${p.store}\t${p.storeProductId}\t${p.purchases} purchase(s)`);
       }),
     );
 
-  registerSupportCommands(program);
-  registerReconcileCommand(program);
-  registerDeadLetterCommands(program);
-  registerApiKeyCommands(program);
-  registerDevTokenCommand(program);
-  registerAppleDevCommands(program);
-  registerGoogleDevCommands(program);
+  registerSupportCommands(program, io);
+  registerReconcileCommand(program, io);
+  registerDeadLetterCommands(program, io);
+  registerApiKeyCommands(program, io);
+  registerDevTokenCommand(program, io);
+  registerAppleDevCommands(program, io);
+  registerGoogleDevCommands(program, io);
   return program;
 }

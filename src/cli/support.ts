@@ -1,24 +1,20 @@
 import { Option, type Command } from 'commander';
-import { z } from 'zod';
-import { entitlementDocument } from '../api/customer-document.ts';
+import os from 'node:os';
 import type { Entitlement } from '../domain/entitlements.ts';
 import type { PurchaseKey } from '../domain/purchase/purchase-key.ts';
-import { customerHistory, entitlementsAtMoment, type HistoryEntry } from '../support/customer-history.ts';
-import { grantEntitlement, revokeGrant } from '../support/grants.ts';
-import { transferPurchases } from '../support/transfer.ts';
-import os from 'node:os';
+import type { HistoryEntry } from '../support/customer-history.ts';
+import { lines, type CliIo } from './io.ts';
 import { withCliServices } from './services.ts';
 import { textTable } from './table.ts';
 
 const STORES = ['app_store', 'play_store', 'promotional'] as const;
-// The same test as the HTTP route's `at`, so both accept the same times.
-const rfc3339 = z.iso.datetime({ offset: true });
 
 /**
  * `subledger history` and `subledger entitlements`: what support staff ask about one
  * customer, answered from the event store as `GET /v1/admin/customers/{appUserId}/…` does.
  */
-export function registerSupportCommands(program: Command): void {
+export function registerSupportCommands(program: Command, io: CliIo): void {
+  const { out, err } = lines(io);
   program
     .command('history')
     .description("A customer's timeline, oldest first: every event of their purchases and what it changed")
@@ -27,7 +23,8 @@ export function registerSupportCommands(program: Command): void {
     .option('--limit <n>', 'only the most recent n entries')
     .option('--json', 'print JSON')
     .action((appUserId: string, options: { store?: string; limit?: string; json?: boolean }) =>
-      withCliServices(async ({ pool, eventStore, catalog }) => {
+      withCliServices(io, async ({ pool, eventStore, catalog }) => {
+        const { customerHistory } = await import('../support/customer-history.ts');
         const limit = options.limit === undefined ? Infinity : Number(options.limit);
         if (limit !== Infinity && (!Number.isInteger(limit) || limit < 1)) {
           throw new Error('--limit must be a whole number above 0');
@@ -38,13 +35,13 @@ export function registerSupportCommands(program: Command): void {
         const entries = all.slice(Math.max(0, all.length - limit));
         const earlier = all.length - entries.length;
         if (options.json) {
-          console.log(JSON.stringify({ appUserId, entries }, null, 2));
+          out(JSON.stringify({ appUserId, entries }, null, 2));
         } else if (entries.length === 0) {
-          console.log(`No history for ${appUserId}.`);
+          out(`No history for ${appUserId}.`);
         } else {
-          console.log(historyTable(entries));
+          out(historyTable(entries));
         }
-        if (earlier > 0) console.error(`(${earlier} earlier entries not shown; raise --limit to see them)`);
+        if (earlier > 0) err(`(${earlier} earlier entries not shown; raise --limit to see them)`);
       }),
     );
 
@@ -61,16 +58,17 @@ export function registerSupportCommands(program: Command): void {
       if (days !== undefined && (!Number.isInteger(days) || days < 1)) {
         throw new Error('--days must be a whole number above 0');
       }
-      return withCliServices(async ({ eventStore, catalog }) => {
+      return withCliServices(io, async ({ eventStore, catalog }) => {
+        const { grantEntitlement } = await import('../support/grants.ts');
         const grant = await grantEntitlement({ eventStore, catalog }, appUserId, {
           productId: options.product,
           ...(days !== undefined && { durationDays: days }),
           reason: options.reason,
           staff: operator(),
         });
-        if (options.json) console.log(JSON.stringify(grant, null, 2));
+        if (options.json) out(JSON.stringify(grant, null, 2));
         else
-          console.log(
+          out(
             `Granted ${grant.entitlements.join(', ')} to ${appUserId} until ${grant.endsAt ?? 'for good'}: grant ${grant.grantId}`,
           );
       });
@@ -83,9 +81,10 @@ export function registerSupportCommands(program: Command): void {
     .argument('<grantId>', 'the grant id `grant` printed')
     .requiredOption('--reason <text>', 'why, kept on the event')
     .action((appUserId: string, grantId: string, options: { reason: string }) =>
-      withCliServices(async ({ eventStore }) => {
+      withCliServices(io, async ({ eventStore }) => {
+        const { revokeGrant } = await import('../support/grants.ts');
         await revokeGrant({ eventStore }, appUserId, grantId, { reason: options.reason, staff: operator() });
-        console.log(`Ended grant ${grantId} of ${appUserId}.`);
+        out(`Ended grant ${grantId} of ${appUserId}.`);
       }),
     );
 
@@ -97,14 +96,15 @@ export function registerSupportCommands(program: Command): void {
     .requiredOption('--reason <text>', 'why, kept on the events')
     .option('--json', 'print JSON')
     .action((appUserId: string, options: { to: string; reason: string; json?: boolean }) =>
-      withCliServices(async ({ pool, eventStore }) => {
+      withCliServices(io, async ({ pool, eventStore }) => {
         if (options.to === appUserId) throw new Error('--to must be another app user');
+        const { transferPurchases } = await import('../support/transfer.ts');
         const moved = await transferPurchases({ db: pool, eventStore }, appUserId, options.to, {
           reason: options.reason,
           staff: operator(),
         });
-        if (options.json) console.log(JSON.stringify({ from: appUserId, to: options.to, moved }, null, 2));
-        else console.log(`Moved ${moved.length} purchase(s) from ${appUserId} to ${options.to}.`);
+        if (options.json) out(JSON.stringify({ from: appUserId, to: options.to, moved }, null, 2));
+        else out(`Moved ${moved.length} purchase(s) from ${appUserId} to ${options.to}.`);
       }),
     );
 
@@ -114,13 +114,19 @@ export function registerSupportCommands(program: Command): void {
     .argument('<appUserId>', 'the app user id')
     .requiredOption('--at <time>', 'the moment, as an RFC 3339 time (2026-03-01T12:00:00Z)')
     .option('--json', 'print JSON')
-    .action((appUserId: string, options: { at: string; json?: boolean }) => {
+    .action(async (appUserId: string, options: { at: string; json?: boolean }) => {
       // Checked before opening the database: a typo should not wait for a connection.
-      if (!rfc3339.safeParse(options.at).success) {
+      // The same test as the HTTP route's `at`, so both accept the same times.
+      const { z } = await import('zod');
+      if (!z.iso.datetime({ offset: true }).safeParse(options.at).success) {
         throw new Error(`--at "${options.at}" is not an RFC 3339 time with an offset, like 2026-03-01T12:00:00Z`);
       }
       const at = new Date(options.at).toISOString();
-      return withCliServices(async ({ pool, eventStore, catalog }) => {
+      return withCliServices(io, async ({ pool, eventStore, catalog }) => {
+        const [{ entitlementsAtMoment }, { entitlementDocument }] = await Promise.all([
+          import('../support/customer-history.ts'),
+          import('../api/customer-document.ts'),
+        ]);
         const { asKnownThen, asKnownNow } = await entitlementsAtMoment(
           { db: pool, eventStore, catalog },
           appUserId,
@@ -129,16 +135,14 @@ export function registerSupportCommands(program: Command): void {
         if (options.json) {
           const byId = (entitlements: readonly Entitlement[]) =>
             Object.fromEntries(entitlements.map((e) => [e.id, entitlementDocument(e)]));
-          console.log(
-            JSON.stringify({ appUserId, at, asKnownThen: byId(asKnownThen), asKnownNow: byId(asKnownNow) }, null, 2),
-          );
+          out(JSON.stringify({ appUserId, at, asKnownThen: byId(asKnownThen), asKnownNow: byId(asKnownNow) }, null, 2));
           return;
         }
-        console.log(`${appUserId} at ${at}\n`);
-        console.log(`As known then (only what was recorded by ${at}):`);
-        console.log(entitlementsTable(asKnownThen));
-        console.log('\nAs known now (everything recorded since, at the stores’ times):');
-        console.log(entitlementsTable(asKnownNow));
+        out(`${appUserId} at ${at}\n`);
+        out(`As known then (only what was recorded by ${at}):`);
+        out(entitlementsTable(asKnownThen));
+        out('\nAs known now (everything recorded since, at the stores’ times):');
+        out(entitlementsTable(asKnownNow));
       });
     });
 }

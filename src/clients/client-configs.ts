@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import type { Queryable } from '../db/pool.ts';
 import { clientConfigProblems, type ClientConfigDocument } from '../domain/client-config.ts';
+import { Refusal } from '../domain/refusal.ts';
 
 const settings = {
   flags: z.record(z.string(), z.boolean()),
@@ -27,13 +28,12 @@ export const clientConfigDocumentSchema = z.strictObject({
   ),
 });
 
-export class InvalidClientConfig extends Error {
+export class InvalidClientConfig extends Refusal<'invalid_config'> {
   readonly problems: readonly string[];
 
   constructor(problems: readonly string[]) {
-    super(`Invalid client configuration: ${problems.join('; ')}`);
+    super('invalid', 'invalid_config', `Invalid client configuration: ${problems.join('; ')}`);
     this.problems = problems;
-    this.name = 'InvalidClientConfig';
   }
 }
 

@@ -22,6 +22,7 @@ const environmentSchema = z.object({
   CLIENT_CONFIG_SEED_PATH: z.string().min(1).default('catalog/sample-client-config.json'),
   CONTENT_SEED_PATH: z.string().min(1).default('catalog/sample-content.json'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
   PROJECTION_BATCH_SIZE: positiveInt.max(10_000).default(500),
   PROJECTION_IDLE_POLL_MS: positiveInt.max(60_000).default(200),
   INTAKE_WORKER: z.enum(['on', 'off']).default('on'),
@@ -33,6 +34,9 @@ const environmentSchema = z.object({
   API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   CUSTOMER_CACHE_ENTRIES: z.coerce.number().int().min(0).default(100_000),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(1200),
+  TRUST_PROXY: z.string().default(''),
+  REQUEST_TIMEOUT_SECONDS: positiveInt.max(600).default(30),
+  OPERATOR_ROUTES: z.enum(['protected', 'public']).default('protected'),
   TOKEN_ISSUER: z.string().min(1).default('subledger'),
   TOKEN_MAX_LIFETIME_SECONDS: positiveInt.min(60).max(86_400).default(900),
   TOKEN_KEY_ROTATION_DAYS: positiveInt.max(365).default(7),
@@ -58,7 +62,15 @@ const environmentSchema = z.object({
 });
 
 export interface Config {
-  readonly http: { readonly port: number; readonly host: string; readonly rateLimitPerMinute: number };
+  readonly http: {
+    readonly port: number;
+    readonly host: string;
+    readonly rateLimitPerMinute: number;
+    /** false: the client's address is the socket's; true: any proxy's X-Forwarded-For; else these proxies' only. */
+    readonly trustProxy: boolean | readonly string[];
+    readonly requestTimeoutMs: number;
+    readonly operatorRoutes: 'protected' | 'public';
+  };
   /** Either an external PostgreSQL server, or the embedded one kept in `dataDir`. */
   readonly database:
     | { readonly kind: 'external'; readonly url: string; readonly poolSize: number }
@@ -69,6 +81,8 @@ export interface Config {
   /** Content items to create at start when missing. */
   readonly contentSeedPath: string;
   readonly logLevel: z.infer<typeof environmentSchema>['LOG_LEVEL'];
+  /** JSON lines (for log collectors), or `pretty`: readable lines for a terminal. */
+  readonly logFormat: z.infer<typeof environmentSchema>['LOG_FORMAT'];
   readonly projections: { readonly batchSize: number; readonly idlePollMs: number };
   /** The app's identity provider, whose access tokens authenticate app users; absent: API keys only. */
   readonly identityProvider?: { readonly issuer: string; readonly jwksUrl: string; readonly audience?: string };
@@ -158,7 +172,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     ]);
   }
   return {
-    http: { port: e.PORT, host: e.HOST, rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE },
+    http: {
+      port: e.PORT,
+      host: e.HOST,
+      rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+      trustProxy: trustProxyOf(e.TRUST_PROXY),
+      requestTimeoutMs: e.REQUEST_TIMEOUT_SECONDS * 1000,
+      operatorRoutes: e.OPERATOR_ROUTES,
+    },
     database: e.DATABASE_URL
       ? { kind: 'external', url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE }
       : {
@@ -171,6 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     clientConfigSeedPath: path.resolve(cwd, e.CLIENT_CONFIG_SEED_PATH),
     contentSeedPath: path.resolve(cwd, e.CONTENT_SEED_PATH),
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     projections: { batchSize: e.PROJECTION_BATCH_SIZE, idlePollMs: e.PROJECTION_IDLE_POLL_MS },
     ...(e.AUTH_ISSUER &&
       e.AUTH_JWKS_URL && {
@@ -232,4 +254,15 @@ function withoutEmptyValues(env: NodeJS.ProcessEnv): Record<string, string> {
   return Object.fromEntries(
     Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''),
   );
+}
+
+/** `TRUST_PROXY`: empty or `false` (no proxy), `true` (whatever is in front), or addresses and CIDRs, comma-separated. */
+function trustProxyOf(value: string): boolean | readonly string[] {
+  const text = value.trim();
+  if (text === '' || text === 'false') return false;
+  if (text === 'true') return true;
+  return text
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
 }

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import type { Queryable } from '../db/pool.ts';
+import { Refusal } from '../domain/refusal.ts';
 
 export interface ContentItem {
   readonly id: string;
@@ -204,14 +205,10 @@ export interface ImportCounts {
   readonly unchanged: number;
 }
 
-/** Items refused, with nothing of the write stored; `reason` is the problem code at the edge. */
-export class InvalidContent extends Error {
-  readonly reason: 'duplicate_content_id' | 'unstorable_text';
-
-  constructor(reason: 'duplicate_content_id' | 'unstorable_text', message: string) {
-    super(message);
-    this.reason = reason;
-    this.name = 'InvalidContent';
+/** Items refused, with nothing of the write stored. */
+export class InvalidContent extends Refusal<'duplicate_content_id' | 'unstorable_text'> {
+  constructor(code: 'duplicate_content_id' | 'unstorable_text', message: string) {
+    super('invalid', code, message);
   }
 }
 

@@ -96,3 +96,15 @@ export interface EventStore {
   /** The position of the newest event readers can see, or the start for an empty store. */
   headPosition(): Promise<GlobalPosition>;
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** What every adapter refuses before looking at the store: nothing to append, ids that are not UUIDs, one id twice. */
+export function assertAppendable(streamId: string, events: readonly NewEvent[]): void {
+  if (events.length === 0) throw new TypeError(`Nothing to append to ${streamId}`);
+  const badId = events.find((e) => !UUID.test(e.id));
+  if (badId) throw new TypeError(`Event ids must be UUIDs; got ${JSON.stringify(badId.id)}`);
+  if (new Set(events.map((e) => e.id.toLowerCase())).size !== events.length) {
+    throw new TypeError(`The same event id appears twice in one append to ${streamId}`);
+  }
+}

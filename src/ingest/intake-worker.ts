@@ -2,12 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ArchivedDocument, SourceDocumentArchive } from '../eventstore/source-documents.ts';
 import type { IntakeQueue, ReceivedMessage } from '../intake/intake-queue.ts';
 import type { Logger } from '../observability/logger.ts';
+import { Refusal } from '../domain/refusal.ts';
 
 /** A message that no retry can fix (not what it claims to be, breaks a rule): dead-letter it at once. */
-export class PermanentFailure extends Error {
+export class PermanentFailure extends Refusal<'unprocessable_document'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'PermanentFailure';
+    super('invalid', 'unprocessable_document', message);
   }
 }
 

@@ -4,6 +4,7 @@ import type { PurchaseKey } from '../domain/purchase/purchase-key.ts';
 import type { EventStore } from '../eventstore/event-store.ts';
 import type { GlobalPosition } from '../eventstore/global-position.ts';
 import { newestPosition, recordPurchase } from './record-purchase.ts';
+import { Refusal } from '../domain/refusal.ts';
 
 /**
  * What every store's app submissions share: linking the submitted purchases to the app
@@ -17,13 +18,9 @@ export type SubmissionRefusalCode =
   | 'unknown_product'
   | 'purchase_not_found';
 
-export class SubmissionRefused extends Error {
-  readonly code: SubmissionRefusalCode;
-
+export class SubmissionRefused extends Refusal<SubmissionRefusalCode> {
   constructor(code: SubmissionRefusalCode, message: string) {
-    super(message);
-    this.code = code;
-    this.name = 'SubmissionRefused';
+    super(code === 'purchase_belongs_to_another_user' ? 'conflict' : 'invalid', code, message);
   }
 }
 

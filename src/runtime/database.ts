@@ -20,6 +20,11 @@ export async function openDatabase(config: Config['database'], logger: Logger): 
     dataDir: config.dataDir,
     port: config.port,
     onLog: (line) => logger.debug({ postgres: line.trim() }),
+    onLeftRunning: (pid) =>
+      logger.warn(
+        { pid, dataDir: config.dataDir },
+        'the embedded PostgreSQL was left running by a previous run that did not stop it: stopping it to start afresh',
+      ),
   });
   const pool = createPool(server.url, config.poolSize);
   return {

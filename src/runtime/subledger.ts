@@ -186,7 +186,11 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
     if (newItems > 0) logger.info({ items: newItems }, 'created content items from the seed file');
     const api = await buildApi({
       logger,
+      authenticator,
       rateLimitPerMinute: config.http.rateLimitPerMinute,
+      trustProxy: config.http.trustProxy,
+      requestTimeoutMs: config.http.requestTimeoutMs,
+      operatorRoutes: config.http.operatorRoutes,
       tokenKeys,
       readiness: () => checkReadiness({ pool, eventStore, runners: [purchases], expectedSchemaVersion }),
       metrics,

@@ -8,16 +8,13 @@ import { toTimestamp, type Timestamp } from '../domain/time.ts';
 import type { EventMetadata, EventStore } from '../eventstore/event-store.ts';
 import { isPurchaseEvent } from '../domain/purchase/events.ts';
 import { recordPurchase } from '../ingest/record-purchase.ts';
+import { Refusal } from '../domain/refusal.ts';
 
 export type GrantRefusalCode = 'unknown_product' | 'invalid_period' | 'unknown_grant';
 
-export class GrantRefused extends Error {
-  readonly code: GrantRefusalCode;
-
+export class GrantRefused extends Refusal<GrantRefusalCode> {
   constructor(code: GrantRefusalCode, message: string) {
-    super(message);
-    this.code = code;
-    this.name = 'GrantRefused';
+    super(code === 'unknown_grant' ? 'not_found' : 'invalid', code, message);
   }
 }
 

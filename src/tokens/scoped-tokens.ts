@@ -4,16 +4,13 @@ import { scopedTokenGrant, type ScopedTokenGrant } from '../domain/scoped-token.
 import { millis, toTimestamp } from '../domain/time.ts';
 import { refreshingKeySet } from './refreshing-key-set.ts';
 import type { TokenKeyRing } from './token-key-ring.ts';
+import { Refusal } from '../domain/refusal.ts';
 
 export type TokenRejectionCode = 'token_expired' | 'token_invalid';
 
-export class TokenRejected extends Error {
-  readonly code: TokenRejectionCode;
-
+export class TokenRejected extends Refusal<TokenRejectionCode> {
   constructor(code: TokenRejectionCode, message: string) {
-    super(message);
-    this.code = code;
-    this.name = 'TokenRejected';
+    super('unauthenticated', code, message);
   }
 }
 

@@ -1,14 +1,12 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { startSubledger, type Subledger } from '../../src/runtime/subledger.ts';
+import { runSubledger } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { freePort } from '../support/free-port.ts';
 
 /* `subledger dev-token`: app-user tokens for a laptop, trusted only with AUTH_DEV_TOKENS=on. */
-const run = promisify(execFile);
 let db: TestDatabase;
 const running: Subledger[] = [];
 
@@ -28,14 +26,13 @@ async function start(env: Record<string, string>) {
   running.push(subledger);
   return subledger;
 }
-const devToken = async (appUserId: string, env: Record<string, string>) =>
-  run(process.execPath, ['bin/subledger.js', 'dev-token', appUserId], {
-    env: { PATH: process.env.PATH ?? '', DATABASE_URL: db.url, ...env },
-  });
+const devToken = (appUserId: string, env: Record<string, string>) =>
+  runSubledger(db.url, ['dev-token', appUserId], env);
 
 describe('development tokens', () => {
   it('are minted by the CLI and let that app user in, where the service trusts them', async () => {
-    const { stdout } = await devToken('alice', { AUTH_DEV_TOKENS: 'on' });
+    const { code, stdout } = await devToken('alice', { AUTH_DEV_TOKENS: 'on' });
+    expect(code).toBe(0);
     const token = stdout.trim();
     const trusting = await start({ AUTH_DEV_TOKENS: 'on' });
     const get = (subledger: Subledger, user: string) =>
@@ -49,7 +46,8 @@ describe('development tokens', () => {
   });
 
   it('are refused by the CLI unless turned on, and never allowed in production', async () => {
-    await expect(devToken('alice', {})).rejects.toMatchObject({
+    expect(await devToken('alice', {})).toMatchObject({
+      code: 1,
       stderr: expect.stringContaining('AUTH_DEV_TOKENS=on'),
     });
     expect(() => loadConfig({ AUTH_DEV_TOKENS: 'on', NODE_ENV: 'production' })).toThrow(/refused/);

@@ -6,12 +6,20 @@ describe('configuration', () => {
   it('runs on the embedded database with no configuration at all', () => {
     const config = loadConfig({}, '/srv/subledger');
     expect(config).toEqual({
-      http: { port: 3000, host: '127.0.0.1', rateLimitPerMinute: 1200 },
+      http: {
+        port: 3000,
+        host: '127.0.0.1',
+        rateLimitPerMinute: 1200,
+        trustProxy: false,
+        requestTimeoutMs: 30_000,
+        operatorRoutes: 'protected',
+      },
       database: { kind: 'embedded', dataDir: '/srv/subledger/.data', port: 54329, poolSize: 10 },
       catalogPath: path.resolve('/srv/subledger', 'catalog/sample-fitness.json'),
       clientConfigSeedPath: path.resolve('/srv/subledger', 'catalog/sample-client-config.json'),
       contentSeedPath: path.resolve('/srv/subledger', 'catalog/sample-content.json'),
       logLevel: 'info',
+      logFormat: 'json',
       projections: { batchSize: 500, idlePollMs: 200 },
       devTokens: false,
       apiKeyCacheMs: 30_000,
@@ -87,6 +95,17 @@ describe('configuration', () => {
       '/x/a.cer',
       '/x/b.pem',
     ]);
+  });
+
+  it('believes X-Forwarded-For only from the proxies TRUST_PROXY names, and refuses unknown operator access', () => {
+    expect(loadConfig({ TRUST_PROXY: 'true' }).http.trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).http.trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1']);
+    expect(loadConfig({ TRUST_PROXY: 'false' }).http.trustProxy).toBe(false);
+    expect(loadConfig({ OPERATOR_ROUTES: 'public', REQUEST_TIMEOUT_SECONDS: '5' }).http).toMatchObject({
+      operatorRoutes: 'public',
+      requestTimeoutMs: 5_000,
+    });
+    expect(() => loadConfig({ OPERATOR_ROUTES: 'open' })).toThrow(/OPERATOR_ROUTES/);
   });
 
   it('uses DATABASE_URL when it is set', () => {

@@ -34,17 +34,13 @@ describe('npm start with no configuration', () => {
 
   it('starts on the embedded PostgreSQL, becomes ready, and keeps its data across a restart', async () => {
     const migrations = await loadMigrations();
-    const latestMigration = Math.max(...migrations.map((m) => m.version));
     const first = startSubledgerProcess(env);
     try {
       await waitForHttp(`${base}/health`, first);
       const ready = await fetch(`${base}/ready`);
       expect(ready.status).toBe(200);
-      expect(await ready.json()).toMatchObject({
-        status: 'ready',
-        database: { reachable: true, schemaVersion: latestMigration, expectedSchemaVersion: latestMigration },
-        projections: [{ name: 'purchases', running: true, lagSeconds: 0 }],
-      });
+      // Ready means reachable, migrated to the latest version and projecting; the details are for operators.
+      expect(await ready.json()).toEqual({ status: 'ready' });
 
       // Write to the embedded database the service runs, as another Subledger process would.
       const pool = createPool(await embeddedPostgresUrl(dataDir, Number(env.EMBEDDED_POSTGRES_PORT)), 1);

@@ -12,14 +12,17 @@ import { START, comparePositions, type GlobalPosition } from '../../src/eventsto
 export interface ContractSetup {
   /** Empties the store. */
   reset(): Promise<void>;
-  /** A store over it; each call a separate instance, as separate processes would have. */
+  /**
+   * A store over it. For a store behind a server, each call a separate instance, as
+   * separate processes would have; a store inside this process returns the same one.
+   */
   connect(): EventStore;
 }
 
 /**
  * The guarantees every EventStore adapter must keep. An adapter's spec file calls
- * this with its setup. Other test files may share the database server, so reads
- * of the global order wait for what they expect (`eventually`) instead of assuming
+ * this with its setup. Other test files may share a database server, so reads of
+ * the global order wait for what they expect (`eventually`) instead of assuming
  * that nothing else holds the server's visibility horizon back.
  */
 export function eventStoreContract(adapter: string, setup: ContractSetup) {
@@ -101,6 +104,15 @@ export function eventStoreContract(adapter: string, setup: ContractSetup) {
         expect(await store.readStream(id)).toEqual([]);
       });
 
+      it('accepts stream_exists for a stream that exists', async () => {
+        const id = stream();
+        await store.append(id, [event()], { expectedVersion: 'no_stream' });
+        expect(await store.append(id, [event()], { expectedVersion: 'stream_exists' })).toMatchObject({
+          outcome: 'appended',
+          streamVersion: 1,
+        });
+      });
+
       it("appends anywhere with 'any'", async () => {
         const id = stream();
         await store.append(id, [event()], { expectedVersion: 'any' });
@@ -145,7 +157,49 @@ export function eventStoreContract(adapter: string, setup: ContractSetup) {
       expect(await store.readStream(id)).toEqual([]);
     });
 
+    it('rejects an empty batch, a batch naming one event twice and a malformed expected version', async () => {
+      const id = stream();
+      const e = event();
+      await expect(store.append(id, [], { expectedVersion: 'any' })).rejects.toBeInstanceOf(TypeError);
+      await expect(store.append(id, [e, e], { expectedVersion: 'any' })).rejects.toBeInstanceOf(TypeError);
+      await expect(store.append(id, [event()], { expectedVersion: -3 })).rejects.toBeInstanceOf(RangeError);
+      await expect(store.append(id, [event()], { expectedVersion: 1.5 })).rejects.toBeInstanceOf(RangeError);
+      expect(await store.readStream(id)).toEqual([]);
+    });
+
+    it('keeps what was appended, whatever the caller does to its objects afterwards', async () => {
+      const id = stream();
+      const data = { plan: 'monthly', items: ['a'] };
+      await store.append(id, [event('Started', data)], { expectedVersion: 'no_stream' });
+      data.plan = 'yearly';
+      data.items.push('b');
+      const [read] = await store.readStream(id);
+      expect(read!.data).toEqual({ plan: 'monthly', items: ['a'] });
+      (read!.data as { plan: string }).plan = 'changed by a reader';
+      expect((await store.readStream(id))[0]!.data).toEqual({ plan: 'monthly', items: ['a'] });
+    });
+
     describe('idempotent appends', () => {
+      it('knows an event id across streams: an event stored in one is already recorded for another', async () => {
+        const [first, second] = [stream(), stream()];
+        const e = event();
+        await store.append(first, [e], { expectedVersion: 'no_stream' });
+        const again = await store.append(second, [e], { expectedVersion: 'no_stream' });
+        expect(again.outcome).toBe('already_recorded');
+        expect(await store.readStream(second)).toEqual([]);
+        expect(await store.readStream(first)).toHaveLength(1);
+      });
+
+      it('checks the expected version against the stream when only some events of a batch are new', async () => {
+        const id = stream();
+        const known = event();
+        await store.append(id, [known, event()], { expectedVersion: 'no_stream' });
+        await expect(store.append(id, [known, event()], { expectedVersion: 0 })).rejects.toBeInstanceOf(
+          WrongExpectedVersionError,
+        );
+        expect(await store.readStream(id)).toHaveLength(2);
+      });
+
       it('reports an event already stored as already recorded, even with a stale expected version', async () => {
         const id = stream();
         const e = event();
@@ -194,6 +248,23 @@ export function eventStoreContract(adapter: string, setup: ContractSetup) {
     });
 
     describe('reading', () => {
+      it('starts empty: no events, head at the start', async () => {
+        expect(comparePositions(await store.headPosition(), START)).toBe(0);
+        expect(await store.readAll({ after: START, limit: 10 })).toEqual([]);
+      });
+
+      it('reads at most `limit` events, strictly after the position given', async () => {
+        const start = await store.headPosition();
+        await store.append(stream(), [event(), event(), event(), event()], { expectedVersion: 'no_stream' });
+        const all = await eventually(
+          () => store.readAll({ after: start, limit: 10 }),
+          (events) => events.length >= 4,
+        );
+        const page = await store.readAll({ after: all[0]!.position, limit: 2 });
+        expect(page.map((e) => e.id)).toEqual(all.slice(1, 3).map((e) => e.id));
+        expect(await store.readAll({ after: all[3]!.position, limit: 10 })).toEqual([]);
+      });
+
       it('reads a stream forwards from a version', async () => {
         const id = stream();
         await store.append(id, [event(), event(), event()], { expectedVersion: 'no_stream' });

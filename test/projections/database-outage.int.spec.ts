@@ -10,7 +10,10 @@ import { startEmbeddedPostgres, type RunningPostgres } from '../../src/db/embedd
 import { migrate } from '../../src/db/migrate.ts';
 import { createPool } from '../../src/db/pool.ts';
 import { PostgresEventStore } from '../../src/eventstore/postgres/postgres-event-store.ts';
-import { silentLogger } from '../../src/observability/logger.ts';
+import { createLogger, silentLogger } from '../../src/observability/logger.ts';
+import { ApiKeys } from '../../src/auth/api-keys.ts';
+import { loadConfig } from '../../src/config/config.ts';
+import { startSubledger } from '../../src/runtime/subledger.ts';
 import { ProjectionRunner } from '../../src/projections/runner.ts';
 import { checkReadiness } from '../../src/runtime/readiness.ts';
 import { freePort } from '../support/free-port.ts';
@@ -90,3 +93,34 @@ async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs 
     await sleep(50);
   }
 }
+
+it('answers 503 with Retry-After while the database is away, serves cached customers, and logs the outage once', async () => {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'subledger-outage-api-'));
+  cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+  const server = await startEmbeddedPostgres({ dataDir, port: await freePort() });
+  cleanups.push(() => server.stop());
+  const lines: { msg: string; level: number }[] = [];
+  const logger = createLogger('info', 'json', { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const subledger = await startSubledger(
+    loadConfig({ DATABASE_URL: server.url, PORT: String(await freePort()), RATE_LIMIT_PER_MINUTE: '0' }),
+    logger,
+  );
+  cleanups.push(() => subledger.stop());
+  const { secret } = await new ApiKeys(subledger.pool).create('app', 'app-server');
+  const read = (appUserId: string) =>
+    fetch(`${subledger.url}/v1/customers/${appUserId}`, { headers: { authorization: `Bearer ${secret}` } });
+  expect((await read('cached')).status).toBe(200);
+
+  await server.stop();
+  const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => read(`uncached-${i}`)));
+  for (const answer of answers) {
+    expect(answer.status).toBe(503);
+    expect(answer.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(answer.headers.get('content-type')).toContain('application/problem+json');
+    expect(((await answer.json()) as { code: string }).code).toBe('database_unavailable');
+  }
+  expect((await read('cached')).status).toBe(200);
+  const outageLines = lines.filter((l) => l.msg.includes('database cannot be reached'));
+  expect(outageLines).toHaveLength(1);
+  expect(lines.filter((l) => l.msg === 'request failed')).toEqual([]);
+});

@@ -17,6 +17,8 @@ beforeAll(async () => {
     PORT: String(await freePort()),
     // An idle projection would look again only after a minute: appends must wake it.
     PROJECTION_IDLE_POLL_MS: '60000',
+    // /ready's details, as an operator on a private network reads them.
+    OPERATOR_ROUTES: 'public',
   });
   subledger = await startSubledger(config, silentLogger);
 });

@@ -55,6 +55,8 @@ export async function startAppleHarness(env: Record<string, string> = {}): Promi
       PORT: String(await freePort()),
       APPLE_TRUSTED_ROOTS: path.join(certDir, 'root.pem'),
       PROJECTION_IDLE_POLL_MS: '20',
+      // Tests read /metrics and /ready's details as the operator would; hostile-input checks the protection.
+      OPERATOR_ROUTES: 'public',
       ...env,
     }),
     silentLogger,

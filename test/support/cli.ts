@@ -1,7 +1,4 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { runCli } from '../../src/cli/run.ts';
 
 export interface CliResult {
   readonly code: number;
@@ -9,19 +6,22 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs `subledger <args>` as an operator would (the real bin/subledger.js) on a database, with these settings. */
+/**
+ * Runs `subledger <args>` on a database, with these settings and no others from this
+ * process's environment, in this process: what it prints and its exit code, as an
+ * operator would see them. (`test/e2e/cli.e2e.spec.ts` runs the real bin/subledger.js.)
+ */
 export async function runSubledger(
   databaseUrl: string,
   args: readonly string[],
   env: Readonly<Record<string, string>> = {},
 ): Promise<CliResult> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['bin/subledger.js', ...args], {
-      env: { PATH: process.env.PATH ?? '', DATABASE_URL: databaseUrl, ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(args, {
+    env: { PATH: process.env.PATH ?? '', DATABASE_URL: databaseUrl, ...env },
+    stdout: (text) => (stdout += text),
+    stderr: (text) => (stderr += text),
+  });
+  return { code, stdout, stderr };
 }

@@ -9,19 +9,32 @@ export interface RunningProcess {
   stop(): Promise<number | null>;
 }
 
+export interface ProcessOptions {
+  /**
+   * Its own process group, as a shell gives a command: `signalGroup` then signals the
+   * whole group, as a terminal's Ctrl-C does.
+   */
+  readonly detached?: boolean;
+}
+
 /**
  * Runs the program `npm start` runs (`node src/main.ts`) as a real process with the
  * given environment only: a signal, SIGKILL included, reaches it.
  */
-export function startSubledgerProcess(env: Record<string, string>): RunningProcess {
-  return startTsProcess(['src/main.ts'], env);
+export function startSubledgerProcess(env: Record<string, string>, options: ProcessOptions = {}): RunningProcess {
+  return startTsProcess(['src/main.ts'], env, options);
 }
 
 /** Any of our TypeScript entry points (with its arguments) as a process of its own, run by Node as it is. */
-export function startTsProcess(args: readonly string[], env: Record<string, string> = {}): RunningProcess {
+export function startTsProcess(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  options: ProcessOptions = {},
+): RunningProcess {
   const child = spawn(process.execPath, [...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
@@ -37,6 +50,11 @@ export function startTsProcess(args: readonly string[], env: Record<string, stri
       return code as number | null;
     },
   };
+}
+
+/** Sends `signal` to the process group of a process started with `detached`, as a terminal does. */
+export function signalGroup(running: RunningProcess, signal: NodeJS.Signals): void {
+  process.kill(-running.child.pid!, signal);
 }
 
 export async function exitCodeOf(process: RunningProcess): Promise<number | null> {

@@ -1,8 +1,8 @@
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Authenticator } from '../../auth/authenticator.ts';
-import { contentSeedSchema, InvalidContent, type ContentItems } from '../../content/content-items.ts';
+import { contentSeedSchema, type ContentItems } from '../../content/content-items.ts';
 import { adminAccess } from '../authorization.ts';
 import { sendProblem } from '../problems.ts';
 import { problems } from '../schemas.ts';
@@ -65,13 +65,9 @@ export const adminContentRoutes: FastifyPluginAsync<AdminContentRouteDeps> = asy
       },
     },
     async (request, reply) => {
-      try {
-        const { item, created } = await deps.content.put({ ...request.body, id: request.params.id });
-        reply.code(created ? 201 : 200);
-        return { ...item, tags: [...item.tags], updatedAt: item.updatedAt.toISOString() };
-      } catch (error) {
-        return refused(reply, error);
-      }
+      const { item, created } = await deps.content.put({ ...request.body, id: request.params.id });
+      reply.code(created ? 201 : 200);
+      return { ...item, tags: [...item.tags], updatedAt: item.updatedAt.toISOString() };
     },
   );
 
@@ -90,13 +86,7 @@ export const adminContentRoutes: FastifyPluginAsync<AdminContentRouteDeps> = asy
         },
       },
     },
-    async (request, reply) => {
-      try {
-        return await deps.content.import(request.body);
-      } catch (error) {
-        return refused(reply, error);
-      }
-    },
+    async (request) => deps.content.import(request.body),
   );
 
   app.delete(
@@ -118,9 +108,3 @@ export const adminContentRoutes: FastifyPluginAsync<AdminContentRouteDeps> = asy
     },
   );
 };
-
-/** 422 with the reason's code for items the store refuses; anything else is not ours to answer. */
-function refused(reply: FastifyReply, error: unknown) {
-  if (!(error instanceof InvalidContent)) throw error;
-  return sendProblem(reply, 422, error.reason, error.message);
-}

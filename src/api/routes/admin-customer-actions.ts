@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { PurchaseKey } from '../../domain/purchase/purchase-key.ts';
 import { newestPosition } from '../../ingest/record-purchase.ts';
 import { refoldCustomer } from '../../projections/entitlements/refold-customer.ts';
-import { GrantRefused, grantEntitlement, grantKey, revokeGrant } from '../../support/grants.ts';
+import { grantEntitlement, grantKey, revokeGrant } from '../../support/grants.ts';
 import { reconcileCustomer } from '../../support/reconcile-customer.ts';
 import { transferPurchases } from '../../support/transfer.ts';
 import { adminAccess } from '../authorization.ts';
@@ -131,19 +131,13 @@ export const adminCustomerActionRoutes: FastifyPluginAsync<AdminCustomerRouteDep
     async (request, reply) => {
       const { appUserId } = request.params;
       const { productId, endsAt, durationDays } = request.body;
-      let grant;
-      try {
-        grant = await grantEntitlement(deps, appUserId, {
-          productId,
-          ...(endsAt !== undefined && { endsAt: new Date(endsAt).toISOString() }),
-          ...(durationDays !== undefined && { durationDays }),
-          reason: request.body.reason,
-          staff: staffOf(request),
-        });
-      } catch (error) {
-        if (!(error instanceof GrantRefused)) throw error;
-        return sendProblem(reply, 422, error.code, error.message);
-      }
+      const grant = await grantEntitlement(deps, appUserId, {
+        productId,
+        ...(endsAt !== undefined && { endsAt: new Date(endsAt).toISOString() }),
+        ...(durationDays !== undefined && { durationDays }),
+        reason: request.body.reason,
+        staff: staffOf(request),
+      });
       await shown(request, [grantKey(grant.grantId)], [appUserId]);
       request.log.info({ ...grant, staff: staffOf(request) }, 'promotional grant given');
       return reply.code(201).send({ ...grant, entitlements: [...grant.entitlements] });
@@ -167,12 +161,7 @@ export const adminCustomerActionRoutes: FastifyPluginAsync<AdminCustomerRouteDep
     },
     async (request, reply) => {
       const { appUserId, grantId } = request.params;
-      try {
-        await revokeGrant(deps, appUserId, grantId, { reason: request.query.reason, staff: staffOf(request) });
-      } catch (error) {
-        if (!(error instanceof GrantRefused)) throw error;
-        return sendProblem(reply, 404, error.code, error.message);
-      }
+      await revokeGrant(deps, appUserId, grantId, { reason: request.query.reason, staff: staffOf(request) });
       await shown(request, [grantKey(grantId)], [appUserId]);
       request.log.info({ appUserId, grantId, staff: staffOf(request) }, 'promotional grant ended');
       return reply.code(204).send(null);

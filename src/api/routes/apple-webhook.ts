@@ -3,9 +3,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { acceptAppleNotification } from '../../ingest/apple/accept-notification.ts';
 import type { Metrics } from '../../observability/metrics.ts';
-import { sendProblem } from '../problems.ts';
 import { problems } from '../schemas.ts';
-import { sendAppleProblem } from './apple-problems.ts';
+import { Refusal } from '../../domain/refusal.ts';
 
 type Deps = Parameters<typeof acceptAppleNotification>[0] & { readonly metrics: Metrics };
 
@@ -31,23 +30,21 @@ export const appleWebhookRoutes: FastifyPluginAsync<Deps> = async (plain, deps) 
       },
     },
     async (request, reply) => {
-      if (request.validationError) {
-        deps.metrics.appleNotifications.inc({ outcome: 'rejected', code: 'malformed_request' });
-        request.log.warn({ code: 'malformed_request' }, 'App Store notification rejected');
-        return sendProblem(reply, 400, 'malformed_request', 'Expected a JSON body {"signedPayload": "<JWS>"}');
-      }
       try {
+        if (request.validationError) {
+          throw new Refusal('malformed', 'malformed_request', 'Expected a JSON body {"signedPayload": "<JWS>"}');
+        }
         const result = await acceptAppleNotification(deps, request.body.signedPayload);
         deps.metrics.appleNotifications.inc({ outcome: result.outcome, code: '' });
         request.log.info(result, 'App Store notification accepted');
         return reply.code(200).send({ status: result.outcome, notificationUUID: result.notificationUUID });
       } catch (error) {
-        // Anything else (the database is down) is a 500, and Apple retries.
-        const problem = sendAppleProblem(reply, error);
-        if (!problem) throw error;
-        deps.metrics.appleNotifications.inc({ outcome: 'rejected', code: (error as { code: string }).code });
-        request.log.warn({ err: error }, 'App Store notification rejected');
-        return problem;
+        // Refusals are answered with their kind's status; anything else (the database is down) is a 5xx, and Apple retries.
+        if (error instanceof Refusal) {
+          deps.metrics.appleNotifications.inc({ outcome: 'rejected', code: error.code });
+          request.log.warn({ code: error.code, detail: error.message }, 'App Store notification rejected');
+        }
+        throw error;
       }
     },
   );

@@ -3,12 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import semver from 'semver';
 import { z } from 'zod';
 import type { Authenticator } from '../../auth/authenticator.ts';
-import {
-  ClientConfigs,
-  clientConfigDocumentSchema,
-  InvalidClientConfig,
-  type StoredClientConfig,
-} from '../../clients/client-configs.ts';
+import { ClientConfigs, clientConfigDocumentSchema, type StoredClientConfig } from '../../clients/client-configs.ts';
 import { resolveClientConfig } from '../../domain/client-config.ts';
 import { adminAccess } from '../authorization.ts';
 import { sendProblem } from '../problems.ts';
@@ -88,13 +83,8 @@ export const clientConfigRoutes: FastifyPluginAsync<ClientConfigRouteDeps> = asy
         response: { 200: clientConfigDocumentSchema, ...problems(400, 401, 403, 422) },
       },
     },
-    async (request, reply) => {
-      try {
-        await deps.configs.put(request.params.clientId, request.body);
-      } catch (error) {
-        if (!(error instanceof InvalidClientConfig)) throw error;
-        return sendProblem(reply, 422, 'invalid_config', error.message);
-      }
+    async (request) => {
+      await deps.configs.put(request.params.clientId, request.body);
       return request.body;
     },
   );

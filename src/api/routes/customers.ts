@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Catalog } from '../../domain/catalog.ts';
@@ -10,12 +10,8 @@ import type { Authenticator } from '../../auth/authenticator.ts';
 import { customerAccess } from '../authorization.ts';
 import { customerDocument } from '../customer-document.ts';
 import { appUserIdParams, customerSchema, problems } from '../schemas.ts';
-import { sendAppleProblem } from './apple-problems.ts';
 import { submitGooglePurchase, type GoogleSubmitDeps } from '../../ingest/google/submit-purchase.ts';
-import { PlayDeveloperApiError } from '../../ingest/google/play-api-errors.ts';
 import type { SubmissionResult } from '../../ingest/submissions.ts';
-import { sendSubmissionRefusal } from './submission-problems.ts';
-import { sendProblem } from '../problems.ts';
 import { showWrites } from '../read-your-writes.ts';
 
 export interface CustomerRouteDeps {
@@ -88,17 +84,9 @@ export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (plai
           response: { 200: customerSchema, ...problems(400, 401, 403, 409, 422, 503) },
         },
       },
-      async (request, reply) => {
+      async (request) => {
         const { appUserId } = request.params;
-        let submitted;
-        try {
-          submitted = await submitGooglePurchase(google, appUserId, request.body);
-        } catch (error) {
-          const problem = sendGoogleSubmissionProblem(reply, error);
-          if (!problem) throw error;
-          request.log.warn({ err: error }, 'Google Play purchase submission refused');
-          return problem;
-        }
+        const submitted = await submitGooglePurchase(google, appUserId, request.body);
         return answerSubmission(request, submitted, appUserId);
       },
     );
@@ -120,33 +108,10 @@ export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (plai
         response: { 200: customerSchema, ...problems(400, 401, 403, 409, 413, 422, 502, 503) },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const { appUserId } = request.params;
-      let submitted;
-      try {
-        submitted = await submitApplePurchase(apple, appUserId, request.body);
-      } catch (error) {
-        const problem = sendAppleProblem(reply, error);
-        if (!problem) throw error;
-        request.log.warn({ err: error }, 'App Store purchase submission refused');
-        return problem;
-      }
+      const submitted = await submitApplePurchase(apple, appUserId, request.body);
       return answerSubmission(request, submitted, appUserId);
     },
   );
 };
-
-/** A refused Google submission as a problem; Google unreachable (or our access to it broken) as 503. */
-function sendGoogleSubmissionProblem(reply: FastifyReply, error: unknown): FastifyReply | false {
-  const refusal = sendSubmissionRefusal(reply, error);
-  if (refusal) return refusal;
-  if (error instanceof PlayDeveloperApiError) {
-    return sendProblem(
-      reply,
-      503,
-      'store_unavailable',
-      'Google Play could not be asked about this purchase; try again',
-    );
-  }
-  return false;
-}

@@ -1,12 +1,12 @@
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Catalog } from '../../domain/catalog.ts';
-import { acceptGoogleNotification, GoogleRejection } from '../../ingest/google/accept-notification.ts';
-import { PushRejected, type PushAuthenticator } from '../../ingest/google/push-auth.ts';
+import { acceptGoogleNotification } from '../../ingest/google/accept-notification.ts';
+import type { PushAuthenticator } from '../../ingest/google/push-auth.ts';
 import type { IntakeQueue } from '../../intake/intake-queue.ts';
 import type { Metrics } from '../../observability/metrics.ts';
-import { sendProblem } from '../problems.ts';
+import { Refusal } from '../../domain/refusal.ts';
 import { problems } from '../schemas.ts';
 
 export interface GoogleWebhookDeps {
@@ -34,23 +34,13 @@ const accepted = z.object({
   messageId: z.string(),
 });
 
-const STATUS_OF: Record<string, number> = {
-  push_unauthenticated: 401,
-  push_token_expired: 401,
-  push_token_invalid: 401,
-  push_wrong_sender: 403,
-  malformed_notification: 422,
-  unknown_package: 422,
-};
-
 /** Google Play real-time developer notifications, as a Cloud Pub/Sub push: `POST /v1/webhooks/google`. */
 export const googleWebhookRoutes: FastifyPluginAsync<GoogleWebhookDeps> = async (plain, deps) => {
   const app = plain.withTypeProvider<ZodTypeProvider>();
-  const refuse = (reply: FastifyReply, code: string, status: number, detail: string) => {
-    deps.metrics.googleNotifications.inc({ outcome: 'rejected', code });
-    reply.log.warn({ code }, 'Google Play notification refused');
-    if (status === 401) reply.header('www-authenticate', 'Bearer');
-    return sendProblem(reply, status, code, detail);
+  const refused = (request: FastifyRequest, refusal: Refusal) => {
+    deps.metrics.googleNotifications.inc({ outcome: 'rejected', code: refusal.code });
+    request.log.warn({ code: refusal.code, detail: refusal.message }, 'Google Play notification refused');
+    return refusal;
   };
   app.post(
     '/v1/webhooks/google',
@@ -66,17 +56,22 @@ export const googleWebhookRoutes: FastifyPluginAsync<GoogleWebhookDeps> = async 
     },
     async (request, reply) => {
       if (!deps.push) {
-        return refuse(
-          reply,
-          'google_push_not_configured',
-          503,
-          'Set GOOGLE_PUSH_AUDIENCE and GOOGLE_PUSH_SERVICE_ACCOUNT to receive Play notifications',
+        throw refused(
+          request,
+          new Refusal(
+            'unavailable',
+            'google_push_not_configured',
+            'Set GOOGLE_PUSH_AUDIENCE and GOOGLE_PUSH_SERVICE_ACCOUNT to receive Play notifications',
+          ),
         );
       }
       const message = request.body?.message;
       const messageId = message?.messageId ?? message?.message_id;
       if (request.validationError || !message || !messageId) {
-        return refuse(reply, 'malformed_request', 400, 'Expected a Pub/Sub push: {"message": {"data", "messageId"}}');
+        throw refused(
+          request,
+          new Refusal('malformed', 'malformed_request', 'Expected a Pub/Sub push: {"message": {"data", "messageId"}}'),
+        );
       }
       try {
         const publishTime = message.publishTime ?? message.publish_time;
@@ -95,8 +90,7 @@ export const googleWebhookRoutes: FastifyPluginAsync<GoogleWebhookDeps> = async 
         request.log.info(result, 'Google Play notification accepted');
         return reply.code(200).send({ status: result.outcome, messageId: result.messageId });
       } catch (error) {
-        if (!(error instanceof PushRejected || error instanceof GoogleRejection)) throw error;
-        return refuse(reply, error.code, STATUS_OF[error.code]!, error.message);
+        throw error instanceof Refusal ? refused(request, error) : error;
       }
     },
   );

@@ -1,4 +1,5 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { Authenticator } from '../../auth/authenticator.ts';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 
@@ -27,12 +28,20 @@ export interface Readiness {
   }[];
 }
 
+export interface HealthRouteDeps {
+  readonly readiness: () => Promise<Readiness>;
+  /** True: everyone sees the report's details; else only an admin API key does, others the status alone. */
+  readonly detailsForAll: boolean;
+  readonly authenticator?: Authenticator;
+}
+
 /**
  * Liveness (the process answers) and readiness (it can do its work: database
  * reachable, schema migrated, projections running). Orchestrators route
- * traffic on /ready and restart on /health.
+ * traffic on /ready and restart on /health. The details (database errors,
+ * checkpoints) are for operators: they name our internals.
  */
-export const healthRoutes: FastifyPluginAsync<{ readiness: () => Promise<Readiness> }> = async (app, { readiness }) => {
+export const healthRoutes: FastifyPluginAsync<HealthRouteDeps> = async (app, deps) => {
   const typed = app.withTypeProvider<ZodTypeProvider>();
   typed.get(
     '/health',
@@ -49,9 +58,17 @@ export const healthRoutes: FastifyPluginAsync<{ readiness: () => Promise<Readine
         response: { 200: readinessSchema, 503: readinessSchema },
       },
     },
-    async (_request, reply) => {
-      const report = await readiness();
-      return reply.code(report.ready ? 200 : 503).send({ status: report.ready ? 'ready' : 'not_ready', ...report });
+    async (request, reply) => {
+      const report = await deps.readiness();
+      const status = report.ready ? ('ready' as const) : ('not_ready' as const);
+      const details = deps.detailsForAll || (await isOperator(request, deps.authenticator));
+      return reply.code(report.ready ? 200 : 503).send(details ? { status, ...report } : { status });
     },
   );
 };
+
+async function isOperator(request: FastifyRequest, authenticator: Authenticator | undefined): Promise<boolean> {
+  if (!authenticator || !request.headers.authorization) return false;
+  const caller = await authenticator.authenticate(request.headers.authorization).catch(() => undefined);
+  return caller?.kind === 'server' && caller.role === 'admin';
+}

@@ -3,6 +3,7 @@ import { isCanonicalTimestamp, millis, type Timestamp } from '../time.ts';
 import type { LinkSource, PurchaseEvent, Transaction } from './events.ts';
 import { evolve, initialState, type PurchaseState } from './state.ts';
 import { ownerOf } from './status.ts';
+import { Refusal } from '../refusal.ts';
 
 /**
  * The purchase Decider (Emmett's shape): `decide(command, state)` returns the
@@ -28,13 +29,9 @@ export type PurchaseCommand =
 
 export type RestorePolicy = 'transfer' | 'keep';
 
-export class PurchaseRuleViolation extends Error {
-  readonly code: 'invalid_fact';
-
+export class PurchaseRuleViolation extends Refusal<'invalid_fact'> {
   constructor(code: 'invalid_fact', message: string) {
-    super(message);
-    this.code = code;
-    this.name = 'PurchaseRuleViolation';
+    super('invalid', code, message);
   }
 }
 

@@ -9,6 +9,7 @@ import {
   type NewEvent,
   type ReadAllOptions,
   type RecordedEvent,
+  assertAppendable,
 } from '../event-store.ts';
 import { START, type GlobalPosition } from '../global-position.ts';
 
@@ -45,7 +46,6 @@ interface QueuedAppend extends AppendRequest {
 
 const EVENT_COLUMNS = `event_id, stream_id, stream_version, type, data, metadata, recorded_at,
   transaction_id::text AS commit_position, global_position AS sequence_position`;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** How many times an append is run again after racing another writer (same event ids, or 'any'). */
 const RACE_RETRIES = 3;
 const ANY_RACE_RETRIES = 100;
@@ -89,12 +89,7 @@ export class PostgresEventStore implements EventStore {
     events: readonly NewEvent[],
     { expectedVersion }: { expectedVersion: ExpectedVersion },
   ): Promise<AppendResult> {
-    if (events.length === 0) throw new TypeError(`Nothing to append to ${streamId}`);
-    const badId = events.find((e) => !UUID.test(e.id));
-    if (badId) throw new TypeError(`Event ids must be UUIDs; got ${JSON.stringify(badId.id)}`);
-    if (new Set(events.map((e) => e.id.toLowerCase())).size !== events.length) {
-      throw new TypeError(`The same event id appears twice in one append to ${streamId}`);
-    }
+    assertAppendable(streamId, events);
     toSqlExpectedVersion(expectedVersion); // rejects a malformed version before anything is queued
     return new Promise((resolve, reject) => {
       this.queue.push({ streamId, expectedVersion, events, resolve, reject });

@@ -5,6 +5,7 @@ import {
   Environment,
   GetTransactionHistoryVersion,
 } from '@apple/app-store-server-library';
+import { Refusal } from '../../domain/refusal.ts';
 
 /**
  * Apple's App Store Server API, through Apple's own client, for the reads that
@@ -40,20 +41,19 @@ export interface SignedSubscriptionStatus {
 }
 
 /** A request Apple answered with an error; `retryable` tells a caller's retry policy whether to try again. */
-export class AppStoreServerApiError extends Error {
+export class AppStoreServerApiError extends Refusal<'store_refused' | 'store_unavailable'> {
   readonly retryable: boolean;
-
   readonly httpStatus: number;
   /** Apple's `errorCode` (see the library's APIError); absent when the body had none, as on a 401. */
   readonly apiErrorCode: number | undefined;
 
   constructor(httpStatus: number, apiErrorCode: number | undefined, message: string) {
-    super(message);
+    // Apple marks some "not found" answers as transient (an account or app still being provisioned).
+    const retryable = httpStatus === 429 || httpStatus >= 500 || RETRYABLE_API_ERRORS.has(apiErrorCode);
+    super(retryable ? 'unavailable' : 'invalid', retryable ? 'store_unavailable' : 'store_refused', message);
+    this.retryable = retryable;
     this.httpStatus = httpStatus;
     this.apiErrorCode = apiErrorCode;
-    this.name = 'AppStoreServerApiError';
-    // Apple marks some "not found" answers as transient (an account or app still being provisioned).
-    this.retryable = httpStatus === 429 || httpStatus >= 500 || RETRYABLE_API_ERRORS.has(apiErrorCode);
   }
 }
 

@@ -14,6 +14,7 @@ import type {
 } from './apple-payloads.ts';
 import { ChainCachingVerifier } from './chain-caching-verifier.ts';
 import { decodeJwsPayload } from './jws.ts';
+import { Refusal, type KindOfCode } from '../../domain/refusal.ts';
 
 /** Why a notification was refused. Each is a 4xx, so Apple stops retrying, except `verification_unavailable`. */
 export type AppleRejectionCode =
@@ -26,13 +27,21 @@ export type AppleRejectionCode =
   | 'wrong_environment'
   | 'verification_unavailable';
 
-export class AppleRejection extends Error {
-  readonly code: AppleRejectionCode;
+/** A check that may pass later is `unavailable` (Apple retries); the rest are 4xx, which Apple does not retry. */
+const KIND_OF: KindOfCode<AppleRejectionCode> = {
+  malformed_payload: 'malformed',
+  unknown_app: 'invalid',
+  unsupported_environment: 'invalid',
+  invalid_signature: 'unauthenticated',
+  invalid_certificate: 'unauthenticated',
+  wrong_app: 'invalid',
+  wrong_environment: 'invalid',
+  verification_unavailable: 'unavailable',
+};
 
+export class AppleRejection extends Refusal<AppleRejectionCode> {
   constructor(code: AppleRejectionCode, message: string) {
-    super(message);
-    this.code = code;
-    this.name = 'AppleRejection';
+    super(KIND_OF[code], code, message);
   }
 }
 

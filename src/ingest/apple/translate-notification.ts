@@ -7,6 +7,7 @@ import type {
   AppleTransaction,
   VerifiedAppleNotification,
 } from './apple-payloads.ts';
+import { Refusal } from '../../domain/refusal.ts';
 
 /**
  * What one verified App Store notification means in Subledger's terms. Pure.
@@ -83,13 +84,16 @@ const EXPIRATION_INTENTS = [
 ] as const;
 const OFFER_TYPES: Record<number, OfferType> = { 1: 'introductory', 2: 'promotional', 3: 'offer_code', 4: 'win_back' };
 
-export class UnsupportedAppleEnvironment extends Error {
+export class UnsupportedAppleEnvironment extends Refusal<'unsupported_environment'> {
   readonly environment: string;
 
   constructor(environment: string) {
-    super(`App Store environment ${environment} is not recorded (only Production and Sandbox are)`);
+    super(
+      'invalid',
+      'unsupported_environment',
+      `App Store environment ${environment} is not recorded (only Production and Sandbox are)`,
+    );
     this.environment = environment;
-    this.name = 'UnsupportedAppleEnvironment';
   }
 }
 

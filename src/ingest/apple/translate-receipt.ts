@@ -2,6 +2,7 @@ import type { ExpirationReason, OfferType, PurchaseEvent, Transaction } from '..
 import type { PurchaseKey } from '../../domain/purchase/purchase-key.ts';
 import { toTimestamp, type Timestamp } from '../../domain/time.ts';
 import type { PendingRenewalInfo, ReceiptPurchase, VerifiedReceipt } from './verify-receipt.ts';
+import { Refusal } from '../../domain/refusal.ts';
 
 /** The facts one validated receipt gives about one purchase (one originalTransactionId). */
 export interface ReceiptPurchaseFacts {
@@ -9,10 +10,14 @@ export interface ReceiptPurchaseFacts {
   readonly facts: PurchaseEvent[];
 }
 
-export class ReceiptWithoutDate extends Error {
+/** Apple's answer lacks what it always carries: not the app's fault, and asking again will not help. */
+export class ReceiptWithoutDate extends Refusal<'receipt_without_date'> {
   constructor() {
-    super('The verifyReceipt response has neither request_date_ms nor receipt_creation_date_ms');
-    this.name = 'ReceiptWithoutDate';
+    super(
+      'bad_gateway',
+      'receipt_without_date',
+      'The verifyReceipt response has neither request_date_ms nor receipt_creation_date_ms',
+    );
   }
 }
 

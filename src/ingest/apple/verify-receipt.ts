@@ -1,5 +1,6 @@
 import appleReceiptVerify, { type ExtractedPurchase } from 'node-apple-receipt-verify';
 import type { Environment } from '../../domain/purchase/purchase-key.ts';
+import { Refusal, type KindOfCode } from '../../domain/refusal.ts';
 
 /**
  * Validates the legacy base64 app receipt that older app versions send, with
@@ -28,15 +29,20 @@ export interface ReceiptVerifierOptions {
 export type ReceiptRejectionCode =
   'invalid_receipt' | 'shared_secret_mismatch' | 'wrong_app' | 'receipt_server_unavailable';
 
-export class ReceiptRejection extends Error {
-  readonly code: ReceiptRejectionCode;
+const KIND_OF: KindOfCode<ReceiptRejectionCode> = {
+  invalid_receipt: 'invalid',
+  wrong_app: 'invalid',
+  // Our configuration is wrong, not the app's request.
+  shared_secret_mismatch: 'bad_gateway',
+  receipt_server_unavailable: 'unavailable',
+};
+
+export class ReceiptRejection extends Refusal<ReceiptRejectionCode> {
   readonly appleStatus?: number;
 
   constructor(code: ReceiptRejectionCode, message: string, appleStatus?: number, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
+    super(KIND_OF[code], code, message, options);
     this.appleStatus = appleStatus;
-    this.name = 'ReceiptRejection';
   }
 
   get retryable(): boolean {

@@ -2,18 +2,15 @@ import type { Catalog } from '../../domain/catalog.ts';
 import type { IntakeQueue } from '../../intake/intake-queue.ts';
 import { developerNotificationSchema, type DeveloperNotification } from './play-payloads.ts';
 import type { PushAuthenticator } from './push-auth.ts';
+import { Refusal } from '../../domain/refusal.ts';
 
 export const GOOGLE_NOTIFICATION_KIND = 'google.rtdn';
 
 export type GoogleRejectionCode = 'malformed_notification' | 'unknown_package';
 
-export class GoogleRejection extends Error {
-  readonly code: GoogleRejectionCode;
-
+export class GoogleRejection extends Refusal<GoogleRejectionCode> {
   constructor(code: GoogleRejectionCode, message: string) {
-    super(message);
-    this.code = code;
-    this.name = 'GoogleRejection';
+    super('invalid', code, message);
   }
 }
 

@@ -1,4 +1,5 @@
 import { gaxios } from 'google-auth-library';
+import { Refusal } from '../../domain/refusal.ts';
 
 /**
  * What a caller of the Play Developer API needs to know about a failure: whether Google
@@ -6,7 +7,7 @@ import { gaxios } from 'google-auth-library';
  * (answer 503, let the intake queue retry). `retryable` carries the decision; the
  * subclasses name it.
  */
-export class PlayDeveloperApiError extends Error {
+export class PlayDeveloperApiError extends Refusal<'store_refused' | 'store_unavailable'> {
   /** Absent when no answer came (network, timeout). */
   readonly httpStatus: number | undefined;
   /**
@@ -23,11 +24,11 @@ export class PlayDeveloperApiError extends Error {
     retryable: boolean,
     options?: ErrorOptions,
   ) {
-    super(message, options);
+    // Unreachable or refusing our access, apps get the same answer: try again later.
+    super(retryable ? 'unavailable' : 'invalid', retryable ? 'store_unavailable' : 'store_refused', message, options);
     this.httpStatus = httpStatus;
     this.reason = reason;
     this.retryable = retryable;
-    this.name = new.target.name;
   }
 }
 

@@ -2,6 +2,7 @@ import type { PurchaseEvent } from '../../domain/purchase/events.ts';
 import type { Environment, PurchaseKey } from '../../domain/purchase/purchase-key.ts';
 import { toTimestamp, type Timestamp } from '../../domain/time.ts';
 import type { DeveloperNotification } from './play-payloads.ts';
+import { Refusal } from '../../domain/refusal.ts';
 
 /** What the Google translators share: keys, times, and building facts. Pure. */
 
@@ -37,10 +38,9 @@ export function eventTimeOf(notification: DeveloperNotification): Timestamp {
 }
 
 /** A notification and an API answer that are not about the same purchase (a bug at the edge). */
-export class PlayDocumentMismatch extends Error {
+export class PlayDocumentMismatch extends Refusal<'play_document_mismatch'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'PlayDocumentMismatch';
+    super('invalid', 'play_document_mismatch', message);
   }
 }
 

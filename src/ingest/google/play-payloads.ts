@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Refusal } from '../../domain/refusal.ts';
 
 /**
  * The Google Play documents Subledger reads, with the field names of Google's APIs: the
@@ -347,15 +348,14 @@ export type VoidedPurchase = z.output<typeof voidedPurchaseSchema>;
 // --- Parsing ------------------------------------------------------------------------
 
 /** A Google document that does not have the shape Google documents. Names every problem. */
-export class MalformedPlayDocument extends Error {
+export class MalformedPlayDocument extends Refusal<'malformed_play_document'> {
   readonly document: string;
   readonly problems: readonly string[];
 
   constructor(document: string, problems: readonly string[]) {
-    super(`Not a valid ${document}: ${problems.join('; ')}`);
+    super('invalid', 'malformed_play_document', `Not a valid ${document}: ${problems.join('; ')}`);
     this.document = document;
     this.problems = problems;
-    this.name = 'MalformedPlayDocument';
   }
 }
 

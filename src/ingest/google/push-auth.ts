@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { Refusal } from '../../domain/refusal.ts';
 
 /** Google's keys for the OIDC tokens Pub/Sub push attaches. */
 export const GOOGLE_OIDC_JWKS_URL = 'https://www.googleapis.com/oauth2/v3/certs';
@@ -16,13 +17,9 @@ export interface PushAuthSettings {
 export type PushRejectionCode =
   'push_unauthenticated' | 'push_token_expired' | 'push_token_invalid' | 'push_wrong_sender';
 
-export class PushRejected extends Error {
-  readonly code: PushRejectionCode;
-
+export class PushRejected extends Refusal<PushRejectionCode> {
   constructor(code: PushRejectionCode, message: string) {
-    super(message);
-    this.code = code;
-    this.name = 'PushRejected';
+    super(code === 'push_wrong_sender' ? 'forbidden' : 'unauthenticated', code, message);
   }
 }
 

@@ -1,7 +1,8 @@
 import { productForStoreProduct, type Catalog } from '../../domain/catalog.ts';
 import { linkSubmittedPurchases, SubmissionRefused, submissionResult, type SubmissionResult } from '../submissions.ts';
-import { PlayPurchaseRefusedError } from './play-api-errors.ts';
+import { PlayDeveloperApiError, PlayPurchaseRefusedError } from './play-api-errors.ts';
 import { recordPlayProduct, recordPlaySubscription, type PlayRecordingDeps } from './record-play-purchase.ts';
+import { Refusal } from '../../domain/refusal.ts';
 
 /** What an Android app sends after a purchase or a restore (Play Billing's Purchase). */
 export interface GoogleSubmission {
@@ -43,6 +44,17 @@ export async function submitGooglePurchase(
   } catch (error) {
     if (error instanceof PlayPurchaseRefusedError) {
       throw new SubmissionRefused('purchase_not_found', `Google does not know this purchase: ${error.message}`);
+    }
+    // Google unreachable, or our access to it broken: the app may try again; the details are for our log.
+    if (error instanceof PlayDeveloperApiError) {
+      throw new Refusal(
+        'unavailable',
+        'store_unavailable',
+        'Google Play could not be asked about this purchase; try again',
+        {
+          cause: error,
+        },
+      );
     }
     throw error;
   }

@@ -4,6 +4,7 @@ import type { CustomerPurchase } from '../../domain/entitlements.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { findPurchasesOfCustomers } from './customer-purchases.ts';
 import { CUSTOMER_CHANGES_CHANNEL } from './purchases-projection.ts';
+import { isDatabaseUnavailable } from '../../db/unavailable.ts';
 
 export interface CustomerCacheOptions {
   /** Where LISTEN runs: one connection held for as long as the cache runs. */
@@ -40,6 +41,12 @@ export class CustomerCache {
   private loop: Promise<void> | undefined;
   /** Settles when the LISTEN connection breaks. */
   private connectionLost: Promise<void> | undefined;
+  /**
+   * What was cached when the LISTEN connection broke: no longer trusted (a change may be
+   * missed), but answered while the database cannot be reached at all, when nothing can
+   * change either. Dropped once listening again.
+   */
+  private lastKnown = new Map<string, readonly CustomerPurchase[]>();
   /** Customers to read in the next batch, with who waits for each. */
   private nextBatch: Map<string, Waiter[]> | undefined;
 
@@ -97,6 +104,7 @@ export class CustomerCache {
     await client.query(`LISTEN ${CUSTOMER_CHANGES_CHANNEL}`);
     this.client = client;
     this.listening = true;
+    this.lastKnown.clear();
     this.connectionLost = lost;
   }
 
@@ -104,7 +112,9 @@ export class CustomerCache {
     while (this.running) {
       await this.connectionLost;
       this.listening = false;
-      this.invalidate('*'); // changes may have been missed meanwhile
+      // Changes may be missed from now on: nothing cached is trusted, but it is kept for an outage.
+      for (const [appUserId, purchases] of this.entries) this.lastKnown.set(appUserId, purchases);
+      this.invalidate('*');
       if (!this.running) return;
       this.client?.release(true);
       this.client = undefined;
@@ -122,11 +132,20 @@ export class CustomerCache {
     const batch = this.nextBatch!;
     this.nextBatch = undefined;
     const epoch = this.epoch;
+    const db = this.options.db ?? this.options.pool;
     let found: Map<string, CustomerPurchase[]>;
     try {
-      found = await findPurchasesOfCustomers(this.options.db ?? this.options.pool, [...batch.keys()]);
+      found = await findPurchasesOfCustomers(db, [...batch.keys()]);
     } catch (error) {
-      for (const waiters of batch.values()) for (const w of waiters) w.reject(error);
+      // One id the database refuses must not fail the others read with it: read each on its own.
+      if (batch.size > 1 && !isDatabaseUnavailable(error)) return this.readEach(batch, epoch);
+      for (const [appUserId, waiters] of batch) {
+        const lastKnown = isDatabaseUnavailable(error) ? this.lastKnown.get(appUserId) : undefined;
+        for (const w of waiters) {
+          if (lastKnown) w.resolve(lastKnown);
+          else w.reject(error);
+        }
+      }
       return;
     }
     // An invalidation while the query ran may be about one of these: answer, but do not keep.
@@ -136,6 +155,21 @@ export class CustomerCache {
       if (keep) this.remember(appUserId, purchases);
       for (const w of waiters) w.resolve(purchases);
     }
+  }
+
+  private async readEach(batch: Map<string, Waiter[]>, epoch: number): Promise<void> {
+    const db = this.options.db ?? this.options.pool;
+    await Promise.all(
+      [...batch].map(async ([appUserId, waiters]) => {
+        try {
+          const purchases = (await findPurchasesOfCustomers(db, [appUserId])).get(appUserId) ?? [];
+          if (this.listening && epoch === this.epoch) this.remember(appUserId, purchases);
+          for (const w of waiters) w.resolve(purchases);
+        } catch (error) {
+          for (const w of waiters) w.reject(error);
+        }
+      }),
+    );
   }
 
   private remember(appUserId: string, purchases: readonly CustomerPurchase[]): void {

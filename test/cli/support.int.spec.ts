@@ -7,9 +7,9 @@ import { appleKey, day, fact, period, renewed, started } from '../support/purcha
 import { runSubledger } from '../support/cli.ts';
 
 /*
- * `subledger history` and `subledger entitlements`, as support staff run them, against a
- * test database holding a subscription bought on day 0 and renewed on day 30 (2026), all
- * recorded today, long after those days, and projected.
+ * `subledger history` and `subledger entitlements`, as support staff run them (in this
+ * process), against a test database holding a subscription bought on day 0 and renewed on
+ * day 30 (2026), all recorded today, long after those days, and projected.
  */
 const CUSTOMER = 'erin';
 const key = appleKey('3000000001');

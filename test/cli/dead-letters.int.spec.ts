@@ -3,7 +3,10 @@ import { PostgresIntakeQueue } from '../../src/intake/postgres-intake-queue.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { runSubledger } from '../support/cli.ts';
 
-/* `subledger dead-letters`, as an operator runs it, against a test database with dead letters in its queue. */
+/*
+ * `subledger dead-letters`, as an operator runs it (in this process), against a test
+ * database with dead letters in its queue.
+ */
 let db: TestDatabase;
 let queue: PostgresIntakeQueue;
 

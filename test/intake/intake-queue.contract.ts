@@ -1,0 +1,215 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { documentIdOf, type SourceDocument } from '../../src/eventstore/source-documents.ts';
+import type { IntakeQueue, NewIntakeMessage } from '../../src/intake/intake-queue.ts';
+import type { RetryPolicy } from '../../src/intake/postgres-intake-queue.ts';
+
+/** The policy every adapter runs the contract with: short, so real time can be waited out. */
+export const CONTRACT_RETRY_POLICY: RetryPolicy = { maxAttempts: 3, firstBackoffMs: 40, maxBackoffMs: 1_000 };
+
+export interface IntakeQueueContractSetup {
+  /** Empties the queue. */
+  reset(): Promise<void>;
+  /**
+   * A queue over it with CONTRACT_RETRY_POLICY. For a queue behind a server, each call a
+   * separate instance, as separate processes would have; a queue in memory returns the same one.
+   */
+  connect(): IntakeQueue;
+  /** Lets `ms` pass: a real wait for a server, the clock moved on for a queue with its own. */
+  elapse(ms: number): Promise<void>;
+  /** The archived document with this id, to see that enqueueing kept it. */
+  findDocument(documentId: string): Promise<SourceDocument | undefined>;
+}
+
+/**
+ * The guarantees every IntakeQueue adapter must keep (SQS FIFO's: at-least-once
+ * delivery, visibility timeout, deduplication id, ordering key). An adapter's spec
+ * file calls this with its setup.
+ */
+export function intakeQueueContract(adapter: string, setup: IntakeQueueContractSetup) {
+  describe(`IntakeQueue contract: ${adapter}`, () => {
+    let queue: IntakeQueue;
+    beforeEach(async () => {
+      await setup.reset();
+      queue = setup.connect();
+    });
+
+    const body = 'a notification';
+    const message = (id: string, orderingKey = id): NewIntakeMessage => ({
+      deduplicationId: id,
+      orderingKey,
+      kind: 'test',
+      document: { kind: 'test', contentType: 'text/plain', body },
+    });
+    const receive = (visibilityTimeoutMs = 60_000, max = 10) => queue.receive({ max, visibilityTimeoutMs });
+
+    it('keeps one message per deduplication id, even after it was processed', async () => {
+      const first = await queue.enqueue(message('n-1'));
+      expect(await queue.enqueue(message('n-1'))).toEqual({ ...first, enqueued: false });
+      expect(first.documentId).toBe(documentIdOf(body)); // the same body, archived once
+      const [received] = await receive();
+      await queue.ack(received!);
+      expect((await queue.enqueue(message('n-1'))).enqueued).toBe(false);
+      expect(await receive()).toEqual([]);
+    });
+
+    it('keeps the document in the archive and hands it out with the message', async () => {
+      const { enqueued, messageId, documentId } = await queue.enqueue(message('n-1'));
+      expect(enqueued).toBe(true);
+      expect(await setup.findDocument(documentId)).toMatchObject({ kind: 'test', contentType: 'text/plain', body });
+      const [received] = await receive();
+      expect(received).toMatchObject({
+        messageId,
+        deduplicationId: 'n-1',
+        orderingKey: 'n-1',
+        kind: 'test',
+        documentId,
+      });
+      expect(received!.enqueuedAt).toBeInstanceOf(Date);
+    });
+
+    it('hides a message while it is being processed and delivers it again when the visibility timeout passes', async () => {
+      await queue.enqueue(message('n-1'));
+      const [first] = await receive(50);
+      expect(first).toMatchObject({ deduplicationId: 'n-1', attempt: 1 });
+      expect(await receive(50)).toEqual([]);
+      await setup.elapse(80);
+      const [again] = await receive(50);
+      expect(again).toMatchObject({ deduplicationId: 'n-1', attempt: 2 });
+      // The first receiver was too slow: its ack no longer counts.
+      expect(await queue.ack(first!)).toBe(false);
+      expect(await queue.ack(again!)).toBe(true);
+      expect(await queue.depth()).toBe(0);
+    });
+
+    it('hands out the messages of one ordering key one at a time, oldest first', async () => {
+      await queue.enqueue(message('a-1', 'sub-a'));
+      await queue.enqueue(message('a-2', 'sub-a'));
+      await queue.enqueue(message('b-1', 'sub-b'));
+      const firstRound = await receive();
+      expect(firstRound.map((m) => m.deduplicationId)).toEqual(['a-1', 'b-1']);
+      expect(await receive()).toEqual([]);
+      await queue.ack(firstRound[0]!);
+      expect((await receive()).map((m) => m.deduplicationId)).toEqual(['a-2']);
+    });
+
+    it('holds the rest of an ordering key back while its oldest message backs off, and lets it go once that one is dead', async () => {
+      await queue.enqueue(message('a-1', 'sub-a'));
+      await queue.enqueue(message('a-2', 'sub-a'));
+      const [head] = await receive();
+      expect(await queue.fail(head!, 'store API timed out')).toBe('retry');
+      expect(await receive()).toEqual([]);
+      await setup.elapse(60);
+      const [again] = await receive();
+      expect(again).toMatchObject({ deduplicationId: 'a-1', attempt: 2 });
+      expect(await queue.fail(again!, 'unknown product', { permanent: true })).toBe('dead');
+      expect((await receive()).map((m) => m.deduplicationId)).toEqual(['a-2']);
+    });
+
+    it('hands out at most `max` messages, oldest first', async () => {
+      for (let i = 0; i < 5; i++) await queue.enqueue(message(`n-${i}`));
+      expect((await receive(60_000, 2)).map((m) => m.deduplicationId)).toEqual(['n-0', 'n-1']);
+      expect((await receive(60_000, 10)).map((m) => m.deduplicationId)).toEqual(['n-2', 'n-3', 'n-4']);
+    });
+
+    it('never gives the same message to two receivers at once', async () => {
+      for (let i = 0; i < 40; i++) await queue.enqueue(message(`n-${i}`));
+      const other = setup.connect();
+      const batches = await Promise.all([
+        receive(60_000, 15),
+        other.receive({ max: 15, visibilityTimeoutMs: 60_000 }),
+        receive(60_000, 15),
+      ]);
+      const ids = batches.flat().map((m) => m.deduplicationId);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(ids).toHaveLength(40);
+    });
+
+    it('retries a failed message after a growing backoff, then dead-letters it with the reason', async () => {
+      await queue.enqueue(message('n-1'));
+      let delivery = (await receive())[0]!;
+      expect(await queue.fail(delivery, 'store API timed out')).toBe('retry');
+      expect(await receive()).toEqual([]); // backing off
+      await setup.elapse(60);
+      delivery = (await receive())[0]!;
+      expect(delivery.attempt).toBe(2);
+      expect(await queue.fail(delivery, 'store API timed out')).toBe('retry');
+      await setup.elapse(100);
+      delivery = (await receive())[0]!;
+      expect(delivery.attempt).toBe(3);
+      expect(await queue.fail(delivery, 'store API timed out again')).toBe('dead');
+
+      expect(await receive()).toEqual([]);
+      expect(await queue.deadLetters()).toEqual([
+        expect.objectContaining({ deduplicationId: 'n-1', attempts: 3, reason: 'store API timed out again' }),
+      ]);
+      expect(await queue.depth()).toBe(0);
+    });
+
+    it('doubles the backoff: a second failure waits longer than the first', async () => {
+      await queue.enqueue(message('n-1'));
+      expect(await queue.fail((await receive())[0]!, 'timed out')).toBe('retry'); // 40 ms
+      await setup.elapse(60);
+      expect(await queue.fail((await receive())[0]!, 'timed out')).toBe('retry'); // 80 ms
+      await setup.elapse(45); // past the first backoff, not the second
+      expect(await receive()).toEqual([]);
+      await setup.elapse(60);
+      expect(await receive()).toEqual([expect.objectContaining({ attempt: 3 })]);
+    });
+
+    it('dead-letters a permanent failure at once, and can put it back', async () => {
+      await queue.enqueue(message('n-1'));
+      const delivery = (await receive())[0]!;
+      expect(await queue.fail(delivery, 'unknown product', { permanent: true })).toBe('dead');
+      const [dead] = await queue.deadLetters();
+      expect(dead).toMatchObject({ messageId: delivery.messageId, attempts: 1, reason: 'unknown product' });
+      expect(dead!.failedAt).toBeInstanceOf(Date);
+      expect(await queue.retryDeadLetter(dead!.messageId)).toBe(true);
+      expect(await queue.retryDeadLetter(dead!.messageId)).toBe(false);
+      expect(await queue.deadLetters()).toEqual([]);
+      expect(await receive()).toEqual([expect.objectContaining({ deduplicationId: 'n-1', attempt: 1 })]);
+    });
+
+    it('lists dead letters newest first, up to a limit', async () => {
+      for (const id of ['n-1', 'n-2', 'n-3']) {
+        await queue.enqueue(message(id));
+        await queue.fail((await receive())[0]!, `${id} failed`, { permanent: true });
+        await setup.elapse(5);
+      }
+      expect((await queue.deadLetters()).map((d) => d.deduplicationId)).toEqual(['n-3', 'n-2', 'n-1']);
+      expect((await queue.deadLetters({ limit: 2 })).map((d) => d.deduplicationId)).toEqual(['n-3', 'n-2']);
+      expect(await queue.retryDeadLetter('999999')).toBe(false);
+    });
+
+    it('ignores a failure reported by a receiver whose delivery has expired', async () => {
+      await queue.enqueue(message('n-1'));
+      const [stale] = await receive(50);
+      await setup.elapse(80);
+      const [current] = await receive(60_000);
+      await queue.fail(stale!, 'too late', { permanent: true });
+      expect(await queue.deadLetters()).toEqual([]);
+      expect(await queue.ack(current!)).toBe(true);
+    });
+
+    it('acknowledges a batch at once, but only the deliveries that are still the receiver’s', async () => {
+      await queue.enqueue(message('n-1'));
+      await queue.enqueue(message('n-2'));
+      const [first, second] = await receive();
+      const stale = { ...second!, receipt: '00000000-0000-4000-8000-000000000000' };
+      expect(await queue.ackAll([first!, stale])).toBe(1);
+      expect(await queue.ackAll([])).toBe(0);
+      expect(await queue.depth()).toBe(1);
+      expect(await queue.ack(first!)).toBe(false); // done already
+      expect(await queue.ack(second!)).toBe(true);
+    });
+
+    it('counts the messages waiting or in flight as its depth, not those done or dead', async () => {
+      for (const id of ['n-1', 'n-2', 'n-3', 'n-4']) await queue.enqueue(message(id));
+      expect(await queue.depth()).toBe(4);
+      const [done, dead, inFlight] = await receive(60_000, 3);
+      await queue.ack(done!);
+      await queue.fail(dead!, 'bad', { permanent: true });
+      expect(inFlight).toBeDefined();
+      expect(await queue.depth()).toBe(2);
+    });
+  });
+}
