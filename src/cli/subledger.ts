@@ -27,9 +27,6 @@ export function cli(io: CliIo): Command {
       writeErr: io.stderr,
       getOutHelpWidth: () => io.terminals?.stdout?.columns ?? 80,
       getErrHelpWidth: () => io.terminals?.stderr?.columns ?? 80,
-      // Our help has no colours to keep or strip.
-      getOutHasColors: () => false,
-      getErrHasColors: () => false,
     })
     .exitOverride();
 
