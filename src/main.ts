@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig, type Config } from './config/config.ts';
 import { createLogger } from './observability/logger.ts';
-import { startSubledger, type Subledger } from './runtime/subledger.ts';
+import { startSubledger } from './runtime/subledger.ts';
 
 // `npm start`: run Subledger until a signal (a terminal's Ctrl-C or hang-up, SIGTERM) or an
 // uncaught error, then stop what it started, the embedded PostgreSQL included, and exit.
@@ -16,7 +16,6 @@ const logger = createLogger(config.logLevel, config.logFormat);
 
 /** Past this, the exit goes on without waiting (the embedded PostgreSQL is still told to stop). */
 const STOP_TIMEOUT_MS = 10_000;
-let subledger: Subledger | undefined;
 let exiting = false;
 
 async function stopAndExit(code: number): Promise<void> {
@@ -25,7 +24,8 @@ async function stopAndExit(code: number): Promise<void> {
     logger.error(`not stopped within ${STOP_TIMEOUT_MS / 1000} s: exiting anyway`);
     process.exit(code || 1);
   }, STOP_TIMEOUT_MS).unref();
-  await subledger?.stop();
+  // Still starting: wait for it, then stop what it started (a failed start stopped its own).
+  await (await starting.catch(() => undefined))?.stop();
   process.exit(code);
 }
 
@@ -44,8 +44,11 @@ for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
   });
 }
 
+// Started before the handlers above can run (they run on later turns), and kept so that
+// they can stop it even while it is still starting.
+const starting = startSubledger(config, logger);
 try {
-  subledger = await startSubledger(config, logger);
+  const subledger = await starting;
   logger.info({ url: subledger.url, database: config.database.kind }, 'Subledger is running');
 } catch (error) {
   // startSubledger stopped what it had started.

@@ -1,11 +1,18 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import rateLimit, { type RateLimitPluginOptions } from '@fastify/rate-limit';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type RouteOptions,
+} from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { clientErrorHandler, frameworkErrors, installProblemHandlers } from './problems.ts';
+import { clientErrorHandler, frameworkErrors, installProblemHandlers, type DatabaseOutageLog } from './problems.ts';
 import { installRequestHygiene, WITH_BODY } from './request-hygiene.ts';
 import { adminAccess, guardOf, identify } from './authorization.ts';
 import type { Authenticator } from '../auth/authenticator.ts';
@@ -47,6 +54,8 @@ export interface ApiDependencies {
   readonly operatorRoutes?: 'protected' | 'public';
   /** Verifies credentials for the operator routes (admin API keys). */
   readonly authenticator?: Authenticator;
+  /** Says once when requests start failing because the database is away; the runtime says when it is back. */
+  readonly databaseOutage?: DatabaseOutageLog;
   readonly readiness: () => Promise<Readiness>;
   /** The App Store webhook, when the service ingests App Store notifications. */
   readonly apple?: Parameters<typeof appleWebhookRoutes>[1];
@@ -74,6 +83,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   const requestTimeoutMs = deps.requestTimeoutMs ?? 30_000;
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
+    logController: new RequestLogsAtDebug(),
     bodyLimit: 256 * 1024,
     // Room for the longest ids the schemas allow (256 characters), percent-encoded: the
     // schemas, not the router, say what is too long, with a problem document.
@@ -115,7 +125,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  installProblemHandlers(app);
+  installProblemHandlers(app, deps.databaseOutage);
   if (deps.rateLimitPerMinute) await app.register(rateLimit, rateLimitOptions(deps.rateLimitPerMinute));
   const operatorOnly =
     deps.operatorRoutes === 'public' || !deps.authenticator ? undefined : adminAccess(deps.authenticator);
@@ -183,6 +193,25 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   if (deps.adminCustomers) await app.register(adminCustomerRoutes, deps.adminCustomers);
   await app.register(consoleRoutes);
   return app;
+}
+
+/**
+ * The lines fastify logs for every request it receives and answers, at debug rather than
+ * info: at thousands of requests a second they would be most of the log. A request that
+ * fails is still logged as before: 'request errored' at error here, and by our problem
+ * handlers; fastify's other lines (stream and serializer errors) are untouched.
+ */
+class RequestLogsAtDebug extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    if (this.isLogDisabled(request)) return;
+    request.log.debug({ req: request }, 'incoming request');
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error) return super.requestCompleted(error, request, reply);
+    if (this.isLogDisabled(request)) return;
+    reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  }
 }
 
 /**

@@ -61,9 +61,10 @@ export const customerAccess = (authenticator: Authenticator) =>
 
 /** Admin routes: a server with an API key of the `admin` role. */
 export const adminAccess = (authenticator: Authenticator) =>
-  guard(authenticator, (caller) =>
-    caller.kind === 'server' && caller.role === 'admin' ? undefined : 'This route needs an API key with the admin role',
-  );
+  guard(authenticator, (caller) => (isAdmin(caller) ? undefined : 'This route needs an API key with the admin role'));
+
+/** Support staff and operators: a server calling with an API key of the `admin` role. */
+export const isAdmin = (caller: Caller) => caller.kind === 'server' && caller.role === 'admin';
 
 /** What an app user does as themself (likes): an app user's access token. */
 export const appUserAccess = (authenticator: Authenticator) =>

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Queryable } from '../db/pool.ts';
 import { canonical } from '../domain/canonical.ts';
-import { sendProblem } from './problems.ts';
+import { Refusal } from '../domain/refusal.ts';
 
 /** The optional `Idempotency-Key` request header, for route schemas (so OpenAPI lists it). */
 export const idempotencyHeaders = z.looseObject({
@@ -157,17 +157,15 @@ export function idempotent(keys: IdempotencyKeys) {
         claims.set(request, { ...id, claimId: found.claimId });
         return;
       case 'reused':
-        return sendProblem(
-          reply,
-          422,
+        throw new Refusal(
+          'invalid',
           'idempotency_key_reused',
           'This Idempotency-Key was used for another request (other parameters or body); send a new key',
         );
       case 'in_use':
         reply.header('retry-after', '1');
-        return sendProblem(
-          reply,
-          409,
+        throw new Refusal(
+          'conflict',
           'idempotency_key_in_use',
           'A request with this Idempotency-Key is still running; retry in a moment to get its answer',
         );

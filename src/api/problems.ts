@@ -33,18 +33,28 @@ export function sendProblem(
   extensions: Readonly<Record<string, unknown>> = {},
 ) {
   if (status === 401) reply.header('www-authenticate', 'Bearer');
-  if (status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+  if (status === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
   return reply
     .code(status)
     .type('application/problem+json')
-    .send({
-      type: `https://subledger.dev/problems/${code}`,
-      title: code.replaceAll('_', ' '),
-      status,
-      code,
-      detail,
-      ...extensions,
-    });
+    .send(problemDocument(status, code, detail, extensions));
+}
+
+/** RFC 9457 problem details, with our stable `code`. */
+function problemDocument(
+  status: number,
+  code: string,
+  detail: string,
+  extensions: Readonly<Record<string, unknown>> = {},
+) {
+  return {
+    type: `https://subledger.dev/problems/${code}`,
+    title: code.replaceAll('_', ' '),
+    status,
+    code,
+    detail,
+    ...extensions,
+  };
 }
 
 /** A refusal, answered with its kind's status. */
@@ -92,15 +102,16 @@ export function installProblemHandlers(app: FastifyInstance, outage = new Databa
     request.log.error({ err: error }, 'request failed');
     return sendProblem(reply, 500, 'internal_error', 'Something went wrong on our side; it is logged');
   });
-  app.addHook('onResponse', async (request, reply) => {
-    if (reply.statusCode < 500) outage.succeeded(request);
-  });
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, 404, 'not_found', `No route ${request.method} ${request.url.slice(0, 200)}`),
   );
 }
 
-/** Logs a database outage once, when requests start failing for it, and once when they stop. */
+/**
+ * Logs a database outage once, when requests start failing for it, and once when it ends.
+ * It ends when the pool connects again (`recovered`, wired by the runtime), not when some
+ * request succeeds: most answers (probes, cached customers) never ask the database.
+ */
 export class DatabaseOutageLog {
   private down = false;
 
@@ -110,10 +121,10 @@ export class DatabaseOutageLog {
     request.log.error({ err: { message: error.message } }, 'the database cannot be reached: answering 503');
   }
 
-  succeeded(request: FastifyRequest): void {
-    if (!this.down || !request.routeOptions.url) return;
+  recovered(log: { warn(message: string): void }): void {
+    if (!this.down) return;
     this.down = false;
-    request.log.warn('the database answers again');
+    log.warn('the database answers again');
   }
 }
 
@@ -146,13 +157,7 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
     code: 'malformed_request',
     detail: 'The request is not valid HTTP',
   };
-  const body = JSON.stringify({
-    type: `https://subledger.dev/problems/${known.code}`,
-    title: known.code.replaceAll('_', ' '),
-    status: known.status,
-    code: known.code,
-    detail: known.detail,
-  });
+  const body = JSON.stringify(problemDocument(known.status, known.code, known.detail));
   socket.end(
     `HTTP/1.1 ${known.status} ${STATUS_TEXT[known.status] ?? 'Bad Request'}\r\n` +
       `content-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { userInfo } from 'node:os';
 import type { DeadLetter } from '../intake/intake-queue.ts';
+import { PostgresIntakeQueue } from '../intake/postgres-intake-queue.ts';
 import { lines, type CliIo } from './io.ts';
 import { withCliServices } from './services.ts';
 import { textTable } from './table.ts';
@@ -25,7 +26,6 @@ export function registerDeadLetterCommands(program: Command, io: CliIo): void {
       withCliServices(io, async ({ pool }) => {
         const limit = Number(options.limit);
         if (!Number.isInteger(limit) || limit < 1) throw new Error('--limit must be a whole number above 0');
-        const { PostgresIntakeQueue } = await import('../intake/postgres-intake-queue.ts');
         const letters = await new PostgresIntakeQueue(pool).deadLetters({ limit });
         if (options.json) {
           out(JSON.stringify(letters, null, 2));
@@ -45,7 +45,6 @@ export function registerDeadLetterCommands(program: Command, io: CliIo): void {
       withCliServices(io, async ({ pool, logger }) => {
         // Message ids are bigints: anything else names no dead letter (and must not reach SQL as one).
         const known = /^\d{1,19}$/.test(messageId) && BigInt(messageId) < 2n ** 63n;
-        const { PostgresIntakeQueue } = await import('../intake/postgres-intake-queue.ts');
         if (!known || !(await new PostgresIntakeQueue(pool).retryDeadLetter(messageId))) {
           throw new Error(`No dead letter ${messageId}`);
         }

@@ -61,13 +61,16 @@ export function registerGoogleDevCommands(program: Command, io: CliIo): void {
     );
   const options = () => dev.opts<DevOptions>();
   const portGiven = () => dev.getOptionValueSource('port') === 'cli';
+  // One program runs one command: the key file is read once for it.
+  let serviceAccount: Promise<ServiceAccount | undefined> | undefined;
+  const readServiceAccount = () => (serviceAccount ??= readServiceAccountFile(options().dir));
   /**
    * Where the fake Google listens: the port init wrote into the service account's
    * token_uri (Subledger gets its access tokens there), so that serve and the others
    * agree with the keys and the environment init printed; --port only where it agrees.
    */
   const googleUrl = async () => {
-    const written = await initPort(options().dir);
+    const written = initPort(await readServiceAccount());
     const port = portGiven() ? options().port : (written ?? DEFAULT_PORT);
     if (written !== undefined && port !== written) {
       throw new Error(
@@ -83,7 +86,7 @@ export function registerGoogleDevCommands(program: Command, io: CliIo): void {
     .action(async () => {
       const { dir, port } = options();
       // Every URL init writes or prints names --port (the keys already there do not count).
-      const googleUrl = `http://127.0.0.1:${port}/`;
+      const rootUrl = `http://127.0.0.1:${port}/`;
       await mkdir(dir, { recursive: true });
       const [{ writePushSignerKey }, { writeTestServiceAccountKey }] = await Promise.all([
         import('../ingest/google/dev/push-signer.ts'),
@@ -92,7 +95,7 @@ export function registerGoogleDevCommands(program: Command, io: CliIo): void {
       await writePushSignerKey(path.join(dir, PUSH_SIGNER_FILE));
       const key = await writeTestServiceAccountKey({
         dir,
-        tokenUri: `${googleUrl}token`,
+        tokenUri: `${rootUrl}token`,
         clientEmail: API_SERVICE_ACCOUNT,
         fileName: SERVICE_ACCOUNT_FILE,
       });
@@ -103,9 +106,9 @@ export function registerGoogleDevCommands(program: Command, io: CliIo): void {
       const env = {
         GOOGLE_PUSH_AUDIENCE: PUSH_AUDIENCE,
         GOOGLE_PUSH_SERVICE_ACCOUNT: PUSH_SERVICE_ACCOUNT,
-        GOOGLE_OIDC_JWKS_URL: `${googleUrl}oauth2/v3/certs`,
+        GOOGLE_OIDC_JWKS_URL: `${rootUrl}oauth2/v3/certs`,
         GOOGLE_SERVICE_ACCOUNT_KEY_FILE: key.keyFile,
-        GOOGLE_PLAY_API_URL: googleUrl,
+        GOOGLE_PLAY_API_URL: rootUrl,
       };
       for (const [name, value] of Object.entries(env)) out(`  ${name}=${value} \\`);
       out('  npm start');
@@ -117,7 +120,8 @@ export function registerGoogleDevCommands(program: Command, io: CliIo): void {
     .action(async () => {
       const { dir } = options();
       const signer = await loadSigner(dir);
-      const account = await loadServiceAccount(dir);
+      const account = await readServiceAccount();
+      if (!account) throw new Error(`No service account key in ${dir}: run "subledger google-dev init" first`);
       const packageName = await playPackageName(io);
       const { startFakePlayDeveloperApi } = await import('../ingest/google/dev/fake-play-developer-api.ts');
       const fake = await startFakePlayDeveloperApi({
@@ -322,28 +326,25 @@ async function loadSigner(dir: string) {
   }
 }
 
-/** The port init wrote into the service account's token_uri; undefined before init. */
-async function initPort(dir: string): Promise<string | undefined> {
-  let tokenUri: string;
+/** The parts of the service account key init wrote that google-dev reads. */
+interface ServiceAccount {
+  readonly client_email: string;
+  readonly private_key: string;
+  readonly token_uri: string;
+}
+
+/** The service account key init wrote; undefined before init. */
+async function readServiceAccountFile(dir: string): Promise<ServiceAccount | undefined> {
   try {
-    ({ token_uri: tokenUri } = JSON.parse(await readFile(path.join(dir, SERVICE_ACCOUNT_FILE), 'utf8')) as {
-      token_uri: string;
-    });
+    return JSON.parse(await readFile(path.join(dir, SERVICE_ACCOUNT_FILE), 'utf8')) as ServiceAccount;
   } catch {
     return undefined;
   }
-  return new URL(tokenUri).port || '80';
 }
 
-async function loadServiceAccount(dir: string): Promise<{ client_email: string; private_key: string }> {
-  try {
-    return JSON.parse(await readFile(path.join(dir, SERVICE_ACCOUNT_FILE), 'utf8')) as {
-      client_email: string;
-      private_key: string;
-    };
-  } catch {
-    throw new Error(`No service account key in ${dir}: run "subledger google-dev init" first`);
-  }
+/** The port init wrote into the service account's token_uri; undefined before init. */
+function initPort(account: ServiceAccount | undefined): string | undefined {
+  return account && (new URL(account.token_uri).port || '80');
 }
 
 /** The fake holds one app's purchases: the catalog's first with a Play package. */

@@ -36,9 +36,9 @@ export function registerReconcileCommand(program: Command, io: CliIo): void {
           out(`${accepted} notification(s) Subledger had missed, ${duplicates} it already had.`);
           return;
         }
-        if (options.all) return reconcileEveryone(io, services, deps, options.after);
-        if (!appUserId) throw new Error('Name an app user, or use --all or --notifications-since');
         const { reconcileCustomer } = await import('../support/reconcile-customer.ts');
+        if (options.all) return reconcileEveryone(io, services, (id) => reconcileCustomer(deps, id), options.after);
+        if (!appUserId) throw new Error('Name an app user, or use --all or --notifications-since');
         const results = await reconcileCustomer(deps, appUserId);
         for (const r of results) out(`${r.store} ${r.environment} ${r.purchaseId}: ${r.outcome}`);
         if (results.length === 0) out(`${appUserId} has no purchases.`);
@@ -67,7 +67,7 @@ async function storeAccess({ config, pool, catalog, eventStore, logger }: CliSer
     import('../ingest/google/play-developer-api.ts'),
     import('../eventstore/source-documents.ts'),
     import('../intake/postgres-intake-queue.ts'),
-    import('../runtime/subledger.ts'),
+    import('../ingest/apple/reconciler-from-config.ts'),
   ]);
   const documents = new SourceDocumentArchive(pool);
   const verifier = new AppleVerifier(catalog.apps, {
@@ -96,11 +96,10 @@ async function storeAccess({ config, pool, catalog, eventStore, logger }: CliSer
 async function reconcileEveryone(
   io: CliIo,
   services: CliServices,
-  deps: CustomerReconcileDeps,
+  reconcileCustomer: (appUserId: string) => Promise<unknown>,
   after = '',
 ): Promise<void> {
   const { pool } = services;
-  const { reconcileCustomer } = await import('../support/reconcile-customer.ts');
   const { rows } = await pool.query<{ n: number }>(
     `SELECT count(DISTINCT app_user_id)::int AS n FROM purchases WHERE app_user_id > $1`,
     [after],
@@ -125,7 +124,7 @@ async function reconcileEveryone(
       if (page.rows.length === 0) break;
       for (const { app_user_id: appUserId } of page.rows) {
         if (interrupted) break;
-        await reconcileCustomer(deps, appUserId);
+        await reconcileCustomer(appUserId);
         last = appUserId;
         done += 1;
         bar.update(done, { speed: (done / Math.max(0.001, (Date.now() - started) / 1000)).toFixed(1) });

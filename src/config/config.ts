@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -34,7 +35,7 @@ const environmentSchema = z.object({
   API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   CUSTOMER_CACHE_ENTRIES: z.coerce.number().int().min(0).default(100_000),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(1200),
-  TRUST_PROXY: z.string().default(''),
+  TRUST_PROXY: z.string().default('').transform(trustProxyOf),
   REQUEST_TIMEOUT_SECONDS: positiveInt.max(600).default(30),
   OPERATOR_ROUTES: z.enum(['protected', 'public']).default('protected'),
   TOKEN_ISSUER: z.string().min(1).default('subledger'),
@@ -176,7 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       port: e.PORT,
       host: e.HOST,
       rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
-      trustProxy: trustProxyOf(e.TRUST_PROXY),
+      trustProxy: e.TRUST_PROXY,
       requestTimeoutMs: e.REQUEST_TIMEOUT_SECONDS * 1000,
       operatorRoutes: e.OPERATOR_ROUTES,
     },
@@ -257,12 +258,28 @@ function withoutEmptyValues(env: NodeJS.ProcessEnv): Record<string, string> {
 }
 
 /** `TRUST_PROXY`: empty or `false` (no proxy), `true` (whatever is in front), or addresses and CIDRs, comma-separated. */
-function trustProxyOf(value: string): boolean | readonly string[] {
+function trustProxyOf(value: string, ctx: z.RefinementCtx): boolean | readonly string[] {
   const text = value.trim();
   if (text === '' || text === 'false') return false;
   if (text === 'true') return true;
-  return text
+  const proxies = text
     .split(',')
     .map((entry) => entry.trim())
     .filter(Boolean);
+  for (const proxy of proxies.filter((entry) => !isAddressOrCidr(entry))) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${JSON.stringify(proxy)} is not an IP address or CIDR: use true, false, or the proxies' addresses and CIDRs, comma-separated`,
+    });
+  }
+  return proxies;
+}
+
+/** `10.0.0.1`, `::1`, or one with a prefix length in its family's range: `10.0.0.0/8`, `fd00::/8`. */
+function isAddressOrCidr(text: string): boolean {
+  const [address = '', prefix, ...rest] = text.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }

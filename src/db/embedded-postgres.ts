@@ -57,9 +57,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   if (!options.ephemeral) {
     const running = await runningPostmaster(clusterDir);
     if (running && running.parentPid === (await ownerPid(options.dataDir))) {
-      // The Subledger process that started it (the service, when this is the CLI) still runs: share it.
-      // That process stops it.
-      return { url, stop: async () => {} };
+      // The Subledger process that started it (the service, when this is the CLI) still runs: share it,
+      // on the port it listens on (that process's setting, not necessarily ours). That process stops it.
+      return { url: superuserUrl(password, running.port ?? options.port), stop: async () => {} };
     }
     if (running) {
       // Its process died without stopping it (kill -9, a crash). Stopped rather than adopted: the
@@ -135,16 +135,19 @@ async function spawnPostgres(
       env: { ...process.env, LC_MESSAGES: 'C' },
     },
   );
-  stopOnExit();
-  ourServers.add(child);
+  track(child);
   const exited = new Promise<void>((resolve) =>
     child.once('exit', () => {
-      ourServers.delete(child);
+      untrack(child);
       resolve();
     }),
   );
   await new Promise<void>((resolve, reject) => {
-    child.once('error', reject);
+    child.once('error', (error) => {
+      // Never spawned (no binary, say): there will be no 'exit' to untrack it.
+      if (child.pid === undefined) untrack(child);
+      reject(error);
+    });
     void exited.then(() => reject(new Error('PostgreSQL exited while starting')));
     child.stderr!.on('data', (chunk: Buffer) => {
       const text = chunk.toString('utf8');
@@ -161,31 +164,49 @@ async function spawnPostgres(
   };
 }
 
-let exitHandlersInstalled = false;
+/** Removes the listeners `stopOnExit` installed; set while `ourServers` holds a server. */
+let removeExitListeners: (() => void) | undefined;
+
+function track(child: ChildProcess): void {
+  if (ourServers.size === 0) removeExitListeners ??= stopOnExit();
+  ourServers.add(child);
+}
+
+/** The last server gone, the listeners go too: a process that stopped its servers keeps none of ours. */
+function untrack(child: ChildProcess): void {
+  if (!ourServers.delete(child) || ourServers.size > 0) return;
+  removeExitListeners?.();
+  removeExitListeners = undefined;
+}
 
 /**
  * The last resort for the servers this process started: process exit (normal, `process.exit`,
  * an uncaught error) and SIGINT, SIGTERM, SIGHUP when the program has no handler of its own.
- * A program that handles them (the service) stops its server before exiting.
+ * A program that handles them (the service) stops its server before exiting. Returns what
+ * removes the listeners.
  */
-function stopOnExit(): void {
-  if (exitHandlersInstalled) return;
-  exitHandlersInstalled = true;
+function stopOnExit(): () => void {
   // Synchronous, as exit handlers must be: the server shuts down on its own after the signal.
   const signalServers = () => {
     for (const child of ourServers) child.kill('SIGINT');
   };
-  process.on('exit', signalServers);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  const signalListeners = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((signal) => {
     const onSignal = () => {
       if (process.listenerCount(signal) > 1) return;
       signalServers();
       // Then the signal's usual end of this process.
-      process.removeListener(signal, onSignal);
+      remove();
       process.kill(process.pid, signal);
     };
-    process.on(signal, onSignal);
-  }
+    return [signal, onSignal] as const;
+  });
+  const remove = () => {
+    process.removeListener('exit', signalServers);
+    for (const [signal, onSignal] of signalListeners) process.removeListener(signal, onSignal);
+  };
+  process.on('exit', signalServers);
+  for (const [signal, onSignal] of signalListeners) process.on(signal, onSignal);
+  return remove;
 }
 
 interface ProcessInfo {
@@ -194,15 +215,22 @@ interface ProcessInfo {
   readonly command: string;
 }
 
-/** The server in `postmaster.pid`, when that process lives and is a PostgreSQL of this cluster. */
-async function runningPostmaster(clusterDir: string): Promise<{ pid: number; parentPid: number } | undefined> {
+/**
+ * The server in `postmaster.pid`, when that process lives and is a PostgreSQL of this cluster,
+ * with the port it listens on (the file's fourth line; undefined if unreadable).
+ */
+async function runningPostmaster(
+  clusterDir: string,
+): Promise<{ pid: number; parentPid: number; port: number | undefined } | undefined> {
   const content = await readFile(path.join(clusterDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
-  const pid = content ? Number.parseInt(content, 10) : Number.NaN;
+  const lines = content?.split('\n') ?? [];
+  const pid = Number.parseInt(lines[0] ?? '', 10);
   if (!(pid > 0)) return undefined;
   const info = await processInfo(pid);
   // A pid reused by another process after a reboot: PostgreSQL itself will judge its stale file.
   if (!info || info.zombie || !`${info.command} `.includes(` -D ${clusterDir} `)) return undefined;
-  return { pid, parentPid: info.parentPid };
+  const port = Number.parseInt(lines[3] ?? '', 10);
+  return { pid, parentPid: info.parentPid, port: port > 0 && port < 65_536 ? port : undefined };
 }
 
 /** Stops a server no process of ours started, by its pid; waits until it is gone. */

@@ -1,7 +1,6 @@
 /**
- * What kind of "no" a refusal is. The kind is the whole contract with the edges: HTTP
- * maps each kind to one status (src/api/problems.ts), the CLI to its exit and message,
- * the intake worker to retry or dead-letter. A refusal's code says which rule refused.
+ * What kind of "no" a refusal is: the contract with the edges. HTTP maps each kind to
+ * one status, in one table (src/api/problems.ts). A refusal's code says which rule refused.
  */
 export type RefusalKind =
   /** The request cannot be read: not JSON, not the shape, not text we can store. */
@@ -22,7 +21,7 @@ export type RefusalKind =
   /** A service we depend on refuses us because of our own configuration (a wrong shared secret). */
   | 'bad_gateway';
 
-export interface RefusalOptions extends ErrorOptions {
+interface RefusalOptions extends ErrorOptions {
   /** Members the answer carries besides the code and detail (RFC 9457 extensions). */
   readonly extensions?: Readonly<Record<string, unknown>>;
 }

@@ -99,12 +99,24 @@ export interface EventStore {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** What every adapter refuses before looking at the store: nothing to append, ids that are not UUIDs, one id twice. */
-export function assertAppendable(streamId: string, events: readonly NewEvent[]): void {
+/**
+ * What every adapter refuses before looking at the store: nothing to append, ids that
+ * are not UUIDs, one id twice, an expected version that is neither a keyword nor a
+ * whole number from 0.
+ */
+export function assertAppendable(
+  streamId: string,
+  events: readonly NewEvent[],
+  expectedVersion: ExpectedVersion,
+): void {
   if (events.length === 0) throw new TypeError(`Nothing to append to ${streamId}`);
   const badId = events.find((e) => !UUID.test(e.id));
   if (badId) throw new TypeError(`Event ids must be UUIDs; got ${JSON.stringify(badId.id)}`);
   if (new Set(events.map((e) => e.id.toLowerCase())).size !== events.length) {
     throw new TypeError(`The same event id appears twice in one append to ${streamId}`);
+  }
+  if (expectedVersion === 'any' || expectedVersion === 'no_stream' || expectedVersion === 'stream_exists') return;
+  if (!Number.isInteger(expectedVersion) || expectedVersion < 0) {
+    throw new RangeError(`Invalid expected version ${expectedVersion}`);
   }
 }

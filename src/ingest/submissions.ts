@@ -4,7 +4,7 @@ import type { PurchaseKey } from '../domain/purchase/purchase-key.ts';
 import type { EventStore } from '../eventstore/event-store.ts';
 import type { GlobalPosition } from '../eventstore/global-position.ts';
 import { newestPosition, recordPurchase } from './record-purchase.ts';
-import { Refusal } from '../domain/refusal.ts';
+import { Refusal, type KindOfCode } from '../domain/refusal.ts';
 
 /**
  * What every store's app submissions share: linking the submitted purchases to the app
@@ -18,9 +18,17 @@ export type SubmissionRefusalCode =
   | 'unknown_product'
   | 'purchase_not_found';
 
+const KIND_OF: KindOfCode<SubmissionRefusalCode> = {
+  purchase_belongs_to_another_user: 'conflict',
+  sandbox_not_accepted: 'invalid',
+  unknown_package: 'invalid',
+  unknown_product: 'invalid',
+  purchase_not_found: 'invalid',
+};
+
 export class SubmissionRefused extends Refusal<SubmissionRefusalCode> {
   constructor(code: SubmissionRefusalCode, message: string) {
-    super(code === 'purchase_belongs_to_another_user' ? 'conflict' : 'invalid', code, message);
+    super(KIND_OF[code], code, message);
   }
 }
 

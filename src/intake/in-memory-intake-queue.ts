@@ -1,14 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { InMemorySourceDocuments } from '../eventstore/in-memory/in-memory-source-documents.ts';
-import type { DeadLetter, IntakeMessageInput, IntakeQueue, NewIntakeMessage, ReceivedMessage } from './intake-queue.ts';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './postgres-intake-queue.ts';
+import {
+  DEFAULT_RETRY_POLICY,
+  retryDecision,
+  type DeadLetter,
+  type IntakeMessageInput,
+  type IntakeQueue,
+  type NewIntakeMessage,
+  type ReceivedMessage,
+  type RetryPolicy,
+} from './intake-queue.ts';
 
 export interface InMemoryIntakeQueueOptions {
   readonly retry?: RetryPolicy;
   /** Visibility timeouts and backoffs run on it: a test moves it on instead of sleeping. */
   readonly clock?: () => Date;
-  /** Where enqueued documents are kept; pass the one the intake worker reads. */
-  readonly documents?: InMemorySourceDocuments;
 }
 
 interface Message extends IntakeMessageInput {
@@ -30,6 +36,7 @@ interface Message extends IntakeMessageInput {
  * visibility timeout, backoff doubling up to a ceiling, dead letters.
  */
 export class InMemoryIntakeQueue implements IntakeQueue {
+  /** Where enqueued documents are kept. */
   readonly documents: InMemorySourceDocuments;
   private readonly messages = new Map<string, Message>();
   private readonly byDeduplicationId = new Map<string, Message>();
@@ -43,7 +50,7 @@ export class InMemoryIntakeQueue implements IntakeQueue {
   constructor(options: InMemoryIntakeQueueOptions = {}) {
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
     this.clock = options.clock ?? (() => new Date());
-    this.documents = options.documents ?? new InMemorySourceDocuments({ clock: this.clock });
+    this.documents = new InMemorySourceDocuments({ clock: this.clock });
   }
 
   /** Calls `listener` after each new message (to wake a worker). Returns an unsubscribe. */
@@ -121,20 +128,19 @@ export class InMemoryIntakeQueue implements IntakeQueue {
   }
 
   async fail(message: ReceivedMessage, reason: string, { permanent = false } = {}): Promise<'retry' | 'dead'> {
-    const dead = permanent || message.attempt >= this.retry.maxAttempts;
-    const backoffMs = Math.min(this.retry.maxBackoffMs, this.retry.firstBackoffMs * 2 ** (message.attempt - 1));
+    const decision = retryDecision(this.retry, message.attempt, permanent);
     // Like the PostgreSQL queue, the answer says what the policy decides even when the
     // receipt has expired; only the message's current holder changes anything.
     const held = this.held(message);
     if (held) {
       held.lastError = reason;
-      if (dead) this.finish(held, 'dead');
+      if (decision.outcome === 'dead') this.finish(held, 'dead');
       else {
         held.receipt = undefined;
-        held.visibleAt = this.now() + backoffMs;
+        held.visibleAt = this.now() + decision.backoffMs;
       }
     }
-    return dead ? 'dead' : 'retry';
+    return decision.outcome;
   }
 
   async deadLetters({ limit = 100 } = {}): Promise<DeadLetter[]> {

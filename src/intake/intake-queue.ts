@@ -38,6 +38,31 @@ export interface DeadLetter extends IntakeMessageInput {
   readonly failedAt: Date;
 }
 
+/** How often, and how far apart, a failing message is delivered again. */
+export interface RetryPolicy {
+  /** Deliveries before a message becomes a dead letter. */
+  readonly maxAttempts: number;
+  /** Wait before the second delivery; doubles each time, up to `maxBackoffMs`. */
+  readonly firstBackoffMs: number;
+  readonly maxBackoffMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 8, firstBackoffMs: 1_000, maxBackoffMs: 600_000 };
+
+/**
+ * What becomes of a message whose delivery number `attempt` (1 on the first) failed:
+ * a dead letter once it has been tried `maxAttempts` times (or at once when `permanent`),
+ * else delivered again after `backoffMs`.
+ */
+export function retryDecision(
+  policy: RetryPolicy,
+  attempt: number,
+  permanent = false,
+): { readonly outcome: 'dead' } | { readonly outcome: 'retry'; readonly backoffMs: number } {
+  if (permanent || attempt >= policy.maxAttempts) return { outcome: 'dead' };
+  return { outcome: 'retry', backoffMs: Math.min(policy.maxBackoffMs, policy.firstBackoffMs * 2 ** (attempt - 1)) };
+}
+
 export interface IntakeQueue {
   /**
    * Keeps the document in the archive and queues the message, atomically. `enqueued:

@@ -1,16 +1,14 @@
 import type { Queryable } from '../db/pool.ts';
 import { documentIdOf } from '../eventstore/source-documents.ts';
-import type { DeadLetter, IntakeQueue, NewIntakeMessage, ReceivedMessage } from './intake-queue.ts';
-
-export interface RetryPolicy {
-  /** Deliveries before a message becomes a dead letter. */
-  readonly maxAttempts: number;
-  /** Wait before the second delivery; doubles each time, up to `maxBackoffMs`. */
-  readonly firstBackoffMs: number;
-  readonly maxBackoffMs: number;
-}
-
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 8, firstBackoffMs: 1_000, maxBackoffMs: 600_000 };
+import {
+  DEFAULT_RETRY_POLICY,
+  retryDecision,
+  type DeadLetter,
+  type IntakeQueue,
+  type NewIntakeMessage,
+  type ReceivedMessage,
+  type RetryPolicy,
+} from './intake-queue.ts';
 
 interface MessageRow {
   message_id: string;
@@ -133,8 +131,9 @@ export class PostgresIntakeQueue implements IntakeQueue {
   }
 
   async fail(message: ReceivedMessage, reason: string, { permanent = false } = {}): Promise<'retry' | 'dead'> {
-    const dead = permanent || message.attempt >= this.retry.maxAttempts;
-    const backoffMs = Math.min(this.retry.maxBackoffMs, this.retry.firstBackoffMs * 2 ** (message.attempt - 1));
+    const decision = retryDecision(this.retry, message.attempt, permanent);
+    const dead = decision.outcome === 'dead';
+    const backoffMs = decision.outcome === 'retry' ? decision.backoffMs : 0;
     await this.db.query(
       `UPDATE intake_messages
        SET state = CASE WHEN $3 THEN 'dead' ELSE 'pending' END,

@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../api/app.ts';
+import { DatabaseOutageLog } from '../api/problems.ts';
 import { IdempotencyKeys } from '../api/idempotency.ts';
 import { loadCatalog } from '../config/catalog-file.ts';
 import type { Config } from '../config/config.ts';
@@ -30,7 +30,8 @@ import { ProjectionRunner } from '../projections/runner.ts';
 import { SourceDocumentArchive } from '../eventstore/source-documents.ts';
 import { APPLE_NOTIFICATION_KIND, processAppleNotification } from '../ingest/apple/process-notification.ts';
 import { AppleVerifier, loadTrustedRoots } from '../ingest/apple/apple-verifier.ts';
-import { AppleReconciler } from '../ingest/apple/reconcile.ts';
+import type { AppleReconciler } from '../ingest/apple/reconcile.ts';
+import { appleReconciler } from '../ingest/apple/reconciler-from-config.ts';
 import { LapsedSubscriptionRecheck } from '../ingest/apple/recheck-lapsed.ts';
 import { VoidedPurchasesPoll } from '../ingest/google/voided-poll.ts';
 import { IntakeWorker } from '../ingest/intake-worker.ts';
@@ -184,8 +185,12 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
     const content = new ContentItems(pool);
     const newItems = await content.seed(config.contentSeedPath);
     if (newItems > 0) logger.info({ items: newItems }, 'created content items from the seed file');
+    // A new connection is the first sign the database is back after an outage.
+    const databaseOutage = new DatabaseOutageLog();
+    pool.on('connect', () => databaseOutage.recovered(logger));
     const api = await buildApi({
       logger,
+      databaseOutage,
       authenticator,
       rateLimitPerMinute: config.http.rateLimitPerMinute,
       trustProxy: config.http.trustProxy,
@@ -257,26 +262,4 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
     await stop();
     throw error;
   }
-}
-
-/** App Store Server API access, when a key is configured: reconciliation needs it. */
-export async function appleReconciler(
-  config: Config,
-  deps: Omit<ConstructorParameters<typeof AppleReconciler>[0], 'apps' | 'access'> & { catalog: Catalog },
-): Promise<AppleReconciler | undefined> {
-  const api = config.apple.serverApi;
-  if (!api) {
-    deps.logger.info('no App Store Server API key configured: App Store purchases are not reconciled with Apple');
-    return undefined;
-  }
-  return new AppleReconciler({
-    ...deps,
-    apps: deps.catalog.apps,
-    access: {
-      signingKey: await readFile(api.keyFile, 'utf8'),
-      keyId: api.keyId,
-      issuerId: api.issuerId,
-      baseUrls: api.urls,
-    },
-  });
 }

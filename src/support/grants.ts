@@ -8,13 +8,19 @@ import { toTimestamp, type Timestamp } from '../domain/time.ts';
 import type { EventMetadata, EventStore } from '../eventstore/event-store.ts';
 import { isPurchaseEvent } from '../domain/purchase/events.ts';
 import { recordPurchase } from '../ingest/record-purchase.ts';
-import { Refusal } from '../domain/refusal.ts';
+import { Refusal, type KindOfCode } from '../domain/refusal.ts';
 
 export type GrantRefusalCode = 'unknown_product' | 'invalid_period' | 'unknown_grant';
 
+const KIND_OF: KindOfCode<GrantRefusalCode> = {
+  unknown_product: 'invalid',
+  invalid_period: 'invalid',
+  unknown_grant: 'not_found',
+};
+
 export class GrantRefused extends Refusal<GrantRefusalCode> {
   constructor(code: GrantRefusalCode, message: string) {
-    super(code === 'unknown_grant' ? 'not_found' : 'invalid', code, message);
+    super(KIND_OF[code], code, message);
   }
 }
 
@@ -77,8 +83,8 @@ export async function grantEntitlement(
       ? [{ type: 'OneTimeProductPurchased', data: { transaction, observedAt: startsAt } }]
       : [
           { type: 'SubscriptionStarted', data: { transaction, observedAt: startsAt } },
-          // A period implies auto-renew at its start; off a moment later, it never renews.
-          { type: 'AutoRenewTurnedOff', data: { observedAt: toTimestamp(now + 1) } },
+          // A period implies auto-renew at its start (inferred, so the store's word wins a tie): a grant never renews.
+          { type: 'AutoRenewTurnedOff', data: { observedAt: startsAt } },
         ];
   const key = grantKey(grantId);
   const context = staffContext(`grant:${grantId}`, request);
@@ -86,8 +92,7 @@ export async function grantEntitlement(
   await recordPurchase(
     deps.eventStore,
     key,
-    // Theirs once it is whole: at the start, auto-renew is still on (see above).
-    { type: 'LinkToAppUser', data: { appUserId, via: 'support_transfer', at: toTimestamp(now + 1) } },
+    { type: 'LinkToAppUser', data: { appUserId, via: 'support_transfer', at: startsAt } },
     context,
   );
   return {

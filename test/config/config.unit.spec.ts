@@ -101,6 +101,15 @@ describe('configuration', () => {
     expect(loadConfig({ TRUST_PROXY: 'true' }).http.trustProxy).toBe(true);
     expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).http.trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1']);
     expect(loadConfig({ TRUST_PROXY: 'false' }).http.trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '::1, fd00::/8, 0.0.0.0/0' }).http.trustProxy).toEqual([
+      '::1',
+      'fd00::/8',
+      '0.0.0.0/0',
+    ]);
+    for (const bad of ['yes', '10.0.0.0/33', '::/129', '10.0.0.1/', '10.0.0.0/8/8', 'proxy.internal', '127.0.0.1, 3']) {
+      expect(() => loadConfig({ TRUST_PROXY: bad })).toThrow(ConfigError);
+      expect(() => loadConfig({ TRUST_PROXY: bad })).toThrow(/TRUST_PROXY: .* is not an IP address or CIDR/);
+    }
     expect(loadConfig({ OPERATOR_ROUTES: 'public', REQUEST_TIMEOUT_SECONDS: '5' }).http).toMatchObject({
       operatorRoutes: 'public',
       requestTimeoutMs: 5_000,

@@ -1,7 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { documentIdOf, type SourceDocument } from '../../src/eventstore/source-documents.ts';
-import type { IntakeQueue, NewIntakeMessage } from '../../src/intake/intake-queue.ts';
-import type { RetryPolicy } from '../../src/intake/postgres-intake-queue.ts';
+import type { IntakeQueue, NewIntakeMessage, RetryPolicy } from '../../src/intake/intake-queue.ts';
 
 /** The policy every adapter runs the contract with: short, so real time can be waited out. */
 export const CONTRACT_RETRY_POLICY: RetryPolicy = { maxAttempts: 3, firstBackoffMs: 40, maxBackoffMs: 1_000 };

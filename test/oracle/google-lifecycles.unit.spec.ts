@@ -143,6 +143,20 @@ const yearly = token(1, 'premium_yearly', T + 5 * DAY, { linkedPurchaseToken: 't
 type Example = { readonly says: string; readonly scenario: Scenario } & (
   { readonly excuse: Excuse } | { readonly fixed: string }
 );
+/** Bought on day 0; the renewal failed on day 30 with a week of grace, and was paid on day 31. */
+const recoveredInGrace = (): Happening[] => [
+  purchased(monthly),
+  { kind: 'payment_failed', at: T + 30 * DAY, token: 'token-0', graceEnd: T + 37 * DAY },
+  {
+    kind: 'recovered',
+    at: T + 31 * DAY,
+    token: 'token-0',
+    orderId: `${ORDER}..0`,
+    periodStart: T + 30 * DAY,
+    expiry: T + 60 * DAY,
+  },
+];
+
 const EXAMPLES: Example[] = [
   {
     excuse: known.D1_EXPIRY_FROM_LATER_ANSWERS,
@@ -205,16 +219,7 @@ const EXAMPLES: Example[] = [
     scenario: promptly(
       life(
         [
-          purchased(monthly),
-          { kind: 'payment_failed', at: T + 30 * DAY, token: 'token-0', graceEnd: T + 37 * DAY },
-          {
-            kind: 'recovered',
-            at: T + 31 * DAY,
-            token: 'token-0',
-            orderId: `${ORDER}..0`,
-            periodStart: T + 30 * DAY,
-            expiry: T + 60 * DAY,
-          },
+          ...recoveredInGrace(),
           { kind: 'canceled', at: T + 40 * DAY, token: 'token-0' },
           { kind: 'lapsed', at: T + 60 * DAY, token: 'token-0' },
         ],
@@ -265,19 +270,7 @@ const EXAMPLES: Example[] = [
     says: 'recovered in grace on day 31, revoked on day 32: access runs on until the grace end, day 37',
     scenario: promptly(
       life(
-        [
-          purchased(monthly),
-          { kind: 'payment_failed', at: T + 30 * DAY, token: 'token-0', graceEnd: T + 37 * DAY },
-          {
-            kind: 'recovered',
-            at: T + 31 * DAY,
-            token: 'token-0',
-            orderId: `${ORDER}..0`,
-            periodStart: T + 30 * DAY,
-            expiry: T + 60 * DAY,
-          },
-          { kind: 'revoked', at: T + 32 * DAY, token: 'token-0', orderId: `${ORDER}..0` },
-        ],
+        [...recoveredInGrace(), { kind: 'revoked', at: T + 32 * DAY, token: 'token-0', orderId: `${ORDER}..0` }],
         T + 40 * DAY,
       ),
     ),

@@ -98,6 +98,18 @@ describe('customer cache', () => {
     expect(aliceAgain).toBe(alice);
   });
 
+  it('fails only the customer the database refuses among those read together', async () => {
+    await buy('alice', 'A-1');
+    await sleep(200);
+    const [cache] = caches;
+    const [evil, alice, bob] = await Promise.allSettled(
+      ['evil\u0000', 'alice', 'bob'].map((user) => cache!.purchasesOf(user)),
+    );
+    expect(evil!.status).toBe('rejected');
+    expect(alice).toMatchObject({ status: 'fulfilled', value: [{ key: { purchaseId: 'A-1' } }] });
+    expect(bob).toEqual({ status: 'fulfilled', value: [] });
+  });
+
   it('drops a customer in every instance once the read model commits a change to them', async () => {
     await buy('bob', 'B-1');
     for (const cache of caches) expect(await cache.purchasesOf('bob')).toHaveLength(1);

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { describe, expect, it } from 'vitest';
+import { buildApi } from '../../src/api/app.ts';
 import { ConfigError, loadConfig } from '../../src/config/config.ts';
 import { createLogger, type LogFormat } from '../../src/observability/logger.ts';
 
@@ -22,7 +22,7 @@ describe('LOG_FORMAT', () => {
   });
 });
 
-describe('the logger given to fastify', () => {
+describe('the API’s log', () => {
   async function logOfOneRequest(level: string, format: LogFormat = 'json') {
     const lines: string[] = [];
     const destination = new Writable({
@@ -32,7 +32,14 @@ describe('the logger given to fastify', () => {
       },
     });
     const logger = createLogger(level, format, destination);
-    const app = Fastify({ loggerInstance: logger as FastifyBaseLogger });
+    const app = await buildApi({
+      logger,
+      readiness: async () => ({
+        ready: true,
+        database: { reachable: true, expectedSchemaVersion: 1 },
+        projections: [],
+      }),
+    });
     app.get('/thing', async (request) => {
       request.log.info('a route says something');
       return { ok: true };

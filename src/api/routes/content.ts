@@ -5,7 +5,7 @@ import type { Authenticator } from '../../auth/authenticator.ts';
 import type { ContentItem, ContentItems } from '../../content/content-items.ts';
 import type { Likes } from '../../content/likes.ts';
 import { appUserAccess } from '../authorization.ts';
-import { TokenRejected, type ScopedTokens } from '../../tokens/scoped-tokens.ts';
+import type { ScopedTokens } from '../../tokens/scoped-tokens.ts';
 import { sendProblem } from '../problems.ts';
 import { problems, problemSchema } from '../schemas.ts';
 import { renderJson, sendRendered, type RenderedJson } from '../rendered-json.ts';
@@ -99,8 +99,7 @@ export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain,
       },
     },
     async (request, reply) => {
-      const scope = await scopeOf(request, reply, deps.tokens);
-      if (!scope) return reply;
+      const scope = await scopeOf(request, deps.tokens);
       const { kind, cursor, limit } = request.query;
       const items = await deps.content.list({ ...(kind && { kind }), ...(cursor && { after: cursor }), limit });
       const likes = await deps.likes.counts(items.map((item) => item.id));
@@ -130,8 +129,7 @@ export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain,
       },
     },
     async (request, reply) => {
-      const scope = await scopeOf(request, reply, deps.tokens);
-      if (!scope) return reply;
+      const scope = await scopeOf(request, deps.tokens);
       const item = await deps.content.get(request.params.id);
       if (!item) return sendProblem(reply, 404, 'unknown_content', `No content ${request.params.id}`);
       if (isLocked(item, scope)) {
@@ -191,25 +189,11 @@ export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain,
   );
 };
 
-/**
- * The scope of the caller's scoped token (none: public content only). A token that
- * fails is answered here with 401 and its code; then undefined is returned.
- */
-async function scopeOf(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  tokens: ScopedTokens,
-): Promise<string[] | undefined> {
+/** The scope of the caller's scoped token (none: public content only); a token that fails is refused (401). */
+async function scopeOf(request: FastifyRequest, tokens: ScopedTokens): Promise<string[]> {
   const token = request.headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
   if (!token) return [];
-  try {
-    return [...(await tokens.verify(token)).scope].sort();
-  } catch (error) {
-    if (!(error instanceof TokenRejected)) throw error;
-    reply.header('www-authenticate', 'Bearer');
-    sendProblem(reply, 401, error.code, error.message);
-    return undefined;
-  }
+  return [...(await tokens.verify(token)).scope].sort();
 }
 
 function isLocked(item: ContentItem, scope: readonly string[]): boolean {

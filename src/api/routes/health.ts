@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Authenticator } from '../../auth/authenticator.ts';
+import { identify, isAdmin } from '../authorization.ts';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 
@@ -69,6 +70,6 @@ export const healthRoutes: FastifyPluginAsync<HealthRouteDeps> = async (app, dep
 
 async function isOperator(request: FastifyRequest, authenticator: Authenticator | undefined): Promise<boolean> {
   if (!authenticator || !request.headers.authorization) return false;
-  const caller = await authenticator.authenticate(request.headers.authorization).catch(() => undefined);
-  return caller?.kind === 'server' && caller.role === 'admin';
+  const caller = await identify(authenticator, request).catch(() => undefined);
+  return caller !== undefined && isAdmin(caller);
 }

@@ -30,8 +30,8 @@ export type PurchaseCommand =
 export type RestorePolicy = 'transfer' | 'keep';
 
 export class PurchaseRuleViolation extends Refusal<'invalid_fact'> {
-  constructor(code: 'invalid_fact', message: string) {
-    super('invalid', code, message);
+  constructor(message: string) {
+    super('invalid', 'invalid_fact', message);
   }
 }
 
@@ -41,10 +41,7 @@ export function decide(command: PurchaseCommand, state: PurchaseState): Purchase
       for (const fact of command.data.facts) {
         assertWellFormed(fact);
         if (fact.type === 'PurchaseLinkedToAppUser' && fact.data.via !== 'app_account_token') {
-          throw new PurchaseRuleViolation(
-            'invalid_fact',
-            'A store links purchases to app users only through the app account token',
-          );
+          throw new PurchaseRuleViolation('A store links purchases to app users only through the app account token');
         }
       }
       // Every fact is recorded, even one that changes nothing now (an old observation
@@ -54,8 +51,8 @@ export function decide(command: PurchaseCommand, state: PurchaseState): Purchase
     }
     case 'LinkToAppUser': {
       const { appUserId, via, at, whenOwnedByAnother = 'keep' } = command.data;
-      if (!appUserId.trim()) throw new PurchaseRuleViolation('invalid_fact', 'The app user id is empty');
-      if (!isCanonicalTimestamp(at)) throw new PurchaseRuleViolation('invalid_fact', `${at} is not a UTC timestamp`);
+      if (!appUserId.trim()) throw new PurchaseRuleViolation('The app user id is empty');
+      if (!isCanonicalTimestamp(at)) throw new PurchaseRuleViolation(`${at} is not a UTC timestamp`);
       const owner = ownerOf(state);
       const link = (data: { via: LinkSource; previousAppUserId?: string }): PurchaseEvent => ({
         type: 'PurchaseLinkedToAppUser',
@@ -90,7 +87,7 @@ function withoutRepeats(facts: readonly PurchaseEvent[]): PurchaseEvent[] {
 
 function assertWellFormed(fact: PurchaseEvent): void {
   const problem = problemWith(fact);
-  if (problem) throw new PurchaseRuleViolation('invalid_fact', `${fact.type}: ${problem}`);
+  if (problem) throw new PurchaseRuleViolation(`${fact.type}: ${problem}`);
 }
 
 function problemWith(fact: PurchaseEvent): string | undefined {

@@ -8,9 +8,25 @@ import type { PurchaseState } from './state.ts';
  * happened around it.
  */
 
-/** When the store first reported a transaction (states stored before `reportedAt` existed: its latest report). */
+/** When the store first reported a transaction. */
 export function reportedAtOf(state: PurchaseState, transactionId: string): Timestamp {
-  return state.reportedAt?.[transactionId] ?? state.transactions[transactionId]!.observedAt;
+  return state.reportedAt[transactionId]!;
+}
+
+const dated = new WeakMap<PurchaseState, readonly Transaction[]>();
+
+/**
+ * Every transaction of the purchase, each with the start of its period. It depends on
+ * the state alone, not on the moment asked about, so it is worked out once per state:
+ * a customer's status is computed on every read, from the same cached state objects.
+ */
+export function transactionsWithKnownStarts(state: PurchaseState): readonly Transaction[] {
+  let transactions = dated.get(state);
+  if (!transactions) {
+    transactions = Object.values(state.transactions).map((o) => withKnownStart(state, o.value));
+    dated.set(state, transactions);
+  }
+  return transactions;
 }
 
 /**
@@ -19,7 +35,7 @@ export function reportedAtOf(state: PurchaseState, transactionId: string): Times
  * billing failure or a pause (a recovery, a resumption) began when the store first
  * reported it, not back in the gap, and ends the grace of the period before it.
  */
-export function withKnownStart(state: PurchaseState, transaction: Transaction): Transaction {
+function withKnownStart(state: PurchaseState, transaction: Transaction): Transaction {
   if (!transaction.startUnknown) return transaction;
   const { startUnknown: _, ...known } = transaction;
   const reported = millis(reportedAtOf(state, transaction.transactionId));

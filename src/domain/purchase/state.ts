@@ -26,13 +26,12 @@ export interface PurchaseState {
   readonly transactions: Readonly<Record<string, Observed<Transaction>>>;
   /**
    * When the store first reported each transaction: for a period charged ahead of its
-   * start, when it was paid. The earliest observation wins. (States stored before this
-   * field existed lack it; readers fall back to the transaction's observation.)
+   * start, when it was paid. The earliest observation wins.
    */
   readonly reportedAt: Readonly<Record<string, Timestamp>>;
   /** Per transaction: refunded or revoked, or `null` once a refund was reversed. */
   readonly revocations: Readonly<Record<string, Observed<Revocation | null>>>;
-  /** The whole subscription ended (states stored before this field existed lack it). */
+  /** The whole subscription ended: Google's revocation, a replacement by another purchase. */
   readonly subscriptionRevocations: Timeline<Revocation>;
   readonly billing: Timeline<BillingState>;
   readonly autoRenew: Timeline<boolean>;
@@ -173,7 +172,7 @@ export function evolve(state: PurchaseState, event: PurchaseEvent): PurchaseStat
         reason: event.data.reason,
       });
     case 'SubscriptionRevoked':
-      return merge(withTimeline(state, 'subscriptionRevocations'), 'subscriptionRevocations', at, {
+      return merge(state, 'subscriptionRevocations', at, {
         revokedAt: event.data.revokedAt,
         reason: event.data.reason,
       });
@@ -220,11 +219,6 @@ function merge<K extends TimelineField>(
   const timeline = state[field] as Timeline<TimelineValue<K>>;
   const added = insertObservation(timeline, { observedAt, value, ...(inferredOnly && { inferred: true as const }) });
   return added === timeline ? state : { ...state, [field]: added };
-}
-
-/** States stored before a timeline existed lack it: an empty one. */
-function withTimeline(state: PurchaseState, field: TimelineField): PurchaseState {
-  return state[field] === undefined ? { ...state, [field]: [] } : state;
 }
 
 function inferred<K extends TimelineField>(

@@ -1,5 +1,5 @@
 import { millis, type Timestamp } from '../time.ts';
-import { reportedAtOf, withKnownStart } from './period-start.ts';
+import { reportedAtOf, transactionsWithKnownStarts } from './period-start.ts';
 import type { ExpirationReason, LinkSource, Ownership, PeriodType, Transaction } from './events.ts';
 import type {
   AppliedProductChange,
@@ -57,10 +57,10 @@ export function purchaseStatusAt(state: PurchaseState, at: Timestamp): PurchaseS
   const cutoff = millis(at);
   const seen = <T>(timeline: Timeline<T>) => timeline.filter((o) => millis(o.observedAt) <= cutoff);
 
-  const transactions = Object.values(state.transactions).map((o) => withKnownStart(state, o.value));
+  const transactions = transactionsWithKnownStarts(state);
   const begun = transactions.filter((t) => millis(t.purchasedAt) <= cutoff);
   // The whole subscription's end, once it has come: it ends every period still running then.
-  const ended = (state.subscriptionRevocations ?? [])
+  const ended = state.subscriptionRevocations
     .map((o) => o.value)
     .filter((r) => millis(r.revokedAt) <= cutoff)
     .sort((a, b) => millis(a.revokedAt) - millis(b.revokedAt))[0];
@@ -184,7 +184,7 @@ function lastObservation(state: PurchaseState, cutoff: number): Timestamp | unde
     state.pause,
     state.links,
     state.notices,
-    state.subscriptionRevocations ?? [],
+    state.subscriptionRevocations,
   ]) {
     consider(timeline);
   }

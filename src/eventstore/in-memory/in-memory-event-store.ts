@@ -66,10 +66,9 @@ export class InMemoryEventStore implements EventStore {
     events: readonly NewEvent[],
     { expectedVersion }: { expectedVersion: ExpectedVersion },
   ): Promise<AppendResult> {
-    assertAppendable(streamId, events);
+    assertAppendable(streamId, events, expectedVersion);
     // PostgreSQL's columns are NOT NULL: an event without data is refused there too.
     if (events.some((e) => e.data === undefined)) throw new TypeError(`An event for ${streamId} has no data`);
-    checkExpectedVersion(expectedVersion);
     try {
       return this.appendChecked(streamId, events, expectedVersion);
     } finally {
@@ -145,11 +144,6 @@ function firstAfter(log: readonly StoredEvent[], position: GlobalPosition): numb
     else low = middle + 1;
   }
   return low;
-}
-
-function checkExpectedVersion(expected: ExpectedVersion): void {
-  if (expected === 'any' || expected === 'no_stream' || expected === 'stream_exists') return;
-  if (!Number.isInteger(expected) || expected < 0) throw new RangeError(`Invalid expected version ${expected}`);
 }
 
 function matches(expected: ExpectedVersion, current: number): boolean {

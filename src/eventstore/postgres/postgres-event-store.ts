@@ -89,8 +89,7 @@ export class PostgresEventStore implements EventStore {
     events: readonly NewEvent[],
     { expectedVersion }: { expectedVersion: ExpectedVersion },
   ): Promise<AppendResult> {
-    assertAppendable(streamId, events);
-    toSqlExpectedVersion(expectedVersion); // rejects a malformed version before anything is queued
+    assertAppendable(streamId, events, expectedVersion); // before anything is queued
     return new Promise((resolve, reject) => {
       this.queue.push({ streamId, expectedVersion, events, resolve, reject });
       void this.commitQueued();
@@ -224,6 +223,7 @@ function toAppendResult({ streamId, expectedVersion }: AppendRequest, row: Appen
   return { outcome: 'appended', streamVersion, position, alreadyRecorded: row.already_recorded };
 }
 
+/** As append_to_stream takes it; `assertAppendable` has checked it. */
 function toSqlExpectedVersion(expected: ExpectedVersion): number | null {
   switch (expected) {
     case 'any':
@@ -233,7 +233,6 @@ function toSqlExpectedVersion(expected: ExpectedVersion): number | null {
     case 'stream_exists':
       return -2;
     default:
-      if (!Number.isInteger(expected) || expected < 0) throw new RangeError(`Invalid expected version ${expected}`);
       return expected;
   }
 }

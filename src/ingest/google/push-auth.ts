@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import { Refusal } from '../../domain/refusal.ts';
+import { Refusal, type KindOfCode } from '../../domain/refusal.ts';
 
 /** Google's keys for the OIDC tokens Pub/Sub push attaches. */
 export const GOOGLE_OIDC_JWKS_URL = 'https://www.googleapis.com/oauth2/v3/certs';
@@ -17,9 +17,16 @@ export interface PushAuthSettings {
 export type PushRejectionCode =
   'push_unauthenticated' | 'push_token_expired' | 'push_token_invalid' | 'push_wrong_sender';
 
+const KIND_OF: KindOfCode<PushRejectionCode> = {
+  push_unauthenticated: 'unauthenticated',
+  push_token_expired: 'unauthenticated',
+  push_token_invalid: 'unauthenticated',
+  push_wrong_sender: 'forbidden',
+};
+
 export class PushRejected extends Refusal<PushRejectionCode> {
   constructor(code: PushRejectionCode, message: string) {
-    super(code === 'push_wrong_sender' ? 'forbidden' : 'unauthenticated', code, message);
+    super(KIND_OF[code], code, message);
   }
 }
 

@@ -131,16 +131,23 @@ export class CustomerCache {
   private async readBatch(): Promise<void> {
     const batch = this.nextBatch!;
     this.nextBatch = undefined;
-    const epoch = this.epoch;
-    const db = this.options.db ?? this.options.pool;
+    await this.read(batch, this.epoch);
+  }
+
+  /** Reads the customers of `batch` in one query and answers each waiter. */
+  private async read(batch: Map<string, Waiter[]>, epoch: number): Promise<void> {
     let found: Map<string, CustomerPurchase[]>;
     try {
-      found = await findPurchasesOfCustomers(db, [...batch.keys()]);
+      found = await findPurchasesOfCustomers(this.options.db ?? this.options.pool, [...batch.keys()]);
     } catch (error) {
+      const outage = isDatabaseUnavailable(error);
       // One id the database refuses must not fail the others read with it: read each on its own.
-      if (batch.size > 1 && !isDatabaseUnavailable(error)) return this.readEach(batch, epoch);
+      if (batch.size > 1 && !outage) {
+        await Promise.all([...batch].map((entry) => this.read(new Map([entry]), epoch)));
+        return;
+      }
       for (const [appUserId, waiters] of batch) {
-        const lastKnown = isDatabaseUnavailable(error) ? this.lastKnown.get(appUserId) : undefined;
+        const lastKnown = outage ? this.lastKnown.get(appUserId) : undefined;
         for (const w of waiters) {
           if (lastKnown) w.resolve(lastKnown);
           else w.reject(error);
@@ -155,21 +162,6 @@ export class CustomerCache {
       if (keep) this.remember(appUserId, purchases);
       for (const w of waiters) w.resolve(purchases);
     }
-  }
-
-  private async readEach(batch: Map<string, Waiter[]>, epoch: number): Promise<void> {
-    const db = this.options.db ?? this.options.pool;
-    await Promise.all(
-      [...batch].map(async ([appUserId, waiters]) => {
-        try {
-          const purchases = (await findPurchasesOfCustomers(db, [appUserId])).get(appUserId) ?? [];
-          if (this.listening && epoch === this.epoch) this.remember(appUserId, purchases);
-          for (const w of waiters) w.resolve(purchases);
-        } catch (error) {
-          for (const w of waiters) w.reject(error);
-        }
-      }),
-    );
   }
 
   private remember(appUserId: string, purchases: readonly CustomerPurchase[]): void {

@@ -60,18 +60,6 @@ export function purchasesProjection(options: PurchasesProjectionOptions): Projec
   };
 }
 
-/** Writes the read-model rows of purchases folded from scratch (re-fold of one customer). */
-export async function replacePurchaseRows(
-  tx: Queryable,
-  streams: readonly { streamId: string; key: PurchaseKey; state: PurchaseState; version: number }[],
-  options: Pick<PurchasesProjectionOptions, 'catalog' | 'logger'>,
-): Promise<void> {
-  await upsertRows(
-    tx,
-    streams.map((s) => readModelRow(s.streamId, s.key, s.state, s.version, options)),
-  );
-}
-
 /** The row the read model keeps for a purchase. */
 export function readModelRow(
   streamId: string,
@@ -133,7 +121,7 @@ export const CUSTOMER_CHANGES_CHANNEL = 'subledger_customer_changes';
  * purchases changed, the previous owner of a transferred purchase included, so caches
  * in every instance drop what they hold about them.
  */
-async function upsertRows(tx: Queryable, rows: readonly ReadModelRow[]): Promise<void> {
+export async function upsertRows(tx: Queryable, rows: readonly ReadModelRow[]): Promise<void> {
   if (rows.length === 0) return;
   await tx.query(
     `WITH incoming AS (

@@ -9,7 +9,7 @@ import type { EventStore } from '../../eventstore/event-store.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { lockCheckpoint } from '../checkpoints.ts';
 import { customerStreams } from './customer-purchases.ts';
-import { PURCHASES_PROJECTION, readModelRow, replacePurchaseRows, type ReadModelRow } from './purchases-projection.ts';
+import { PURCHASES_PROJECTION, readModelRow, upsertRows, type ReadModelRow } from './purchases-projection.ts';
 
 /** The read-model columns answers depend on, as a replay compares them. */
 export interface StoredPurchase {
@@ -52,6 +52,8 @@ export async function refoldCustomer(
   { dryRun = false }: { dryRun?: boolean } = {},
 ): Promise<RefoldResult> {
   const { pool, eventStore } = deps;
+  // An unknown product is worth one warning per replay, not one per purchase and attempt.
+  const rowOptions = { ...deps, warnedProducts: new Set<string>() };
   for (let attempt = 1; ; attempt++) {
     // Read the streams first, outside the transaction: a transaction must never wait on
     // another connection while it holds locks (see the projection runner).
@@ -74,16 +76,17 @@ export async function refoldCustomer(
       const current = new Map(rows.map((r) => [r.stream_id, r]));
       // The runner applied newer events between our read and the lock: read again.
       if (folded.some((f) => Number(current.get(f.streamId)?.stream_version ?? -1) > f.version)) return undefined;
-      const changed = folded.flatMap((f) => {
-        const stored = current.get(f.streamId);
+      const refolded = folded.map((f) => readModelRow(f.streamId, f.key, f.state, f.version, rowOptions));
+      const changed = refolded.flatMap((row) => {
+        const stored = current.get(row.stream_id);
         const before = stored ? storedPurchase(stored) : null;
-        const after = storedPurchase(readModelRow(f.streamId, f.key, f.state, f.version, deps));
+        const after = storedPurchase(row);
         const columns = (Object.keys(after) as (keyof StoredPurchase)[]).filter(
           (column) => !before || !isDeepStrictEqual(before[column], after[column]),
         );
-        return columns.length ? [{ streamId: f.streamId, columns, before, after }] : [];
+        return columns.length ? [{ streamId: row.stream_id, columns, before, after }] : [];
       });
-      if (!dryRun) await replacePurchaseRows(tx, folded, deps);
+      if (!dryRun) await upsertRows(tx, refolded);
       return { streams: folded.map((f) => f.streamId), changed };
     });
     if (result) return result;

@@ -21,6 +21,7 @@ import {
 import { translatePlaySubscription } from '../../../src/ingest/google/translate-subscription.ts';
 import { translatePlayVoided } from '../../../src/ingest/google/translate-voided.ts';
 import type { Scenario } from './chaos.ts';
+import type { ModelAnswer } from './model.ts';
 import { subscriptionAnswer, voidedPurchasesOf } from './google.ts';
 import { iso } from './truth.ts';
 
@@ -125,16 +126,8 @@ export function runSubledger({ lifecycle, deliveries }: Scenario): RecordedPurch
   }));
 }
 
-/** Subledger's answer for one entitlement, in the model's terms (model.ts, ModelAnswer). */
-export interface SubledgerAnswer {
-  readonly token: string;
-  readonly active: boolean;
-  readonly expiresAt: string | null;
-  readonly willRenew: boolean;
-  readonly storeProductId: string;
-  /** Subledger reports a billing issue (grace, retry, account hold) with its detection time. */
-  readonly billingIssue: boolean;
-}
+/** Subledger's answer for one entitlement, put in the model's terms so the two compare field by field. */
+export type SubledgerAnswer = ModelAnswer;
 
 /** customerEntitlementsAt for the app user, as "as known now about then" (support's view). */
 export function subledgerAnswersAt(

@@ -1,5 +1,5 @@
 import type { Excuse, ExcuseContext } from './compare.ts';
-import { answerChangeTimes, subscriptionAnswer, tokenOf } from './google.ts';
+import { answerChangeTimes, subscriptionAnswer } from './google.ts';
 import { within } from './knowledge.ts';
 import { happeningsOf, ofKind, type HappeningKind } from './truth.ts';
 
