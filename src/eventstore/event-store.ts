@@ -93,7 +93,10 @@ export interface EventStore {
    * commits later always comes after every position already returned.
    */
   readAll(options: ReadAllOptions): Promise<RecordedEvent[]>;
-  /** The position of the newest event readers can see, or the start for an empty store. */
+  /**
+   * The position of the newest committed event, or the start for an empty store. `readAll`
+   * may not reach it yet: it holds back events while an older transaction is still open.
+   */
   headPosition(): Promise<GlobalPosition>;
 }
 

@@ -8,6 +8,9 @@ import type { Logger } from '../observability/logger.ts';
 import { lockCheckpoint, readCheckpoint, saveCheckpoint } from './checkpoints.ts';
 import type { Projection } from './projection.ts';
 
+/** How soon to look again for committed events an open transaction holds back. */
+const HELD_BACK_POLL_MS = 25;
+
 export interface ProjectionRunnerOptions {
   readonly pool: Pool;
   readonly eventStore: EventStore;
@@ -110,7 +113,7 @@ export class ProjectionRunner {
    * Applies at most one batch. `applied` is 0 when caught up; `busy` says another
    * instance holds the projection right now.
    */
-  async processBatch(): Promise<{ applied: number; busy: boolean }> {
+  async processBatch(): Promise<{ applied: number; busy: boolean; heldBack?: boolean }> {
     const { projection, eventStore, pool, batchSize } = this.options;
     // Events are read before the transaction opens: a transaction that waited on another
     // connection (say, for a TRUNCATE or ALTER queued on `events`) while holding locks
@@ -119,7 +122,10 @@ export class ProjectionRunner {
     const events = await eventStore.readAll({ after: from, limit: batchSize });
     if (events.length === 0) {
       this.advanceTo(from);
-      return { applied: 0, busy: false };
+      // Committed events an older, still open transaction holds back (readAll never
+      // skips past it): come back for them soon, not at the next idle poll.
+      const heldBack = comparePositions(await eventStore.headPosition(), from) > 0;
+      return { applied: 0, busy: false, heldBack };
     }
     const outcome = await withTransaction(pool, async (tx) => {
       const locked = await lockCheckpoint(tx, projection.name, { wait: false });
@@ -156,7 +162,7 @@ export class ProjectionRunner {
     const { logger, idlePollMs } = this.options;
     while (this.running) {
       try {
-        const { applied } = await pRetry(() => this.processBatch(), {
+        const { applied, heldBack } = await pRetry(() => this.processBatch(), {
           retries: Number.POSITIVE_INFINITY,
           minTimeout: 100,
           maxTimeout: 10_000,
@@ -172,7 +178,7 @@ export class ProjectionRunner {
         });
         if (this.failing) logger.info({ projection: this.name }, 'projection recovered');
         this.failing = undefined;
-        if (applied === 0) await this.idle(idlePollMs);
+        if (applied === 0) await this.idle(heldBack ? Math.min(HELD_BACK_POLL_MS, idlePollMs) : idlePollMs);
       } catch (error) {
         if (!this.running) return;
         logger.error({ err: error, projection: this.name }, 'projection runner stopped unexpectedly');

@@ -63,6 +63,37 @@ it('wakes its projection when this process appends, without waiting for the next
   }
 });
 
+it('comes back at once for an event an older open transaction held back, not at the next poll', async () => {
+  await sleep(100); // let the runner go idle
+  const older = await db.pool.connect();
+  try {
+    await older.query('BEGIN');
+    await older.query('SELECT pg_current_xact_id()'); // a writer that began first, still open
+    const { position } = await subledger.eventStore.append(
+      `purchase:app_store:production:${randomUUID()}`,
+      [
+        {
+          id: randomUUID(),
+          type: 'AutoRenewTurnedOff',
+          data: { observedAt: '2026-01-01T00:00:00.000Z' },
+          metadata: {},
+        },
+      ],
+      { expectedVersion: 'no_stream' },
+    );
+    await sleep(300); // the append's nudge came, and found the event held back
+    expect(isAtOrAfter(subledger.purchases.status().checkpoint, position)).toBe(false);
+    await older.query('ROLLBACK');
+    const deadline = Date.now() + 10_000;
+    while (!isAtOrAfter(subledger.purchases.status().checkpoint, position)) {
+      if (Date.now() > deadline) throw new Error('the projection waited for its next poll');
+      await sleep(20);
+    }
+  } finally {
+    older.release();
+  }
+});
+
 it('publishes the keys that verify its scoped tokens', async () => {
   const { token } = await subledger.tokens.issue('alice', []);
   const response = await fetch(`${subledger.url}/.well-known/jwks.json`);

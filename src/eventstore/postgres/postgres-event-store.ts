@@ -188,7 +188,6 @@ export class PostgresEventStore implements EventStore {
   async headPosition(): Promise<GlobalPosition> {
     const { rows } = await this.db.query<{ commit_position: string; sequence_position: string }>(
       `SELECT transaction_id::text AS commit_position, global_position AS sequence_position FROM events
-       WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
        ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
     );
     const row = rows[0];
