@@ -147,9 +147,14 @@ export class ProjectionRunner {
   async catchUp(onBatch?: (applied: number) => void): Promise<number> {
     let total = 0;
     for (;;) {
-      const { applied, busy } = await this.processBatch();
+      const { applied, busy, heldBack } = await this.processBatch();
       if (busy) {
         await sleep(Math.max(10, this.options.idlePollMs));
+        continue;
+      }
+      // Caught up means up to the newest committed event, not to an open transaction.
+      if (heldBack) {
+        await sleep(HELD_BACK_POLL_MS);
         continue;
       }
       if (applied === 0) return total;

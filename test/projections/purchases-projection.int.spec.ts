@@ -233,6 +233,24 @@ describe('projection runner', () => {
     expect(rows[0]).toEqual({ events: 30, most: 1 });
   });
 
+  it('catches up to the newest committed event, waiting out an older open transaction', async () => {
+    await runner.stop(); // catch-up alone, as `subledger rebuild-projections` runs it
+    const older = await db.pool.connect();
+    try {
+      await older.query('BEGIN');
+      await older.query('SELECT pg_current_xact_id()'); // began before the append, still open
+      await record('held-back', started(period('held', 0, 30)));
+      const rebuild = newRunner();
+      const catchingUp = rebuild.catchUp();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await older.query('ROLLBACK');
+      await catchingUp;
+      expect(comparePositions(rebuild.status().checkpoint, lastWrite)).toBe(0);
+    } finally {
+      older.release();
+    }
+  });
+
   it('answers waitFor with false when the position is not reached in time', async () => {
     const idle = counterRunner(countingProjection());
     expect(await idle.waitFor({ commit: 10n ** 15n, sequence: 1n }, 50)).toBe(false);
