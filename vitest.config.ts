@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -8,5 +9,12 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Most files wait on PostgreSQL, HTTP or a child process more than they compute: two
+    // workers per core keep the cores busy (at most 4: each file's service and pools hold
+    // connections to the one server).
+    maxWorkers: Math.min(4, 2 * availableParallelism()),
+    // A worker loads the service's modules once, not once per file (a second each). Files
+    // share nothing else: each has its own database, ports and service instances.
+    isolate: false,
   },
 });

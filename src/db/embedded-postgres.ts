@@ -30,6 +30,11 @@ export interface EmbeddedPostgresOptions {
   readonly port: number;
   /** Throw the cluster away on stop (tests); otherwise it survives restarts. */
   readonly ephemeral?: boolean;
+  /**
+   * false: commits are not flushed to disk (tests). A cluster thrown away needs no
+   * durability against an operating-system crash, and flushes are waits on a shared disk.
+   */
+  readonly durable?: boolean;
   readonly onLog?: (line: string) => void;
   /** Told that a server a dead process left running in this cluster is being stopped, before a fresh start. */
   readonly onLeftRunning?: (pid: number) => void;
@@ -89,7 +94,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       }).initialise();
     }
     await writeFile(ownerFile(options.dataDir), `${process.pid}\n`);
-    const server = await spawnPostgres(clusterDir, options.port, log);
+    const settings = options.durable === false ? ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off'] : [];
+    const server = await spawnPostgres(clusterDir, options.port, log, settings);
     return {
       url,
       async stop() {
@@ -119,13 +125,17 @@ async function spawnPostgres(
   clusterDir: string,
   port: number,
   log: (line: string) => void,
+  settings: readonly string[],
 ): Promise<{ stop(): Promise<void> }> {
   const postgres = (await postgresBinaries()).postgres;
   // npm may unpack the binaries without their execute bits.
   await access(postgres, constants.X_OK).catch(() => chmod(postgres, 0o755));
   const child = spawn(
     postgres,
-    ['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    [
+      ...['-D', clusterDir, '-p', String(port)],
+      ...['listen_addresses=127.0.0.1', 'max_connections=200', ...settings].flatMap((setting) => ['-c', setting]),
+    ],
     {
       ...(await postgresUserIds()),
       // A session and process group of its own: out of reach of the terminal's signals.

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { migrate } from '../../src/db/migrate.ts';
 import { createPool, type Pool } from '../../src/db/pool.ts';
 
 export interface TestDatabase {
@@ -11,14 +10,17 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A new, migrated database of its own, so test files never see each other's data. */
+/**
+ * A new database of its own, so test files never see each other's data: migrated (a copy
+ * of the run's migrated template), or empty.
+ */
 export async function createTestDatabase(options: { migrated?: boolean } = {}): Promise<TestDatabase> {
   const adminUrl = inject('adminDatabaseUrl');
   const name = `test_${randomBytes(6).toString('hex')}`;
-  await withAdmin(adminUrl, (admin) => admin.query(`CREATE DATABASE ${name}`));
+  const template = (options.migrated ?? true) ? inject('migratedTemplate') : 'template1';
+  await withAdmin(adminUrl, (admin) => admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`));
   const url = databaseUrl(adminUrl, name);
   const pool = createPool(url, 20, 'subledger-test');
-  if (options.migrated ?? true) await migrate(pool);
   return {
     url,
     pool,
@@ -35,7 +37,7 @@ export function databaseUrl(serverUrl: string, database: string): string {
   return url.toString();
 }
 
-async function withAdmin<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+export async function withAdmin<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
