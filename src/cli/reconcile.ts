@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { CustomerReconcileDeps } from '../support/reconcile-customer.ts';
+import type { CustomerReconcileDeps } from '../application/reconcile-customer.ts';
 import { lines, type CliIo } from './io.ts';
 import { progressBar } from './progress.ts';
 import { withCliServices, type CliServices } from './services.ts';
@@ -36,7 +36,7 @@ export function registerReconcileCommand(program: Command, io: CliIo): void {
           out(`${accepted} notification(s) Subledger had missed, ${duplicates} it already had.`);
           return;
         }
-        const { reconcileCustomer } = await import('../support/reconcile-customer.ts');
+        const { reconcileCustomer } = await import('../application/reconcile-customer.ts');
         if (options.all) return reconcileEveryone(io, services, (id) => reconcileCustomer(deps, id), options.after);
         if (!appUserId) throw new Error('Name an app user, or use --all or --notifications-since');
         const results = await reconcileCustomer(deps, appUserId);
@@ -55,7 +55,8 @@ interface ReconcileOptions {
 }
 
 /** Each store the configuration lets us ask. */
-async function storeAccess({ config, pool, catalog, eventStore, logger }: CliServices): Promise<CustomerReconcileDeps> {
+async function storeAccess(services: CliServices): Promise<CustomerReconcileDeps> {
+  const { config, pool, catalog, eventStore, logger, clock, view } = services;
   const [
     { AppleVerifier, loadTrustedRoots },
     { PlayDeveloperApi },
@@ -83,8 +84,7 @@ async function storeAccess({ config, pool, catalog, eventStore, logger }: CliSer
     logger,
   });
   return {
-    db: pool,
-    catalog,
+    ...{ db: pool, eventStore, catalog, clock, view },
     ...(apple && { apple }),
     ...(config.google.api && {
       google: { eventStore, documents, api: new PlayDeveloperApi(config.google.api), logger },

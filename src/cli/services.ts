@@ -1,3 +1,5 @@
+import { systemClock, type Clock } from '../application/clock.ts';
+import { detachedReadModelView, type ReadModelView } from '../application/read-model-view.ts';
 import type { Config } from '../config/config.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Catalog } from '../domain/catalog.ts';
@@ -14,6 +16,9 @@ export interface CliServices {
   readonly pool: Pool;
   readonly eventStore: PostgresEventStore;
   readonly projection: Projection;
+  readonly clock: Clock;
+  /** No projection runs in the CLI: a running service shows what a command recorded within moments. */
+  readonly view: ReadModelView;
 }
 
 /**
@@ -43,7 +48,10 @@ export async function withCliServices(io: CliIo, work: (services: CliServices) =
     ]);
     const eventStore = new PostgresEventStore(database.pool);
     const projection = purchasesProjection({ catalog, logger });
-    await work({ config, logger, catalog, pool: database.pool, eventStore, projection });
+    await work({
+      ...{ config, logger, catalog, pool: database.pool, eventStore, projection },
+      ...{ clock: systemClock, view: detachedReadModelView },
+    });
   } finally {
     await database.close();
   }

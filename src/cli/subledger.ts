@@ -74,10 +74,10 @@ export function cli(io: CliIo): Command {
     .option('--dry-run', 'only show what would change')
     .option('--json', 'print JSON')
     .action((appUserId: string, options: { dryRun?: boolean; json?: boolean }) =>
-      withCliServices(io, async ({ pool, eventStore, catalog, logger }) => {
-        const { refoldCustomer } = await import('../projections/entitlements/refold-customer.ts');
+      withCliServices(io, async ({ pool, eventStore, catalog, logger, view }) => {
+        const { replayCustomer } = await import('../application/replay-customer.ts');
         const dryRun = options.dryRun ?? false;
-        const result = await refoldCustomer({ pool, eventStore, catalog, logger }, appUserId, { dryRun });
+        const result = await replayCustomer({ db: pool, eventStore, catalog, logger, view }, appUserId, { dryRun });
         if (options.json) {
           out(JSON.stringify(result, null, 2));
           return;

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import os from 'node:os';
 import type { Entitlement } from '../domain/entitlements.ts';
 import type { PurchaseKey } from '../domain/purchase/purchase-key.ts';
-import type { HistoryEntry } from '../support/customer-history.ts';
+import type { HistoryEntry } from '../application/customer-history.ts';
 import { lines, type CliIo } from './io.ts';
 import { withCliServices } from './services.ts';
 import { textTable } from './table.ts';
@@ -24,7 +24,7 @@ export function registerSupportCommands(program: Command, io: CliIo): void {
     .option('--json', 'print JSON')
     .action((appUserId: string, options: { store?: string; limit?: string; json?: boolean }) =>
       withCliServices(io, async ({ pool, eventStore, catalog }) => {
-        const { customerHistory } = await import('../support/customer-history.ts');
+        const { customerHistory } = await import('../application/customer-history.ts');
         const limit = options.limit === undefined ? Infinity : Number(options.limit);
         if (limit !== Infinity && (!Number.isInteger(limit) || limit < 1)) {
           throw new Error('--limit must be a whole number above 0');
@@ -58,9 +58,9 @@ export function registerSupportCommands(program: Command, io: CliIo): void {
       if (days !== undefined && (!Number.isInteger(days) || days < 1)) {
         throw new Error('--days must be a whole number above 0');
       }
-      return withCliServices(io, async ({ eventStore, catalog }) => {
-        const { grantEntitlement } = await import('../support/grants.ts');
-        const grant = await grantEntitlement({ eventStore, catalog }, appUserId, {
+      return withCliServices(io, async ({ eventStore, catalog, clock, view }) => {
+        const { giveGrant } = await import('../application/give-grant.ts');
+        const grant = await giveGrant({ eventStore, catalog, clock, view }, appUserId, {
           productId: options.product,
           ...(days !== undefined && { durationDays: days }),
           reason: options.reason,
@@ -81,9 +81,9 @@ export function registerSupportCommands(program: Command, io: CliIo): void {
     .argument('<grantId>', 'the grant id `grant` printed')
     .requiredOption('--reason <text>', 'why, kept on the event')
     .action((appUserId: string, grantId: string, options: { reason: string }) =>
-      withCliServices(io, async ({ eventStore }) => {
-        const { revokeGrant } = await import('../support/grants.ts');
-        await revokeGrant({ eventStore }, appUserId, grantId, { reason: options.reason, staff: operator() });
+      withCliServices(io, async ({ eventStore, clock, view }) => {
+        const { endGrant } = await import('../application/end-grant.ts');
+        await endGrant({ eventStore, clock, view }, appUserId, grantId, { reason: options.reason, staff: operator() });
         out(`Ended grant ${grantId} of ${appUserId}.`);
       }),
     );
@@ -96,10 +96,9 @@ export function registerSupportCommands(program: Command, io: CliIo): void {
     .requiredOption('--reason <text>', 'why, kept on the events')
     .option('--json', 'print JSON')
     .action((appUserId: string, options: { to: string; reason: string; json?: boolean }) =>
-      withCliServices(io, async ({ pool, eventStore }) => {
-        if (options.to === appUserId) throw new Error('--to must be another app user');
-        const { transferPurchases } = await import('../support/transfer.ts');
-        const moved = await transferPurchases({ db: pool, eventStore }, appUserId, options.to, {
+      withCliServices(io, async ({ pool, eventStore, clock, view }) => {
+        const { transferPurchases } = await import('../application/transfer-purchases.ts');
+        const moved = await transferPurchases({ db: pool, eventStore, clock, view }, appUserId, options.to, {
           reason: options.reason,
           staff: operator(),
         });
@@ -124,8 +123,8 @@ export function registerSupportCommands(program: Command, io: CliIo): void {
       const at = new Date(options.at).toISOString();
       return withCliServices(io, async ({ pool, eventStore, catalog }) => {
         const [{ entitlementsAtMoment }, { entitlementDocument }] = await Promise.all([
-          import('../support/customer-history.ts'),
-          import('../api/customer-document.ts'),
+          import('../application/customer-history.ts'),
+          import('../application/customer-document.ts'),
         ]);
         const { asKnownThen, asKnownNow } = await entitlementsAtMoment(
           { db: pool, eventStore, catalog },

@@ -38,6 +38,8 @@ import { IntakeWorker } from '../ingest/intake-worker.ts';
 import type { IntakeQueue } from '../intake/intake-queue.ts';
 import { PostgresIntakeQueue } from '../intake/postgres-intake-queue.ts';
 import { openDatabase } from './database.ts';
+import { systemClock } from '../application/clock.ts';
+import { liveReadModelView } from '../application/read-model-view.ts';
 import { PeriodicJob } from './periodic-job.ts';
 import { checkReadiness, projectionLagSeconds } from './readiness.ts';
 
@@ -166,6 +168,7 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
     const customers = new CustomerCache({ pool, logger, maxEntries: config.customerCacheEntries });
     await customers.start();
     stops.push(() => customers.stop());
+    const view = liveReadModelView({ entitlements: purchases, customers, logger });
     const idempotency = new IdempotencyKeys(pool);
     // Expired keys are ignored anyway; this only keeps the table small.
     const purgeKeys = new PeriodicJob('idempotency key purge', 3_600_000, () => idempotency.purgeExpired(), logger);
@@ -216,8 +219,8 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
         eventStore,
         catalog,
         logger,
-        customers,
-        entitlements: purchases,
+        clock: systemClock,
+        view,
         idempotency,
         ...(reconciler && { apple: reconciler }),
         ...(googleProcessing.api && { google: { ...googleProcessing, api: googleProcessing.api } }),
@@ -226,7 +229,7 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
         authenticator,
         customers,
         catalog,
-        entitlements: purchases,
+        view,
         apple: {
           catalog,
           verifier,

@@ -1,16 +1,13 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { PurchaseKey } from '../../domain/purchase/purchase-key.ts';
-import { newestPosition } from '../../ingest/record-purchase.ts';
-import { refoldCustomer } from '../../projections/entitlements/refold-customer.ts';
-import { grantEntitlement, grantKey, revokeGrant } from '../../support/grants.ts';
-import { reconcileCustomer } from '../../support/reconcile-customer.ts';
-import { transferPurchases } from '../../support/transfer.ts';
+import { endGrant } from '../../application/end-grant.ts';
+import { giveGrant } from '../../application/give-grant.ts';
+import { reconcileCustomer } from '../../application/reconcile-customer.ts';
+import { replayCustomer } from '../../application/replay-customer.ts';
+import { transferPurchases } from '../../application/transfer-purchases.ts';
 import { adminAccess } from '../authorization.ts';
 import { idempotencyHeaders, idempotent } from '../idempotency.ts';
-import { sendProblem } from '../problems.ts';
-import { showWrites } from '../read-your-writes.ts';
 import { appUserIdParams, problems } from '../schemas.ts';
 import type { AdminCustomerRouteDeps } from './admin-customers.ts';
 
@@ -40,9 +37,9 @@ const grantRequest = z
   });
 
 /**
- * What support staff do to one customer: replay, grants, transfers, reconcile. Each
- * answers once the read model shows what it did (read your writes), and the writes take
- * an `Idempotency-Key`, so that a retry does not do them twice.
+ * What support staff do to one customer: replay, grants, transfers, reconcile, each a use
+ * case of src/application that answers once the read model shows what it did (read your
+ * writes). The writes take an `Idempotency-Key`, so that a retry does not do them twice.
  */
 export const adminCustomerActionRoutes: FastifyPluginAsync<AdminCustomerRouteDeps> = async (plain, deps) => {
   const app = plain.withTypeProvider<ZodTypeProvider>();
@@ -51,9 +48,6 @@ export const adminCustomerActionRoutes: FastifyPluginAsync<AdminCustomerRouteDep
   const writeOnce = idempotent(deps.idempotency);
   const staffOf = (request: FastifyRequest) =>
     request.caller?.kind === 'server' ? `${request.caller.name} (${request.caller.keyId})` : 'unknown';
-  /** Read your writes: the customers' next reads, and tokens, show what the purchases now hold. */
-  const shown = async (request: FastifyRequest, purchases: readonly PurchaseKey[], appUserIds: readonly string[]) =>
-    showWrites(deps, request.log, await newestPosition(deps.eventStore, purchases), appUserIds);
 
   app.post(
     '/v1/admin/customers/:appUserId/replay',
@@ -90,13 +84,7 @@ export const adminCustomerActionRoutes: FastifyPluginAsync<AdminCustomerRouteDep
     async (request) => {
       const { appUserId } = request.params;
       const { dryRun, reason } = request.body;
-      const result = await refoldCustomer({ ...deps, pool: deps.db }, appUserId, { dryRun });
-      // The rows are rewritten already (no projection to wait for): only the cache is stale,
-      // for this customer and for anyone a rewritten row named before or names now.
-      if (!dryRun) {
-        const named = result.changed.flatMap((c) => [c.before?.appUserId, c.after.appUserId]);
-        for (const user of new Set([appUserId, ...named])) if (user) deps.customers.invalidate(user);
-      }
+      const result = await replayCustomer(deps, appUserId, { dryRun });
       const staff = request.caller?.kind === 'server' ? request.caller.name : undefined;
       request.log.info({ appUserId, dryRun, staff, reason, changed: result.changed.length }, 'customer replayed');
       return { appUserId, dryRun, streams: [...result.streams], changed: [...result.changed] };
@@ -131,14 +119,13 @@ export const adminCustomerActionRoutes: FastifyPluginAsync<AdminCustomerRouteDep
     async (request, reply) => {
       const { appUserId } = request.params;
       const { productId, endsAt, durationDays } = request.body;
-      const grant = await grantEntitlement(deps, appUserId, {
+      const grant = await giveGrant(deps, appUserId, {
         productId,
         ...(endsAt !== undefined && { endsAt: new Date(endsAt).toISOString() }),
         ...(durationDays !== undefined && { durationDays }),
         reason: request.body.reason,
         staff: staffOf(request),
       });
-      await shown(request, [grantKey(grant.grantId)], [appUserId]);
       request.log.info({ ...grant, staff: staffOf(request) }, 'promotional grant given');
       return reply.code(201).send({ ...grant, entitlements: [...grant.entitlements] });
     },
@@ -161,8 +148,7 @@ export const adminCustomerActionRoutes: FastifyPluginAsync<AdminCustomerRouteDep
     },
     async (request, reply) => {
       const { appUserId, grantId } = request.params;
-      await revokeGrant(deps, appUserId, grantId, { reason: request.query.reason, staff: staffOf(request) });
-      await shown(request, [grantKey(grantId)], [appUserId]);
+      await endGrant(deps, appUserId, grantId, { reason: request.query.reason, staff: staffOf(request) });
       request.log.info({ appUserId, grantId, staff: staffOf(request) }, 'promotional grant ended');
       return reply.code(204).send(null);
     },
@@ -193,9 +179,7 @@ export const adminCustomerActionRoutes: FastifyPluginAsync<AdminCustomerRouteDep
     async (request, reply) => {
       const { appUserId: from } = request.params;
       const { to } = request.body;
-      if (to === from) return sendProblem(reply, 422, 'same_customer', 'Transfer to another app user');
       const moved = await transferPurchases(deps, from, to, { reason: request.body.reason, staff: staffOf(request) });
-      await shown(request, moved, [from, to]);
       request.log.info({ from, to, moved: moved.length, staff: staffOf(request) }, 'purchases transferred');
       return { from, to, moved };
     },
@@ -224,8 +208,6 @@ export const adminCustomerActionRoutes: FastifyPluginAsync<AdminCustomerRouteDep
     async (request) => {
       const { appUserId } = request.params;
       const purchases = await reconcileCustomer(deps, appUserId);
-      // The outcomes name the customer's purchases, as read from the read model.
-      await shown(request, purchases as readonly (PurchaseKey & { outcome: string })[], [appUserId]);
       request.log.info({ appUserId, staff: staffOf(request) }, 'customer reconciled with the stores');
       return { appUserId, purchases };
     },

@@ -4,29 +4,22 @@ import { z } from 'zod';
 import type { Authenticator } from '../../auth/authenticator.ts';
 import type { Pool } from '../../db/pool.ts';
 import { productForStoreProduct, type Catalog } from '../../domain/catalog.ts';
-import type { EventStore } from '../../eventstore/event-store.ts';
 import type { Logger } from '../../observability/logger.ts';
-import { customerHistory, entitlementsAtMoment, type HistoryEntry } from '../../support/customer-history.ts';
-import type { AppleReconciler } from '../../ingest/apple/reconcile.ts';
-import type { PlayRecordingDeps } from '../../ingest/google/record-play-purchase.ts';
+import { customerHistory, entitlementsAtMoment, type HistoryEntry } from '../../application/customer-history.ts';
+import type { CustomerReconcileDeps } from '../../application/reconcile-customer.ts';
 import { adminAccess } from '../authorization.ts';
 import type { IdempotencyKeys } from '../idempotency.ts';
-import type { ReadYourWritesDeps } from '../read-your-writes.ts';
 import { adminCustomerActionRoutes } from './admin-customer-actions.ts';
-import { entitlementDocument } from '../customer-document.ts';
+import { entitlementDocument } from '../../application/customer-document.ts';
 import { appUserIdParams, entitlementSchema, problems } from '../schemas.ts';
 
-export interface AdminCustomerRouteDeps extends ReadYourWritesDeps {
+/** What the support use cases need (src/application), and who may call them. */
+export interface AdminCustomerRouteDeps extends CustomerReconcileDeps {
   readonly authenticator: Authenticator;
   readonly db: Pool;
-  readonly eventStore: EventStore;
-  readonly catalog: Catalog;
   readonly logger: Logger;
   /** Answers of writes sent with an Idempotency-Key. */
   readonly idempotency: IdempotencyKeys;
-  /** The stores, when they can be asked (reconcile). */
-  readonly apple?: AppleReconciler;
-  readonly google?: PlayRecordingDeps;
 }
 
 const timestamp = z.iso.datetime({ offset: true }).describe('RFC 3339');

@@ -1,18 +1,17 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Catalog } from '../../domain/catalog.ts';
-import { submitApplePurchase, type SubmitDeps } from '../../ingest/apple/submit-purchase.ts';
+import type { SubmitDeps } from '../../ingest/apple/submit-purchase.ts';
+import { submitAppStorePurchase, submitPlayPurchase } from '../../application/submit-purchase.ts';
 import type { CustomerCache } from '../../projections/entitlements/customer-cache.ts';
 import { customerNow } from '../../projections/entitlements/customer-entitlements.ts';
-import type { ProjectionRunner } from '../../projections/runner.ts';
 import type { Authenticator } from '../../auth/authenticator.ts';
 import { customerAccess } from '../authorization.ts';
-import { customerDocument } from '../customer-document.ts';
+import { customerDocument } from '../../application/customer-document.ts';
 import { appUserIdParams, customerSchema, problems } from '../schemas.ts';
-import { submitGooglePurchase, type GoogleSubmitDeps } from '../../ingest/google/submit-purchase.ts';
-import type { SubmissionResult } from '../../ingest/submissions.ts';
-import { showWrites } from '../read-your-writes.ts';
+import type { GoogleSubmitDeps } from '../../ingest/google/submit-purchase.ts';
+import type { ReadModelView } from '../../application/read-model-view.ts';
 
 export interface CustomerRouteDeps {
   /** Who may reach a customer: the app user themself, or a server with an API key. */
@@ -20,8 +19,8 @@ export interface CustomerRouteDeps {
   /** Customers' purchases, through the cache the read model invalidates: dropped here after a write. */
   readonly customers: CustomerCache;
   readonly catalog: Catalog;
-  /** The projection customers are read from, to wait on after a write (read-your-writes). */
-  readonly entitlements: ProjectionRunner;
+  /** The read model customers are read from, to wait on after a write (read your writes). */
+  readonly view: ReadModelView;
   /** App Store purchase submissions; absent when the service does not ingest App Store purchases. */
   readonly apple?: SubmitDeps;
   /** Google Play purchase submissions; absent without Play Developer API access. */
@@ -64,12 +63,6 @@ export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (plai
     async (request) => document(request.params.appUserId),
   );
 
-  /** Read your writes: answer once the read model shows what was just recorded. */
-  const answerSubmission = async (request: FastifyRequest, submitted: SubmissionResult, appUserId: string) => {
-    await showWrites(deps, request.log, submitted.position, [appUserId, ...submitted.previousOwners]);
-    return document(appUserId);
-  };
-
   const google = deps.google;
   if (google) {
     app.post(
@@ -86,8 +79,8 @@ export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (plai
       },
       async (request) => {
         const { appUserId } = request.params;
-        const submitted = await submitGooglePurchase(google, appUserId, request.body);
-        return answerSubmission(request, submitted, appUserId);
+        await submitPlayPurchase({ google, view: deps.view }, appUserId, request.body);
+        return document(appUserId);
       },
     );
   }
@@ -110,8 +103,8 @@ export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (plai
     },
     async (request) => {
       const { appUserId } = request.params;
-      const submitted = await submitApplePurchase(apple, appUserId, request.body);
-      return answerSubmission(request, submitted, appUserId);
+      await submitAppStorePurchase({ apple, view: deps.view }, appUserId, request.body);
+      return document(appUserId);
     },
   );
 };

@@ -4,6 +4,7 @@ import type { LinkSource, PurchaseEvent, Transaction } from './events.ts';
 import { evolve, initialState, type PurchaseState } from './state.ts';
 import { ownerOf } from './status.ts';
 import { Refusal } from '../refusal.ts';
+import { decideGrant, type GrantCommand } from './promotional-grant.ts';
 
 /**
  * The purchase Decider (Emmett's shape): `decide(command, state)` returns the
@@ -25,7 +26,9 @@ export type PurchaseCommand =
          */
         readonly whenOwnedByAnother?: RestorePolicy;
       };
-    };
+    }
+  /** Support staff give or end a promotional grant (promotional-grant.ts). */
+  | GrantCommand;
 
 export type RestorePolicy = 'transfer' | 'keep';
 
@@ -70,6 +73,9 @@ export function decide(command: PurchaseCommand, state: PurchaseState): Purchase
       }
       return [{ type: 'PurchaseClaimRefused', data: { appUserId, ownerAppUserId: owner.appUserId, observedAt: at } }];
     }
+    case 'GiveGrant':
+    case 'EndGrant':
+      return decideGrant(command, state);
   }
 }
 

@@ -1,18 +1,25 @@
+import type { Queryable } from '../db/pool.ts';
 import { productForStoreProduct, type Catalog } from '../domain/catalog.ts';
 import type { CustomerPurchase } from '../domain/entitlements.ts';
 import { finalStatus } from '../domain/purchase/status.ts';
-import type { Queryable } from '../db/pool.ts';
+import type { EventStore } from '../eventstore/event-store.ts';
 import type { AppleReconciler } from '../ingest/apple/reconcile.ts';
 import {
   recordPlayProduct,
   recordPlaySubscription,
   type PlayRecordingDeps,
 } from '../ingest/google/record-play-purchase.ts';
+import { newestPosition } from '../ingest/record-purchase.ts';
 import { findCustomerPurchases } from '../projections/entitlements/customer-purchases.ts';
+import type { Clock } from './clock.ts';
+import type { ReadModelView } from './read-model-view.ts';
 
 export interface CustomerReconcileDeps {
   readonly db: Queryable;
+  readonly eventStore: EventStore;
   readonly catalog: Catalog;
+  readonly clock: Clock;
+  readonly view: ReadModelView;
   /** Absent without App Store Server API keys. */
   readonly apple?: AppleReconciler;
   /** Absent without Play Developer API access. */
@@ -31,6 +38,7 @@ export interface ReconciledPurchase {
  * Asks the stores for the truth about each of the customer's purchases now: Apple's App
  * Store Server API, Google's Play Developer API. What they answer is recorded like any
  * store fact (idempotently); a store that cannot be asked is reported, not fatal.
+ * Returns once the customer's entitlements show what the stores said.
  */
 export async function reconcileCustomer(deps: CustomerReconcileDeps, appUserId: string): Promise<ReconciledPurchase[]> {
   const purchases = await findCustomerPurchases(deps.db, appUserId);
@@ -45,6 +53,8 @@ export async function reconcileCustomer(deps: CustomerReconcileDeps, appUserId: 
     }
     results.push({ store, environment, purchaseId, outcome });
   }
+  const keys = purchases.map((purchase) => purchase.key);
+  await deps.view.showWrites(await newestPosition(deps.eventStore, keys), [appUserId]);
   return results;
 }
 
@@ -62,7 +72,11 @@ async function ask(deps: CustomerReconcileDeps, { key, state }: CustomerPurchase
   const product = productId && productForStoreProduct(deps.catalog, 'play_store', productId);
   const packageName = product && deps.catalog.apps.find((a) => a.id === product.appId)?.playStore?.packageName;
   if (!productId || !packageName) return 'not asked: its product is not a Play product of the catalog';
-  const question = { packageName, purchaseToken: key.purchaseId, causationId: `reconcile:${appUserId}:${Date.now()}` };
+  const question = {
+    packageName,
+    purchaseToken: key.purchaseId,
+    causationId: `reconcile:${appUserId}:${deps.clock.now().getTime()}`,
+  };
   if (status.kind === 'subscription') await recordPlaySubscription(deps.google, question);
   else await recordPlayProduct(deps.google, { ...question, productId });
   return 'asked';

@@ -1,20 +1,17 @@
-import type { z } from 'zod';
 import { productForStoreProduct, type Catalog } from '../domain/catalog.ts';
 import type { Entitlement, PurchaseAtMoment } from '../domain/entitlements.ts';
 import { hasAccessAt } from '../domain/purchase/status.ts';
 import { millis, type Timestamp } from '../domain/time.ts';
 import type { CustomerNow } from '../projections/entitlements/customer-entitlements.ts';
-import type { customerSchema } from './schemas.ts';
-
-type CustomerDocument = z.input<typeof customerSchema>;
 
 /**
  * The customer document apps read (RevenueCat's customer info is the model):
  * entitlements by identifier, each saying where it comes from, environment included,
  * so sandbox access is never mistaken for a production purchase; then every
- * subscription by store product, and one-time purchases.
+ * subscription by store product, and one-time purchases. The HTTP routes check it
+ * against their response schema (src/api/schemas.ts); the CLI prints it as it is.
  */
-export function customerDocument(customerNow: CustomerNow, catalog: Catalog): CustomerDocument {
+export function customerDocument(customerNow: CustomerNow, catalog: Catalog) {
   const { appUserId, purchases, entitlements: customer } = customerNow;
   const started = purchases.flatMap((p) => p.status.firstPurchasedAt ?? []);
   const observed = purchases.flatMap((p) => p.status.lastObservedAt ?? []);
