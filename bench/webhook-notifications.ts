@@ -5,8 +5,8 @@ import {
   DAY,
   renewalInfoPayload,
   transactionPayload,
-} from '../src/ingest/apple/test-notifications.ts';
-import { createAppleTestCa } from '../src/ingest/apple/test-signer.ts';
+} from '../src/dev/apple/test-notifications.ts';
+import { createAppleTestCa } from '../src/dev/apple/test-signer.ts';
 
 /** The app of catalog/sample-fitness.json, which the service under test loads. */
 

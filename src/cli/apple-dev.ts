@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { AppleTestSigner } from '../ingest/apple/test-signer.ts';
+import type { AppleTestSigner } from '../dev/apple/test-signer.ts';
 import { catalogOf } from './catalog.ts';
 import { lines, type CliIo } from './io.ts';
 
@@ -52,7 +52,7 @@ export function registerAppleDevCommands(program: Command, io: CliIo): void {
     .action(async () => {
       const { dir } = dev.opts<{ dir: string }>();
       await mkdir(dir, { recursive: true });
-      const { createAppleTestCa } = await import('../ingest/apple/test-signer.ts');
+      const { createAppleTestCa } = await import('../dev/apple/test-signer.ts');
       const ca = await createAppleTestCa({ name: 'Subledger apple-dev' });
       await writeFile(path.join(dir, 'root.pem'), ca.rootPem);
       await writeFile(path.join(dir, 'signer.json'), JSON.stringify(await ca.signer.export()), { mode: 0o600 });
@@ -139,7 +139,7 @@ export function registerAppleDevCommands(program: Command, io: CliIo): void {
   ): Promise<void> {
     const { dir, url } = dev.opts<{ dir: string; url: string }>();
     const signer = await loadSigner(dir);
-    const { signNotification } = await import('../ingest/apple/test-notifications.ts');
+    const { signNotification } = await import('../dev/apple/test-notifications.ts');
     // The transaction the notification is about: the latest period, unless told which.
     const n = options.period ?? purchase.periods.length - 1;
     const periodStart = purchase.periods[n]!;
@@ -192,7 +192,7 @@ async function catalogProduct(io: CliIo, productId: string) {
 }
 
 async function loadSigner(dir: string): Promise<AppleTestSigner> {
-  const { importAppleTestSigner } = await import('../ingest/apple/test-signer.ts');
+  const { importAppleTestSigner } = await import('../dev/apple/test-signer.ts');
   try {
     return await importAppleTestSigner(JSON.parse(await readFile(path.join(dir, 'signer.json'), 'utf8')));
   } catch {

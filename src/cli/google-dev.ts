@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { FakePlayState } from '../ingest/google/dev/fake-play-developer-api.ts';
+import type { FakePlayState } from '../dev/google/fake-play-developer-api.ts';
 import type { SubscriptionPurchaseV2, VoidedPurchase } from '../ingest/google/play-developer-api.ts';
 import { catalogOf } from './catalog.ts';
 import { lines, type CliIo } from './io.ts';
@@ -89,8 +89,8 @@ export function registerGoogleDevCommands(program: Command, io: CliIo): void {
       const rootUrl = `http://127.0.0.1:${port}/`;
       await mkdir(dir, { recursive: true });
       const [{ writePushSignerKey }, { writeTestServiceAccountKey }] = await Promise.all([
-        import('../ingest/google/dev/push-signer.ts'),
-        import('../ingest/google/dev/fake-play-developer-api.ts'),
+        import('../dev/google/push-signer.ts'),
+        import('../dev/google/fake-play-developer-api.ts'),
       ]);
       await writePushSignerKey(path.join(dir, PUSH_SIGNER_FILE));
       const key = await writeTestServiceAccountKey({
@@ -123,7 +123,7 @@ export function registerGoogleDevCommands(program: Command, io: CliIo): void {
       const account = await readServiceAccount();
       if (!account) throw new Error(`No service account key in ${dir}: run "subledger google-dev init" first`);
       const packageName = await playPackageName(io);
-      const { startFakePlayDeveloperApi } = await import('../ingest/google/dev/fake-play-developer-api.ts');
+      const { startFakePlayDeveloperApi } = await import('../dev/google/fake-play-developer-api.ts');
       const fake = await startFakePlayDeveloperApi({
         packageName,
         port: Number(new URL(await googleUrl()).port),
@@ -303,7 +303,7 @@ export function registerGoogleDevCommands(program: Command, io: CliIo): void {
     const { dir, url } = options();
     const signer = await loadSigner(dir);
     const { packageName } = await state();
-    const { pushBody } = await import('../ingest/google/test-push.ts');
+    const { pushBody } = await import('../dev/google/test-push.ts');
     const body = pushBody({ version: '1.0', packageName, eventTimeMillis: String(Date.now()), ...notification });
     const response = await fetch(`${url}/v1/webhooks/google`, {
       method: 'POST',
@@ -317,7 +317,7 @@ export function registerGoogleDevCommands(program: Command, io: CliIo): void {
 }
 
 async function loadSigner(dir: string) {
-  const { loadPushSigner } = await import('../ingest/google/dev/push-signer.ts');
+  const { loadPushSigner } = await import('../dev/google/push-signer.ts');
   try {
     const file = path.join(dir, PUSH_SIGNER_FILE);
     return await loadPushSigner(file, { audience: PUSH_AUDIENCE, email: PUSH_SERVICE_ACCOUNT });

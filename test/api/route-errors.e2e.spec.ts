@@ -12,7 +12,7 @@ import {
   MONTHLY,
   signNotification,
   transactionPayload,
-} from '../../src/ingest/apple/test-notifications.ts';
+} from '../../src/dev/apple/test-notifications.ts';
 import { ScopedTokens } from '../../src/tokens/scoped-tokens.ts';
 import { TokenKeyRing } from '../../src/tokens/token-key-ring.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';

@@ -35,8 +35,8 @@ interface Rule {
 
 const layerOf = (file: string) => /^src\/([^/]+)\//.exec(file)?.[1];
 const inLayer = (file: string, ...layers: string[]) => layers.includes(layerOf(file) ?? '');
-/** Local stand-ins for the stores and their test signers: `test-*.ts`, or anything under a `dev/` folder. */
-const isStandIn = (file: string) => file.startsWith('src/') && /(^|\/)(test-[^/]+|dev\/.+)$/.test(file);
+/** Local stand-ins for the stores and their test signers: src/dev, out of the production path. */
+const isStandIn = (file: string) => file.startsWith('src/dev/');
 const isDevCommand = (file: string) => /^src\/cli\/[^/]+-dev\.ts$/.test(file);
 
 const RULES: readonly Rule[] = [
@@ -56,6 +56,10 @@ const RULES: readonly Rule[] = [
   {
     name: 'local stand-ins are imported only by dev commands and other stand-ins',
     breaks: (from, to) => isStandIn(to) && !isStandIn(from) && !isDevCommand(from),
+  },
+  {
+    name: 'test signers and stand-ins live in src/dev, nowhere else',
+    breaks: (from) => /(^|\/)test-[^/]+$/.test(from) && !isStandIn(from),
   },
   {
     name: 'the use cases (src/application) are the same whoever calls them: no HTTP, no CLI',
@@ -182,12 +186,13 @@ describe('layer rules', () => {
     ['src importing the benchmarks', { from: 'src/runtime/subledger.ts', to: 'bench/run.ts' }],
     [
       'production code importing a test signer',
-      { from: 'src/ingest/apple/jws.ts', to: 'src/ingest/apple/test-signer.ts' },
+      { from: 'src/ingest/apple/jws.ts', to: 'src/dev/apple/test-signer.ts' },
     ],
-    ['the runtime importing a dev stand-in', { from: 'src/runtime/subledger.ts', to: 'src/ingest/google/dev/x.ts' }],
+    ['the runtime importing a dev stand-in', { from: 'src/runtime/subledger.ts', to: 'src/dev/google/x.ts' }],
+    ['a test signer back in the ingest path', { from: 'src/ingest/apple/test-signer.ts', to: 'jose' }],
     [
       'the CLI (not a dev command) importing a stand-in',
-      { from: 'src/cli/main.ts', to: 'src/ingest/google/test-push.ts' },
+      { from: 'src/cli/main.ts', to: 'src/dev/google/test-push.ts' },
     ],
     [
       'the event store importing ingest',
@@ -207,11 +212,8 @@ describe('layer rules', () => {
 
   it.each<[string, Import]>([
     ['the domain using a pure library', { from: 'src/domain/client-config.ts', to: 'semver' }],
-    ['a dev command using a stand-in', { from: 'src/cli/google-dev.ts', to: 'src/ingest/google/dev/push-signer.ts' }],
-    [
-      'a stand-in using another',
-      { from: 'src/ingest/google/dev/push-signer.ts', to: 'src/ingest/google/test-push.ts' },
-    ],
+    ['a dev command using a stand-in', { from: 'src/cli/google-dev.ts', to: 'src/dev/google/push-signer.ts' }],
+    ['a stand-in using another', { from: 'src/dev/google/push-signer.ts', to: 'src/dev/google/test-push.ts' }],
     ['the composition root importing the API', { from: 'src/runtime/subledger.ts', to: 'src/api/app.ts' }],
     ['the CLI using a use case', { from: 'src/cli/support.ts', to: 'src/application/give-grant.ts' }],
   ])('allows %s', (_, fine) => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeys } from '../../src/auth/api-keys.ts';
-import { DAY, signNotification, type NotificationSpec } from '../../src/ingest/apple/test-notifications.ts';
-import type { AppleTestSigner } from '../../src/ingest/apple/test-signer.ts';
+import { DAY, signNotification, type NotificationSpec } from '../../src/dev/apple/test-notifications.ts';
+import type { AppleTestSigner } from '../../src/dev/apple/test-signer.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
 
 /*

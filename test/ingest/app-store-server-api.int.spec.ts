@@ -5,8 +5,8 @@ import {
   AppStoreServerApiError,
   type AppStoreServerApiOptions,
 } from '../../src/ingest/apple/app-store-server-api.ts';
-import { createAppleTestCa, type AppleTestCa } from '../../src/ingest/apple/test-signer.ts';
-import { BUNDLE_ID, DAY, MONTHLY, signNotification } from '../../src/ingest/apple/test-notifications.ts';
+import { createAppleTestCa, type AppleTestCa } from '../../src/dev/apple/test-signer.ts';
+import { BUNDLE_ID, DAY, MONTHLY, signNotification } from '../../src/dev/apple/test-notifications.ts';
 import { startFakeAppStoreServerApi, type FakeAppStoreServerApi } from '../support/fake-app-store-server-api.ts';
 
 const KEY_ID = 'TESTKEY123';

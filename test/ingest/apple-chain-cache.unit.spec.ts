@@ -2,9 +2,9 @@ import { createSign, generateKeyPairSync } from 'node:crypto';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Environment, VerificationStatus } from '@apple/app-store-server-library';
 import { ChainCachingVerifier } from '../../src/ingest/apple/chain-caching-verifier.ts';
-import { transactionPayload } from '../../src/ingest/apple/test-notifications.ts';
+import { transactionPayload } from '../../src/dev/apple/test-notifications.ts';
 import { refusal } from '../support/verification.ts';
-import { createAppleTestCa, type AppleTestCa } from '../../src/ingest/apple/test-signer.ts';
+import { createAppleTestCa, type AppleTestCa } from '../../src/dev/apple/test-signer.ts';
 
 /*
  * The verifier remembers chains Apple's library verified. Everything a JWS can

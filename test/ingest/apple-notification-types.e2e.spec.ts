@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DAY, MONTHLY, type NotificationSpec } from '../../src/ingest/apple/test-notifications.ts';
+import { DAY, MONTHLY, type NotificationSpec } from '../../src/dev/apple/test-notifications.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
 
 /*

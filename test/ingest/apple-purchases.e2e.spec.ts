@@ -14,7 +14,7 @@ import {
   renewalInfoPayload,
   signNotification,
   transactionPayload,
-} from '../../src/ingest/apple/test-notifications.ts';
+} from '../../src/dev/apple/test-notifications.ts';
 import { startFakeAppStoreServerApi, type FakeAppStoreServerApi } from '../support/fake-app-store-server-api.ts';
 import { receiptResponse, receiptTransaction, startFakeVerifyReceipt } from '../support/fake-verify-receipt.ts';
 import type { FakeVerifyReceipt } from '../support/fake-verify-receipt.ts';
@@ -271,7 +271,7 @@ describe('POST /v1/customers/{appUserId}/purchases/apple', () => {
     }
 
     it('a transaction signed by another CA', async () => {
-      const { createAppleTestCa } = await import('../../src/ingest/apple/test-signer.ts');
+      const { createAppleTestCa } = await import('../../src/dev/apple/test-signer.ts');
       const rogue = await createAppleTestCa({ name: 'Rogue' });
       const forged = await rogue.signer.sign(transactionPayload(NOW));
       expect(await refused({ signedTransaction: forged })).toEqual({ status: 401, code: 'invalid_signature' });

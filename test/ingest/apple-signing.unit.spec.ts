@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Environment, SignedDataVerifier, VerificationStatus } from '@apple/app-store-server-library';
 import { refusal } from '../support/verification.ts';
-import { createAppleTestCa, importAppleTestSigner, type AppleTestCa } from '../../src/ingest/apple/test-signer.ts';
+import { createAppleTestCa, importAppleTestSigner, type AppleTestCa } from '../../src/dev/apple/test-signer.ts';
 
 const APPLE_ROOT_PATH = fileURLToPath(new URL('../../certs/apple/AppleRootCA-G3.cer', import.meta.url));
 // From shared/apple/README.md (Apple's published fingerprint for Apple Root CA - G3).

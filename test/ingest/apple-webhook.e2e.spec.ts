@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createAppleTestCa } from '../../src/ingest/apple/test-signer.ts';
-import { DAY, MONTHLY, signNotification, type NotificationSpec } from '../../src/ingest/apple/test-notifications.ts';
+import { createAppleTestCa } from '../../src/dev/apple/test-signer.ts';
+import { DAY, MONTHLY, signNotification, type NotificationSpec } from '../../src/dev/apple/test-notifications.ts';
 import { startAppleHarness, type AppleHarness, type HttpAnswer } from '../support/apple-harness.ts';
 
 /*

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FakePlayDeveloperApi } from '../../src/ingest/google/dev/fake-play-developer-api.ts';
+import type { FakePlayDeveloperApi } from '../../src/dev/google/fake-play-developer-api.ts';
 import type { SubscriptionPurchaseV2 } from '../../src/ingest/google/play-developer-api.ts';
 import { PLAY_SUBSCRIPTION_NOTIFICATION_TYPES } from '../../src/ingest/google/translate-subscription.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { FakePlayDeveloperApi } from '../../src/ingest/google/dev/fake-play-developer-api.ts';
+import type { FakePlayDeveloperApi } from '../../src/dev/google/fake-play-developer-api.ts';
 import type { SubscriptionPurchaseV2 } from '../../src/ingest/google/play-developer-api.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
 import { eventually } from '../support/eventually.ts';

@@ -2,10 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ApiKeys } from '../../src/auth/api-keys.ts';
 import type { SubscriptionPurchaseV2 } from '../../src/ingest/google/play-developer-api.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
-import {
-  startFakePlayDeveloperApi,
-  type FakePlayDeveloperApi,
-} from '../../src/ingest/google/dev/fake-play-developer-api.ts';
+import { startFakePlayDeveloperApi, type FakePlayDeveloperApi } from '../../src/dev/google/fake-play-developer-api.ts';
 
 /*
  * Purchases Android apps submit, over real HTTP, verified with a fake Play Developer

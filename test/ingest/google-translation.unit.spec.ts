@@ -10,13 +10,12 @@ import {
   purchaseStatusAt,
   type PurchaseStatus,
 } from '../../src/domain/purchase/status.ts';
+import { decodeNotification } from '../../src/ingest/google/accept-notification.ts';
 import { PlayDocumentMismatch } from '../../src/ingest/google/play-facts.ts';
 import {
-  decodePushedNotification,
   MalformedPlayDocument,
   parseDeveloperNotification,
   parseProductPurchase,
-  parsePubSubPush,
   parseSubscriptionPurchaseV2,
   parseVoidedPurchase,
   payloadOf,
@@ -707,30 +706,13 @@ describe('Google Play documents: the schemas refuse malformed ones, naming what 
     throw new Error('accepted');
   };
 
-  it('a push: both spellings of its ids are accepted and made one', () => {
-    const push = parsePubSubPush({
-      message: { data: base64(rtdn(2, 1)), message_id: 'm-1', publish_time: day(1), attributes: {} },
-      subscription: 'projects/p/subscriptions/s',
-    });
-    expect(push.message).toEqual({ data: base64(rtdn(2, 1)), messageId: 'm-1', publishTime: day(1), attributes: {} });
-    expect(payloadOf(decodePushedNotification(push))).toEqual({
+  it('a push: its data is base64 of the notification, as the webhook decodes it', () => {
+    expect(payloadOf(decodeNotification(base64(rtdn(2, 1))))).toEqual({
       kind: 'subscription',
       subscription: rtdn(2, 1).subscriptionNotification,
     });
-  });
-
-  it('a push without a message id or publish time, or whose data is not a notification', () => {
-    expect(refusal(() => parsePubSubPush({ message: { data: base64({}) }, subscription: 's' }))).toBe(
-      'Not a valid Pub/Sub push: message.messageId: messageId is required; message.publishTime: publishTime is required',
-    );
-    expect(
-      refusal(() => parsePubSubPush({ message: { data: 'not base64!', messageId: 'm', publishTime: day(0) } })),
-    ).toMatch(/message\.data: base64; subscription: /);
-    const garbage = parsePubSubPush({
-      message: { data: 'bm90IGpzb24=', messageId: 'm', publishTime: day(0) },
-      subscription: 's',
-    });
-    expect(refusal(() => decodePushedNotification(garbage))).toMatch(/not base64 of a JSON document/);
+    expect(() => decodeNotification('bm90IGpzb24=')).toThrow(/not base64 of a JSON document/); // "not json"
+    expect(() => decodeNotification(base64({ version: '1.0' }))).toThrow(/Not a developer notification/);
   });
 
   it('a notification with no payload, two payloads, or a time that is not digits', () => {

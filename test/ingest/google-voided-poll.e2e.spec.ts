@@ -10,7 +10,7 @@ import { silentLogger } from '../../src/observability/logger.ts';
 import { environmentOfPurchase } from '../../src/projections/entitlements/customer-purchases.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
 import { eventually } from '../support/eventually.ts';
-import type { FakePlayDeveloperApi } from '../../src/ingest/google/dev/fake-play-developer-api.ts';
+import type { FakePlayDeveloperApi } from '../../src/dev/google/fake-play-developer-api.ts';
 import {
   GOOGLE_PACKAGE as PACKAGE,
   startFakeGoogle,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { pushBody, startTestPushSigner, type TestPushSigner } from '../../src/ingest/google/test-push.ts';
+import { pushBody, startTestPushSigner, type TestPushSigner } from '../../src/dev/google/test-push.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
 
 /*

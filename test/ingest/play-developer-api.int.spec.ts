@@ -20,7 +20,7 @@ import {
   writeTestServiceAccountKey,
   type FakePlayDeveloperApi,
   type TestServiceAccountKey,
-} from '../../src/ingest/google/dev/fake-play-developer-api.ts';
+} from '../../src/dev/google/fake-play-developer-api.ts';
 import { freePort } from '../support/free-port.ts';
 
 const PACKAGE = 'com.example.subledger';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeys } from '../../src/auth/api-keys.ts';
-import type { AppleTestSigner } from '../../src/ingest/apple/test-signer.ts';
+import type { AppleTestSigner } from '../../src/dev/apple/test-signer.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
 import { appleScript, DAY, shifted, simulateApple, type SentNotification } from './apple/lifecycle.ts';
 import { appleAnswerAt, boundaries } from './apple/model.ts';

@@ -2,10 +2,10 @@
 import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import { APPLE_INTERMEDIATE_OID, APPLE_LEAF_OID, type AppleTestSigner } from '../../src/ingest/apple/test-signer.ts';
+import { APPLE_INTERMEDIATE_OID, APPLE_LEAF_OID, type AppleTestSigner } from '../../src/dev/apple/test-signer.ts';
 
 /**
- * Like createAppleTestCa (src/ingest/apple/test-signer.ts), but the leaf and the
+ * Like createAppleTestCa (src/dev/apple/test-signer.ts), but the leaf and the
  * intermediate name an OCSP responder, as Apple's do. With online checks on, Apple's
  * library asks that responder about both before it accepts a signature: point it at a
  * responder that fails to see what Subledger does when Apple's OCSP is down.

@@ -1,8 +1,5 @@
-import { pushBody, startTestPushSigner, type TestPushSigner } from '../../src/ingest/google/test-push.ts';
-import {
-  startFakePlayDeveloperApi,
-  type FakePlayDeveloperApi,
-} from '../../src/ingest/google/dev/fake-play-developer-api.ts';
+import { pushBody, startTestPushSigner, type TestPushSigner } from '../../src/dev/google/test-push.ts';
+import { startFakePlayDeveloperApi, type FakePlayDeveloperApi } from '../../src/dev/google/fake-play-developer-api.ts';
 
 export const GOOGLE_PACKAGE = 'com.example.pulse';
 const AUDIENCE = 'https://subledger.test/v1/webhooks/google';

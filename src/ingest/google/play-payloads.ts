@@ -18,47 +18,6 @@ const millisText = z.string().regex(/^\d{1,15}$/, 'milliseconds since the epoch,
 /** RFC 3339, as Google writes times in the v2 APIs (`2026-03-01T09:30:00.123456Z`). */
 const time = z.iso.datetime({ offset: true, message: 'an RFC 3339 time such as 2026-03-01T09:30:00.000Z' });
 const id = z.string().min(1);
-const base64 = z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/, 'base64');
-
-// --- Cloud Pub/Sub push -------------------------------------------------------------
-
-/**
- * A push request of a Pub/Sub subscription. Pub/Sub writes the message id and publish
- * time in both spellings (`messageId` and `message_id`); either is enough here, and
- * the parsed push has the camel-case ones only.
- */
-export const pubSubPushSchema = z.object({
-  message: z
-    .object({
-      data: base64,
-      messageId: id.optional(),
-      message_id: id.optional(),
-      publishTime: time.optional(),
-      publish_time: time.optional(),
-      attributes: z.record(z.string(), z.string()).optional(),
-    })
-    .check((ctx) => {
-      if (!ctx.value.messageId && !ctx.value.message_id) {
-        ctx.issues.push({ code: 'custom', input: ctx.value, path: ['messageId'], message: 'messageId is required' });
-      }
-      if (!ctx.value.publishTime && !ctx.value.publish_time) {
-        ctx.issues.push({
-          code: 'custom',
-          input: ctx.value,
-          path: ['publishTime'],
-          message: 'publishTime is required',
-        });
-      }
-    })
-    .transform(({ data, messageId, message_id, publishTime, publish_time, attributes }) => ({
-      data,
-      messageId: (messageId ?? message_id)!,
-      publishTime: (publishTime ?? publish_time)!,
-      ...(attributes && { attributes }),
-    })),
-  subscription: id,
-});
-export type PubSubPush = z.output<typeof pubSubPushSchema>;
 
 // --- Real-time developer notifications ---------------------------------------------
 
@@ -368,7 +327,6 @@ export function parsePlayDocument<S extends z.ZodType>(schema: S, document: stri
   );
 }
 
-export const parsePubSubPush = (value: unknown) => parsePlayDocument(pubSubPushSchema, 'Pub/Sub push', value);
 export const parseDeveloperNotification = (value: unknown) =>
   parsePlayDocument(developerNotificationSchema, 'DeveloperNotification', value);
 export const parseSubscriptionPurchaseV2 = (value: unknown) =>
@@ -376,14 +334,3 @@ export const parseSubscriptionPurchaseV2 = (value: unknown) =>
 export const parseProductPurchase = (value: unknown) =>
   parsePlayDocument(productPurchaseSchema, 'ProductPurchase', value);
 export const parseVoidedPurchase = (value: unknown) => parsePlayDocument(voidedPurchaseSchema, 'VoidedPurchase', value);
-
-/** The developer notification a push carries: its `data` is base64 of the notification's JSON. */
-export function decodePushedNotification(push: PubSubPush): DeveloperNotification {
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(push.message.data, 'base64').toString('utf8'));
-  } catch {
-    throw new MalformedPlayDocument('DeveloperNotification', ['message.data: not base64 of a JSON document']);
-  }
-  return parseDeveloperNotification(json);
-}

@@ -12,7 +12,7 @@ import {
   type ProductPurchase,
   type SubscriptionPurchaseV2,
   type VoidedPurchase,
-} from '../play-developer-api.ts';
+} from '../../ingest/google/play-developer-api.ts';
 
 /**
  * A stand-in for the Google Play Developer API and Google's OAuth token endpoint over

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JSONWebKeySet, type JWK } from 'jose';
-import { signPushToken } from '../test-push.ts';
+import { signPushToken } from './test-push.ts';
 
 /**
  * A Pub/Sub push signer whose key outlives the process, for `subledger google-dev`: `serve`
