@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { pushBody, startTestPushSigner, type TestPushSigner } from '../../src/dev/google/test-push.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
@@ -79,6 +81,22 @@ describe('POST /v1/webhooks/google', () => {
       expect(await refused(push(pushBody(renewal()), null))).toEqual({ status: 401, code: 'push_unauthenticated' });
       const expired = await signer.token({ expiresAt: now() - 60 });
       expect(await refused(push(pushBody(renewal()), expired))).toEqual({ status: 401, code: 'push_token_expired' });
+    });
+
+    it('a push without a valid token, from its headers alone, before its body has arrived', async () => {
+      // 60,000 bytes announced (within the limit), 7 sent: a stranger's body is never waited for, nor read.
+      const { port } = new URL(harness.subledger.url);
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.write(
+        'POST /v1/webhooks/google HTTP/1.1\r\nHost: subledger.test\r\nContent-Type: application/json\r\n' +
+          'Authorization: Bearer junk\r\nContent-Length: 60000\r\n\r\n{"messa',
+      );
+      // Waiting for the body would leave the socket silent until the request timeout.
+      socket.setTimeout(10_000, () => socket.destroy(new Error('no answer while the body was still on its way')));
+      const [answer] = (await once(socket.setEncoding('utf8'), 'data').finally(() => socket.destroy())) as [string];
+      expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 401 Unauthorized');
+      expect(answer).toContain('"code":"push_token_invalid"');
+      expect(await harness.counts()).toEqual({ events: 0, queued: 0, documents: 0 });
     });
 
     it('a token for another audience, from another issuer, or signed by another key', async () => {

@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Catalog } from '../../domain/catalog.ts';
 import { acceptGoogleNotification } from '../../ingest/google/accept-notification.ts';
+import type { VerifiedPusher } from '../../ingest/google/push-auth.ts';
 import type { PushAuthenticator } from '../../ingest/google/push-auth.ts';
 import type { IntakeQueue } from '../../intake/intake-queue.ts';
 import type { Metrics } from '../../observability/metrics.ts';
@@ -42,11 +43,32 @@ export const googleWebhookRoutes: FastifyPluginAsync<GoogleWebhookDeps> = async 
     request.log.warn({ code: refusal.code, detail: refusal.message }, 'Google Play notification refused');
     return refusal;
   };
+  /** Who pushed each request, proven from its headers before its body was read. */
+  const pushers = new WeakMap<FastifyRequest, VerifiedPusher>();
+  const pusherOf = (request: FastifyRequest) => pushers.get(request)!;
   app.post(
     '/v1/webhooks/google',
     {
       bodyLimit: 64 * 1024,
       attachValidation: true,
+      // Anyone can post here: a stranger's body is never read, let alone one sent slowly.
+      onRequest: async (request) => {
+        if (!deps.push) {
+          throw refused(
+            request,
+            new Refusal(
+              'unavailable',
+              'google_push_not_configured',
+              'Set GOOGLE_PUSH_AUDIENCE and GOOGLE_PUSH_SERVICE_ACCOUNT to receive Play notifications',
+            ),
+          );
+        }
+        try {
+          pushers.set(request, await deps.push.verify(request.headers.authorization));
+        } catch (error) {
+          throw error instanceof Refusal ? refused(request, error) : error;
+        }
+      },
       schema: {
         description:
           'Play real-time developer notifications (Pub/Sub push with an OIDC token); 2xx only once durably recorded',
@@ -55,16 +77,6 @@ export const googleWebhookRoutes: FastifyPluginAsync<GoogleWebhookDeps> = async 
       },
     },
     async (request, reply) => {
-      if (!deps.push) {
-        throw refused(
-          request,
-          new Refusal(
-            'unavailable',
-            'google_push_not_configured',
-            'Set GOOGLE_PUSH_AUDIENCE and GOOGLE_PUSH_SERVICE_ACCOUNT to receive Play notifications',
-          ),
-        );
-      }
       const message = request.body?.message;
       const messageId = message?.messageId ?? message?.message_id;
       if (request.validationError || !message || !messageId) {
@@ -75,17 +87,13 @@ export const googleWebhookRoutes: FastifyPluginAsync<GoogleWebhookDeps> = async 
       }
       try {
         const publishTime = message.publishTime ?? message.publish_time;
-        const result = await acceptGoogleNotification(
-          { push: deps.push, catalog: deps.catalog, queue: deps.queue },
-          request.headers.authorization,
-          {
-            messageId,
-            data: message.data,
-            ...(publishTime && { publishTime }),
-            ...(message.attributes && { attributes: message.attributes }),
-            ...(request.body.subscription && { subscription: request.body.subscription }),
-          },
-        );
+        const result = await acceptGoogleNotification({ catalog: deps.catalog, queue: deps.queue }, pusherOf(request), {
+          messageId,
+          data: message.data,
+          ...(publishTime && { publishTime }),
+          ...(message.attributes && { attributes: message.attributes }),
+          ...(request.body.subscription && { subscription: request.body.subscription }),
+        });
         deps.metrics.googleNotifications.inc({ outcome: result.outcome, code: '' });
         request.log.info(result, 'Google Play notification accepted');
         return reply.code(200).send({ status: result.outcome, messageId: result.messageId });

@@ -1,7 +1,7 @@
 import type { Catalog } from '../../domain/catalog.ts';
 import type { IntakeQueue } from '../../intake/intake-queue.ts';
 import { developerNotificationSchema, type DeveloperNotification } from './play-payloads.ts';
-import type { PushAuthenticator } from './push-auth.ts';
+import type { VerifiedPusher } from './push-auth.ts';
 import { Refusal } from '../../domain/refusal.ts';
 
 export const GOOGLE_NOTIFICATION_KIND = 'google.rtdn';
@@ -31,17 +31,17 @@ export interface AcceptedPush {
 }
 
 /**
- * The Google webhook's use case: check who pushed, decode the developer notification,
+ * The Google webhook's use case, once `PushAuthenticator.verify` has said who pushed
+ * (from the headers, before the body is read): decode the developer notification,
  * keep the message verbatim (Google's base64 `data` as received, with its id and
  * publish time) and queue it. Returns only once both are durable: a 2xx then means
  * nothing can be lost, and anything else makes Pub/Sub deliver it again.
  */
 export async function acceptGoogleNotification(
-  deps: { push: PushAuthenticator; catalog: Catalog; queue: IntakeQueue },
-  authorization: string | undefined,
+  deps: { catalog: Catalog; queue: IntakeQueue },
+  _pusher: VerifiedPusher,
   message: PushedMessage,
 ): Promise<AcceptedPush> {
-  await deps.push.verify(authorization);
   const notification = decodeNotification(message.data);
   if (!deps.catalog.apps.some((app) => app.playStore?.packageName === notification.packageName)) {
     throw new GoogleRejection('unknown_package', `No app in the catalog has the package ${notification.packageName}`);

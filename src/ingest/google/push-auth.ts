@@ -30,6 +30,11 @@ export class PushRejected extends Refusal<PushRejectionCode> {
   }
 }
 
+/** Proof that a push came from our subscription: only `PushAuthenticator.verify` makes one. */
+export interface VerifiedPusher {
+  readonly serviceAccountEmail: string;
+}
+
 /**
  * Checks that a push came from our Pub/Sub subscription: `Authorization: Bearer <OIDC
  * token>` signed by Google (RS256, keys from the JWKS, fetched and refreshed by jose),
@@ -46,7 +51,7 @@ export class PushAuthenticator {
     this.keys = createRemoteJWKSet(new URL(settings.jwksUrl));
   }
 
-  async verify(authorization: string | undefined): Promise<void> {
+  async verify(authorization: string | undefined): Promise<VerifiedPusher> {
     const token = authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
     if (!token) throw new PushRejected('push_unauthenticated', 'Expected "Authorization: Bearer <Google OIDC token>"');
     let payload;
@@ -68,5 +73,6 @@ export class PushAuthenticator {
     if (payload.email !== this.settings.serviceAccountEmail || payload.email_verified !== true) {
       throw new PushRejected('push_wrong_sender', 'The push does not come from the configured service account');
     }
+    return { serviceAccountEmail: payload.email };
   }
 }
