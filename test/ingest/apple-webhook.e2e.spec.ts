@@ -195,6 +195,14 @@ describe('POST /v1/webhooks/apple', () => {
       ).toEqual({ status: 422, code: 'wrong_environment' });
     });
 
+    it('a signed transaction without what Subledger reads, or with a date as text', async () => {
+      const malformed = { status: 400, code: 'malformed_payload' };
+      const buy = { type: 'SUBSCRIBED', subtype: 'INITIAL_BUY', signedDate: T0 };
+      expect(await refused(notify({ ...buy, transaction: { purchaseDate: undefined } }))).toEqual(malformed);
+      expect(await refused(notify({ ...buy, transaction: { expiresDate: '2026-02-01' } }))).toEqual(malformed);
+      expect(await refused(notify({ ...buy, renewalInfo: { autoRenewStatus: 'on' } }))).toEqual(malformed);
+    });
+
     it('an Xcode or LocalTesting notification (Apple’s library checks no signature for those)', async () => {
       const payload = await harness.ca.signer.sign({
         notificationType: 'TEST',

@@ -6,11 +6,14 @@ import {
   VerificationStatus,
 } from '@apple/app-store-server-library';
 import type { App } from '../../domain/catalog.ts';
-import type {
-  AppleNotification,
-  AppleRenewalInfo,
-  AppleTransaction,
-  VerifiedAppleNotification,
+import type { z } from 'zod';
+import {
+  appleNotificationSchema,
+  appleRenewalInfoSchema,
+  appleTransactionSchema,
+  type AppleRenewalInfo,
+  type AppleTransaction,
+  type VerifiedAppleNotification,
 } from './apple-payloads.ts';
 import { ChainCachingVerifier } from './chain-caching-verifier.ts';
 import { decodeJwsPayload } from './jws.ts';
@@ -93,7 +96,7 @@ export class AppleVerifier {
       const notification = await verifier.verifyAndDecodeNotification(signedPayload);
       const { signedTransactionInfo, signedRenewalInfo } = notification.data ?? {};
       return {
-        notification: notification as unknown as AppleNotification,
+        notification: parsed(appleNotificationSchema, 'notification', notification),
         ...(await verifyNested(verifier, signedTransactionInfo, signedRenewalInfo)),
       };
     });
@@ -141,10 +144,10 @@ async function verifyNested(
   signedRenewalInfo: string | undefined,
 ): Promise<{ transaction?: AppleTransaction; renewalInfo?: AppleRenewalInfo }> {
   const transaction = signedTransaction
-    ? ((await verifier.verifyAndDecodeTransaction(signedTransaction)) as unknown as AppleTransaction)
+    ? parsed(appleTransactionSchema, 'transaction', await verifier.verifyAndDecodeTransaction(signedTransaction))
     : undefined;
   const renewalInfo = signedRenewalInfo
-    ? ((await verifier.verifyAndDecodeRenewalInfo(signedRenewalInfo)) as unknown as AppleRenewalInfo)
+    ? parsed(appleRenewalInfoSchema, 'renewal info', await verifier.verifyAndDecodeRenewalInfo(signedRenewalInfo))
     : undefined;
   // Apple's library does not tie renewal info to an app: tie it to the verified transaction.
   if (renewalInfo && renewalInfo.originalTransactionId !== transaction?.originalTransactionId) {
@@ -187,4 +190,15 @@ async function translateFailures<T>(work: () => Promise<T>): Promise<T> {
     }
     throw error;
   }
+}
+
+/** A verified document parsed into the fields Subledger reads: signed by Apple is not yet well formed. */
+function parsed<S extends z.ZodType>(schema: S, document: string, value: unknown): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => `${i.path.join('.') || '(document)'}: ${i.message}`);
+  throw new AppleRejection(
+    'malformed_payload',
+    `The signed ${document} lacks what Subledger reads: ${problems.join('; ')}`,
+  );
 }
