@@ -23,6 +23,7 @@ import { toTimestamp } from '../src/domain/time.ts';
 import { benchPostgres, machine } from './support.ts';
 import { startService } from './webhook-service.ts';
 import { CpuMeter, postmasterOf } from './webhook-cpu.ts';
+import { systemClock } from '../src/runtime/system-clock.ts';
 
 const CUSTOMERS = Number(process.env.CUSTOMERS ?? 100_000);
 const ITEMS = Number(process.env.ITEMS ?? 1_000);
@@ -45,7 +46,7 @@ try {
   await migrate(pool);
   await generateData();
   const apiKey = (await new ApiKeys(pool).create('bench', 'app-server')).secret;
-  const devTokens = new DevTokens(pool);
+  const devTokens = new DevTokens(pool, systemClock);
   const likers = await Promise.all(Array.from({ length: LIKERS }, (_, i) => devTokens.mint(`liker-${i}`, 3600)));
 
   const service = await startService({

@@ -1,7 +1,7 @@
 import { toTimestamp } from '../domain/time.ts';
 import type { EventStore } from '../eventstore/event-store.ts';
 import { newestPosition, recordPurchase } from '../ingest/record-purchase.ts';
-import type { Clock } from './clock.ts';
+import type { Clock } from '../domain/clock.ts';
 import { grantKey } from './give-grant.ts';
 import type { ReadModelView } from './read-model-view.ts';
 import { staffContext, type StaffAction } from './staff-action.ts';

@@ -11,7 +11,7 @@ import {
 } from '../ingest/google/record-play-purchase.ts';
 import { newestPosition } from '../ingest/record-purchase.ts';
 import { findCustomerPurchases } from '../projections/entitlements/customer-purchases.ts';
-import type { Clock } from './clock.ts';
+import type { Clock } from '../domain/clock.ts';
 import type { ReadModelView } from './read-model-view.ts';
 
 export interface CustomerReconcileDeps {

@@ -2,6 +2,7 @@ import { SignJWT, type JWTVerifyGetKey } from 'jose';
 import type { Pool } from '../db/pool.ts';
 import { refreshingKeySet } from '../tokens/refreshing-key-set.ts';
 import { TokenKeyRing } from '../tokens/token-key-ring.ts';
+import type { Clock } from '../domain/clock.ts';
 
 /** The issuer of development app-user tokens; the authenticator trusts it only with AUTH_DEV_TOKENS=on. */
 export const DEV_ISSUER = 'subledger-dev';
@@ -17,8 +18,13 @@ export class DevTokens {
   /** The keys that verify development tokens. */
   readonly keys: JWTVerifyGetKey;
 
-  constructor(pool: Pool) {
-    this.keyRing = new TokenKeyRing(pool, { table: 'dev_identity_keys', rotationMs: YEAR, maxTokenLifetimeMs: YEAR });
+  constructor(pool: Pool, clock: Clock) {
+    this.keyRing = new TokenKeyRing(pool, {
+      table: 'dev_identity_keys',
+      rotationMs: YEAR,
+      maxTokenLifetimeMs: YEAR,
+      clock,
+    });
     this.keys = refreshingKeySet(() => this.keyRing.publicKeys());
   }
 

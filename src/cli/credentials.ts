@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { API_KEY_ROLES, ApiKeys, type ApiKeyRole } from '../auth/api-keys.ts';
 import { lines, type CliIo } from './io.ts';
 import { withCliServices } from './services.ts';
+import { systemClock } from '../runtime/system-clock.ts';
 
 /** `subledger api-keys`: secret keys for servers (`app-server`) and support tools (`admin`). */
 export function registerApiKeyCommands(program: Command, io: CliIo): void {
@@ -61,7 +62,7 @@ export function registerDevTokenCommand(program: Command, io: CliIo): void {
         if (!config.devTokens)
           throw new Error('Set AUTH_DEV_TOKENS=on (for the service too) to use development tokens');
         const { DevTokens } = await import('../auth/dev-tokens.ts');
-        out(await new DevTokens(pool).mint(appUserId, Number(options.expiresIn)));
+        out(await new DevTokens(pool, systemClock).mint(appUserId, Number(options.expiresIn)));
       }),
     );
 }

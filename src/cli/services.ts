@@ -1,4 +1,5 @@
-import { systemClock, type Clock } from '../application/clock.ts';
+import type { Clock } from '../domain/clock.ts';
+import { systemClock } from '../runtime/system-clock.ts';
 import { detachedReadModelView, type ReadModelView } from '../application/read-model-view.ts';
 import type { Config } from '../config/config.ts';
 import type { Pool } from '../db/pool.ts';

@@ -38,7 +38,7 @@ import { IntakeWorker } from '../ingest/intake-worker.ts';
 import type { IntakeQueue } from '../intake/intake-queue.ts';
 import { PostgresIntakeQueue } from '../intake/postgres-intake-queue.ts';
 import { openDatabase } from './database.ts';
-import { systemClock } from '../application/clock.ts';
+import { systemClock } from './system-clock.ts';
 import { liveReadModelView } from '../application/read-model-view.ts';
 import { PeriodicJob } from './periodic-job.ts';
 import { checkReadiness, projectionLagSeconds } from './readiness.ts';
@@ -159,10 +159,12 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
     const tokenKeys = new TokenKeyRing(pool, {
       rotationMs: config.tokens.keyRotationMs,
       maxTokenLifetimeMs: config.tokens.maxLifetimeMs,
+      clock: systemClock,
     });
     const tokens = new ScopedTokens(tokenKeys, {
       issuer: config.tokens.issuer,
       maxLifetimeMs: config.tokens.maxLifetimeMs,
+      clock: systemClock,
     });
 
     const customers = new CustomerCache({ pool, logger, maxEntries: config.customerCacheEntries });
@@ -178,7 +180,7 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
     const authenticator = new Authenticator(
       new ApiKeys(pool),
       config.identityProvider,
-      config.devTokens ? new DevTokens(pool) : undefined,
+      config.devTokens ? new DevTokens(pool, systemClock) : undefined,
       config.apiKeyCacheMs,
     );
     if (config.devTokens) logger.warn('AUTH_DEV_TOKENS=on: app-user tokens from `subledger dev-token` are trusted');
@@ -238,9 +240,12 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
           logger,
           acceptSandbox: config.apple.acceptSandbox,
           receipts: config.apple.receipts,
+          clock: systemClock,
           ...(reconciler && { reconciler }),
         },
-        ...(googleProcessing.api && { google: { ...googleProcessing, api: googleProcessing.api, catalog } }),
+        ...(googleProcessing.api && {
+          google: { ...googleProcessing, api: googleProcessing.api, catalog, clock: systemClock },
+        }),
       },
     });
     stops.push(() => api.close());

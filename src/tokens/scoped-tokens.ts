@@ -1,3 +1,4 @@
+import type { Clock } from '../domain/clock.ts';
 import { errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
 import type { Entitlement } from '../domain/entitlements.ts';
 import { scopedTokenGrant, type ScopedTokenGrant } from '../domain/scoped-token.ts';
@@ -23,7 +24,7 @@ export interface VerifiedScopedToken {
 export interface ScopedTokenOptions {
   readonly issuer: string;
   readonly maxLifetimeMs: number;
-  readonly now?: () => Date;
+  readonly clock: Clock;
   /** Verified tokens remembered until they expire; the oldest go first beyond this. */
   readonly cacheSize?: number;
 }
@@ -48,7 +49,7 @@ export class ScopedTokens {
   }
 
   private now(): Date {
-    return this.options.now?.() ?? new Date();
+    return this.options.clock.now();
   }
 
   async issue(appUserId: string, entitlements: readonly Entitlement[]): Promise<ScopedTokenGrant & { token: string }> {

@@ -1,3 +1,4 @@
+import type { Clock } from '../domain/clock.ts';
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import type { Pool } from '../db/pool.ts';
@@ -14,7 +15,7 @@ export interface TokenKeyRingOptions {
   readonly rotationMs: number;
   /** The longest a token lives: a retired key stays published this much longer. */
   readonly maxTokenLifetimeMs: number;
-  readonly now?: () => Date;
+  readonly clock: Clock;
   /** Where the keys live: scoped tokens' keys, or the development identity provider's. */
   readonly table?: 'token_signing_keys' | 'dev_identity_keys';
 }
@@ -41,7 +42,7 @@ export class TokenKeyRing {
   }
 
   private now(): Date {
-    return this.options.now?.() ?? new Date();
+    return this.options.clock.now();
   }
 
   /** The key to sign with now. */

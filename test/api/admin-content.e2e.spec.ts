@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeys } from '../../src/auth/api-keys.ts';
 import { DevTokens } from '../../src/auth/dev-tokens.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
+import { systemClock } from '../../src/runtime/system-clock.ts';
 
 /*
  * Admins manage content items over HTTP (the sample seed, catalog/sample-content.json, is
@@ -17,7 +18,7 @@ beforeAll(async () => {
   const keys = new ApiKeys(harness.db.pool);
   admin = (await keys.create('ops', 'admin')).secret;
   appServer = (await keys.create('backend', 'app-server')).secret;
-  appUser = await new DevTokens(harness.db.pool).mint('alice', 600);
+  appUser = await new DevTokens(harness.db.pool, systemClock).mint('alice', 600);
 });
 afterAll(() => harness?.stop());
 

@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DevTokens } from '../../src/auth/dev-tokens.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
+import { systemClock } from '../../src/runtime/system-clock.ts';
 
 /* Likes over HTTP, as app users (development tokens stand in for an identity provider). */
 let harness: AppleHarness;
 let devTokens: DevTokens;
 beforeAll(async () => {
   harness = await startAppleHarness({ AUTH_DEV_TOKENS: 'on', RATE_LIMIT_PER_MINUTE: '0' });
-  devTokens = new DevTokens(harness.db.pool);
+  devTokens = new DevTokens(harness.db.pool, systemClock);
 });
 afterAll(() => harness?.stop());
 

@@ -168,10 +168,10 @@ function aTransaction(fields: Record<string, unknown> = {}) {
 /** A scoped token for `premium`, signed with the service's own key, that expired 45 minutes ago. */
 async function expiredScopedToken(): Promise<string> {
   await main.subledger.tokens.issue('alice', []); // the service has its signing key
-  const anHourAgo = () => new Date(Date.now() - 3_600_000);
+  const anHourAgo = { now: () => new Date(Date.now() - 3_600_000) };
   const past = new ScopedTokens(
-    new TokenKeyRing(main.db.pool, { rotationMs: 7 * DAY, maxTokenLifetimeMs: 900_000, now: anHourAgo }),
-    { issuer: 'subledger', maxLifetimeMs: 900_000, now: anHourAgo },
+    new TokenKeyRing(main.db.pool, { rotationMs: 7 * DAY, maxTokenLifetimeMs: 900_000, clock: anHourAgo }),
+    { issuer: 'subledger', maxLifetimeMs: 900_000, clock: anHourAgo },
   );
   return (await past.issue('alice', [anEntitlement()])).token;
 }

@@ -7,6 +7,7 @@ import { TokenKeyRing } from '../../src/tokens/token-key-ring.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
 import { anEntitlement } from '../support/entitlements.ts';
 import { SharedCache, type CacheAnswer } from '../support/shared-cache.ts';
+import { systemClock } from '../../src/runtime/system-clock.ts';
 
 /*
  * Issue 11, content that fails closed: a shared cache with no edge logic of ours in front
@@ -55,14 +56,18 @@ beforeAll(async () => {
   const premium = (await tokens.issue('alice', [anEntitlement()])).token;
   const free = (await tokens.issue('bob', [])).token;
   // Issued an hour ago with a premium scope: the service's own key, long expired.
-  const anHourAgo = () => new Date(Date.now() - 3_600_000);
+  const anHourAgo = { now: () => new Date(Date.now() - 3_600_000) };
   const { keyRotationMs, maxLifetimeMs, issuer } = harness.subledger.config.tokens;
   const past = new ScopedTokens(
-    new TokenKeyRing(harness.db.pool, { rotationMs: keyRotationMs, maxTokenLifetimeMs: maxLifetimeMs, now: anHourAgo }),
-    { issuer, maxLifetimeMs, now: anHourAgo },
+    new TokenKeyRing(harness.db.pool, {
+      rotationMs: keyRotationMs,
+      maxTokenLifetimeMs: maxLifetimeMs,
+      clock: anHourAgo,
+    }),
+    { issuer, maxLifetimeMs, clock: anHourAgo },
   );
   const expired = (await past.issue('alice', [anEntitlement()])).token;
-  const devTokens = new DevTokens(harness.db.pool);
+  const devTokens = new DevTokens(harness.db.pool, systemClock);
   const [alice, bob, aliceExpired] = await Promise.all([
     devTokens.mint('alice', 600),
     devTokens.mint('bob', 600),

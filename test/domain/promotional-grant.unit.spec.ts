@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/application/clock.ts';
+import { systemClock } from '../../src/runtime/system-clock.ts';
 import { endGrant } from '../../src/application/end-grant.ts';
 import { giveGrant, grantKey } from '../../src/application/give-grant.ts';
 import { detachedReadModelView } from '../../src/application/read-model-view.ts';

@@ -22,7 +22,9 @@ export interface HttpAnswer {
 
 /**
  * A running Subledger on its own database that trusts a freshly generated test CA
- * in place of Apple's root, with helpers to talk to it over real HTTP.
+ * in place of Apple's root. Its helpers call routes with fastify's inject() on the real
+ * app; the service also listens on loopback, for the tests that need a real socket
+ * (`subledger.url`).
  */
 export interface AppleHarness {
   readonly subledger: Subledger;
@@ -64,15 +66,21 @@ export async function startAppleHarness(env: Record<string, string> = {}): Promi
 
   // The harness calls as a server with an API key; the webhook ignores it.
   const { secret } = await new ApiKeys(db.pool).create('test harness', 'app-server');
-  async function request(pathname: string, init: RequestInit = {}): Promise<HttpAnswer> {
-    const response = await fetch(`${subledger.url}${pathname}`, {
-      ...init,
-      headers: { authorization: `Bearer ${secret}`, ...(init.headers as Record<string, string>) },
+  /** Through fastify's inject(): the real app, its hooks, parsers and error handler, without a socket. */
+  async function request(
+    pathname: string,
+    init: { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string } = {},
+  ): Promise<HttpAnswer> {
+    const response = await subledger.api.inject({
+      method: init.method ?? 'GET',
+      url: pathname,
+      headers: { authorization: `Bearer ${secret}`, ...init.headers },
+      ...(init.body !== undefined && { payload: init.body }),
     });
     return {
-      status: response.status,
-      type: response.headers.get('content-type'),
-      body: (await response.json()) as Record<string, unknown>,
+      status: response.statusCode,
+      type: (response.headers['content-type'] as string | undefined) ?? null,
+      body: response.body ? (response.json() as Record<string, unknown>) : {},
     };
   }
   const post = (pathname: string, body: unknown, options: { raw?: boolean } = {}) =>

@@ -14,11 +14,14 @@ const MINUTE = 60_000;
 const T0 = Date.parse('2026-11-27T12:00:00.000Z');
 let db: TestDatabase;
 let clock: number;
-const now = () => new Date(clock);
+const testClock = { now: () => new Date(clock) };
 
 function instance(rotationMs = 7 * 24 * 60 * MINUTE) {
-  const keyRing = new TokenKeyRing(db.pool, { rotationMs, maxTokenLifetimeMs: 15 * MINUTE, now });
-  return { keyRing, tokens: new ScopedTokens(keyRing, { issuer: 'subledger-test', maxLifetimeMs: 15 * MINUTE, now }) };
+  const keyRing = new TokenKeyRing(db.pool, { rotationMs, maxTokenLifetimeMs: 15 * MINUTE, clock: testClock });
+  return {
+    keyRing,
+    tokens: new ScopedTokens(keyRing, { issuer: 'subledger-test', maxLifetimeMs: 15 * MINUTE, clock: testClock }),
+  };
 }
 const premium = (expiresAt: number | null) =>
   anEntitlement({

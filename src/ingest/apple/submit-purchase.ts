@@ -1,3 +1,4 @@
+import type { Clock } from '../../domain/clock.ts';
 import type { Catalog } from '../../domain/catalog.ts';
 import type { PurchaseEvent } from '../../domain/purchase/events.ts';
 import type { PurchaseKey } from '../../domain/purchase/purchase-key.ts';
@@ -29,7 +30,7 @@ export interface SubmitDeps {
   readonly receipts: Omit<ReceiptVerifierOptions, 'expectedBundleIds'>;
   /** Asks Apple for the rest of the story after a submission; absent without App Store Server API keys. */
   readonly reconciler?: AppleReconciler;
-  readonly now?: () => Date;
+  readonly clock: Clock;
 }
 
 /**
@@ -48,7 +49,7 @@ export async function submitApplePurchase(
       ? await recordSignedTransaction(deps, submission.signedTransaction)
       : await recordReceipt(deps, submission.receipt);
 
-  const at = (deps.now?.() ?? new Date()).toISOString();
+  const at = deps.clock.now().toISOString();
   const restoreBehaviorOf = (bundleId: string) =>
     deps.catalog.apps.find((a) => a.appStore?.bundleId === bundleId)?.restoreBehavior ?? 'transfer';
   const linked = await linkSubmittedPurchases(

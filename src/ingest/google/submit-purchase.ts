@@ -1,3 +1,4 @@
+import type { Clock } from '../../domain/clock.ts';
 import { productForStoreProduct, type Catalog } from '../../domain/catalog.ts';
 import { linkSubmittedPurchases, SubmissionRefused, submissionResult, type SubmissionResult } from '../submissions.ts';
 import { PlayDeveloperApiError, PlayPurchaseRefusedError } from './play-api-errors.ts';
@@ -13,7 +14,7 @@ export interface GoogleSubmission {
 
 export interface GoogleSubmitDeps extends PlayRecordingDeps {
   readonly catalog: Catalog;
-  readonly now?: () => Date;
+  readonly clock: Clock;
 }
 
 /**
@@ -33,7 +34,7 @@ export async function submitGooglePurchase(
   if (!product || product.appId !== app.id) {
     throw new SubmissionRefused('unknown_product', `The catalog has no Play product ${productId} in ${packageName}`);
   }
-  const at = (deps.now?.() ?? new Date()).toISOString();
+  const at = deps.clock.now().toISOString();
   const question = { packageName, purchaseToken, causationId: `app-submission:${appUserId}:${at}` };
   let recorded;
   try {
