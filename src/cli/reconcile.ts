@@ -57,34 +57,28 @@ interface ReconcileOptions {
 /** Each store the configuration lets us ask. */
 async function storeAccess(services: CliServices): Promise<CustomerReconcileDeps> {
   const { config, pool, catalog, eventStore, logger, clock, view } = services;
-  const [
-    { AppleVerifier, loadTrustedRoots },
-    { PlayDeveloperApi },
-    { SourceDocumentArchive },
-    { PostgresIntakeQueue },
-    { appleReconciler },
-  ] = await Promise.all([
-    import('../ingest/apple/apple-verifier.ts'),
-    import('../ingest/google/play-developer-api.ts'),
-    import('../eventstore/source-documents.ts'),
-    import('../intake/postgres-intake-queue.ts'),
-    import('../ingest/apple/reconciler-from-config.ts'),
-  ]);
+  const [{ PlayDeveloperApi }, { SourceDocumentArchive }, { PostgresIntakeQueue }, { appleReconciler, appleVerifier }] =
+    await Promise.all([
+      import('../ingest/google/play-developer-api.ts'),
+      import('../eventstore/source-documents.ts'),
+      import('../intake/postgres-intake-queue.ts'),
+      import('../ingest/apple/reconciler-from-config.ts'),
+    ]);
   const documents = new SourceDocumentArchive(pool);
-  const verifier = new AppleVerifier(catalog.apps, {
-    trustedRoots: await loadTrustedRoots(config.apple.trustedRoots),
-    onlineChecks: config.apple.onlineChecks,
-  });
   const apple = await appleReconciler(config, {
     catalog,
-    verifier,
+    verifier: await appleVerifier(config, catalog),
     documents,
     eventStore,
     queue: new PostgresIntakeQueue(pool),
     logger,
   });
   return {
-    ...{ db: pool, eventStore, catalog, clock, view },
+    db: pool,
+    eventStore,
+    catalog,
+    clock,
+    view,
     ...(apple && { apple }),
     ...(config.google.api && {
       google: { eventStore, documents, api: new PlayDeveloperApi(config.google.api), logger },
@@ -100,10 +94,8 @@ async function reconcileEveryone(
   after = '',
 ): Promise<void> {
   const { pool } = services;
-  const { rows } = await pool.query<{ n: number }>(
-    `SELECT count(DISTINCT app_user_id)::int AS n FROM purchases WHERE app_user_id > $1`,
-    [after],
-  );
+  const { countCustomersAfter, customersAfter } = await import('../projections/entitlements/customer-purchases.ts');
+  const total = await countCustomersAfter(pool, after);
   const bar = await progressBar(
     io,
     'reconciling [{bar}] {value}/{total} customers | {eta_formatted} left | {speed} customers/s',
@@ -114,15 +106,12 @@ async function reconcileEveryone(
   const started = Date.now();
   let done = 0;
   let last = after;
-  bar.start(rows[0]!.n, 0, { speed: 0 });
+  bar.start(total, 0, { speed: 0 });
   try {
     while (!interrupted) {
-      const page = await pool.query<{ app_user_id: string }>(
-        `SELECT DISTINCT app_user_id FROM purchases WHERE app_user_id > $1 ORDER BY app_user_id LIMIT 100`,
-        [last],
-      );
-      if (page.rows.length === 0) break;
-      for (const { app_user_id: appUserId } of page.rows) {
+      const page = await customersAfter(pool, last, 100);
+      if (page.length === 0) break;
+      for (const appUserId of page) {
         if (interrupted) break;
         await reconcileCustomer(appUserId);
         last = appUserId;

@@ -49,10 +49,9 @@ export async function withCliServices(io: CliIo, work: (services: CliServices) =
     ]);
     const eventStore = new PostgresEventStore(database.pool);
     const projection = purchasesProjection({ catalog, logger });
-    await work({
-      ...{ config, logger, catalog, pool: database.pool, eventStore, projection },
-      ...{ clock: systemClock, view: detachedReadModelView },
-    });
+    const pool = database.pool;
+    const [clock, view] = [systemClock, detachedReadModelView];
+    await work({ config, logger, catalog, pool, eventStore, projection, clock, view });
   } finally {
     await database.close();
   }

@@ -29,9 +29,8 @@ import { CustomerCache } from '../projections/entitlements/customer-cache.ts';
 import { ProjectionRunner } from '../projections/runner.ts';
 import { SourceDocumentArchive } from '../eventstore/source-documents.ts';
 import { APPLE_NOTIFICATION_KIND, processAppleNotification } from '../ingest/apple/process-notification.ts';
-import { AppleVerifier, loadTrustedRoots } from '../ingest/apple/apple-verifier.ts';
 import type { AppleReconciler } from '../ingest/apple/reconcile.ts';
-import { appleReconciler } from '../ingest/apple/reconciler-from-config.ts';
+import { appleReconciler, appleVerifier } from '../ingest/apple/reconciler-from-config.ts';
 import { LapsedSubscriptionRecheck } from '../ingest/apple/recheck-lapsed.ts';
 import { VoidedPurchasesPoll } from '../ingest/google/voided-poll.ts';
 import { IntakeWorker } from '../ingest/intake-worker.ts';
@@ -129,10 +128,7 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
       stops.push(() => intake.stop());
       queue.onEnqueued(() => intake.nudge());
     }
-    const verifier = new AppleVerifier(catalog.apps, {
-      trustedRoots: await loadTrustedRoots(config.apple.trustedRoots),
-      onlineChecks: config.apple.onlineChecks,
-    });
+    const verifier = await appleVerifier(config, catalog);
     const reconciler = await appleReconciler(config, { catalog, verifier, documents, eventStore, queue, logger });
     if (reconciler && config.apple.recheckIntervalMs > 0) {
       const recheck = new LapsedSubscriptionRecheck({

@@ -79,3 +79,21 @@ export async function customerStreams(db: Queryable, appUserId: string): Promise
   );
   return rows.map((r) => r.stream_id).sort();
 }
+
+/** How many customers own a purchase, of those whose app user id sorts after `after`. */
+export async function countCustomersAfter(db: Queryable, after: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    'SELECT count(DISTINCT app_user_id)::int AS n FROM purchases WHERE app_user_id > $1',
+    [after],
+  );
+  return rows[0]!.n;
+}
+
+/** The next `limit` customers owning a purchase after `after`, in app user id order: a page of a walk over all. */
+export async function customersAfter(db: Queryable, after: string, limit: number): Promise<string[]> {
+  const { rows } = await db.query<{ app_user_id: string }>(
+    'SELECT DISTINCT app_user_id FROM purchases WHERE app_user_id > $1 ORDER BY app_user_id LIMIT $2',
+    [after, limit],
+  );
+  return rows.map((row) => row.app_user_id);
+}
