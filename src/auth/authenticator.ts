@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { API_KEY_PREFIX, type ApiKeyRole, type ApiKeys } from './api-keys.ts';
 import { DEV_ISSUER, type DevTokens } from './dev-tokens.ts';
 import { Refusal } from '../domain/refusal.ts';
+import type { Clock } from '../domain/clock.ts';
 
 /** Who is calling: an app user (signed in with the app's identity provider), or a server with an API key. */
 export type Caller =
@@ -47,15 +48,19 @@ export class Authenticator {
   /** Development tokens (`subledger dev-token`), trusted only when given. */
   private readonly devTokens: DevTokens | undefined;
 
+  /** When tokens expire is judged by this clock (a test's own in tests). */
+  private readonly clock: Clock;
+
   constructor(
     apiKeys: ApiKeys,
     identityProvider: IdentityProvider | undefined,
-    devTokens?: DevTokens,
-    apiKeyCacheMs = 30_000,
+    options: { readonly clock: Clock; readonly devTokens?: DevTokens; readonly apiKeyCacheMs?: number },
   ) {
+    const { clock, devTokens, apiKeyCacheMs = 30_000 } = options;
     this.apiKeys = apiKeys;
     this.identityProvider = identityProvider;
     this.devTokens = devTokens;
+    this.clock = clock;
     this.servers = apiKeyCacheMs > 0 ? new LRUCache({ max: 10_000, ttl: apiKeyCacheMs }) : undefined;
     this.unknownKeys = apiKeyCacheMs > 0 ? new LRUCache({ max: 10_000, ttl: apiKeyCacheMs }) : undefined;
     this.jwks = identityProvider && createRemoteJWKSet(new URL(identityProvider.jwksUrl));
@@ -80,7 +85,7 @@ export class Authenticator {
     }
     const known = this.appUsers.get(token);
     if (known) {
-      if (Date.now() < known.expiresAt) return known.caller;
+      if (this.clock.now().getTime() < known.expiresAt) return known.caller;
       this.appUsers.delete(token);
       throw new AuthenticationFailed('token_expired', 'The token has expired');
     }
@@ -90,9 +95,14 @@ export class Authenticator {
     }
     try {
       const { payload } = dev
-        ? await jwtVerify(token, this.devTokens!.keys, { issuer: DEV_ISSUER, requiredClaims: ['sub', 'exp'] })
+        ? await jwtVerify(token, this.devTokens!.keys, {
+            issuer: DEV_ISSUER,
+            requiredClaims: ['sub', 'exp'],
+            currentDate: this.clock.now(),
+          })
         : await jwtVerify(token, this.jwks!, {
             issuer: this.identityProvider!.issuer,
+            currentDate: this.clock.now(),
             ...(this.identityProvider!.audience && { audience: this.identityProvider!.audience }),
             requiredClaims: ['sub', 'exp'],
           });

@@ -38,6 +38,7 @@ import type { IntakeQueue } from '../intake/intake-queue.ts';
 import { PostgresIntakeQueue } from '../intake/postgres-intake-queue.ts';
 import { openDatabase } from './database.ts';
 import { systemClock } from './system-clock.ts';
+import type { Clock } from '../domain/clock.ts';
 import { liveReadModelView } from '../application/read-model-view.ts';
 import { PeriodicJob } from './periodic-job.ts';
 import { checkReadiness, projectionLagSeconds } from './readiness.ts';
@@ -66,7 +67,11 @@ export interface Subledger {
  * The composition root: configuration in, a running service out. Reads top to
  * bottom: catalog, database and schema, event store, projections, HTTP.
  */
-export async function startSubledger(config: Config, logger: Logger): Promise<Subledger> {
+export async function startSubledger(
+  config: Config,
+  logger: Logger,
+  { clock = systemClock }: { readonly clock?: Clock } = {},
+): Promise<Subledger> {
   const catalog = await loadCatalog(config.catalogPath);
   const database = await openDatabase(config.database, logger);
   const stops: (() => Promise<unknown>)[] = [() => database.close()];
@@ -155,12 +160,12 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
     const tokenKeys = new TokenKeyRing(pool, {
       rotationMs: config.tokens.keyRotationMs,
       maxTokenLifetimeMs: config.tokens.maxLifetimeMs,
-      clock: systemClock,
+      clock,
     });
     const tokens = new ScopedTokens(tokenKeys, {
       issuer: config.tokens.issuer,
       maxLifetimeMs: config.tokens.maxLifetimeMs,
-      clock: systemClock,
+      clock,
     });
 
     const customers = new CustomerCache({ pool, logger, maxEntries: config.customerCacheEntries });
@@ -173,12 +178,11 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
     purgeKeys.start();
     stops.push(() => purgeKeys.stop());
 
-    const authenticator = new Authenticator(
-      new ApiKeys(pool),
-      config.identityProvider,
-      config.devTokens ? new DevTokens(pool, systemClock) : undefined,
-      config.apiKeyCacheMs,
-    );
+    const authenticator = new Authenticator(new ApiKeys(pool), config.identityProvider, {
+      clock,
+      ...(config.devTokens && { devTokens: new DevTokens(pool, clock) }),
+      apiKeyCacheMs: config.apiKeyCacheMs,
+    });
     if (config.devTokens) logger.warn('AUTH_DEV_TOKENS=on: app-user tokens from `subledger dev-token` are trusted');
     const clientConfigs = new ClientConfigs(pool);
     const seeded = await clientConfigs.seed(config.clientConfigSeedPath);
@@ -217,7 +221,7 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
         eventStore,
         catalog,
         logger,
-        clock: systemClock,
+        clock,
         view,
         idempotency,
         ...(reconciler && { apple: reconciler }),
@@ -236,11 +240,11 @@ export async function startSubledger(config: Config, logger: Logger): Promise<Su
           logger,
           acceptSandbox: config.apple.acceptSandbox,
           receipts: config.apple.receipts,
-          clock: systemClock,
+          clock,
           ...(reconciler && { reconciler }),
         },
         ...(googleProcessing.api && {
-          google: { ...googleProcessing, api: googleProcessing.api, catalog, clock: systemClock },
+          google: { ...googleProcessing, api: googleProcessing.api, catalog, clock },
         }),
       },
     });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeys } from '../../src/auth/api-keys.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
+import { systemClock } from '../../src/runtime/system-clock.ts';
 
 /* Per-client rate limits on public routes; the stores' webhooks and the probes are never limited. */
 let harness: AppleHarness;
@@ -72,7 +73,7 @@ describe('rate limits behind a trusted proxy', () => {
 describe('unknown API keys', () => {
   it('are remembered, so guessing costs no query each time', async () => {
     const { Authenticator } = await import('../../src/auth/authenticator.ts');
-    const authenticator = new Authenticator(new ApiKeys(harness.db.pool), undefined);
+    const authenticator = new Authenticator(new ApiKeys(harness.db.pool), undefined, { clock: systemClock });
     await expect(authenticator.authenticate('Bearer sl_guess')).rejects.toMatchObject({ code: 'token_invalid' });
     // With the table gone, a second look-up would fail with a database error, not refuse the key.
     await harness.db.pool.query('ALTER TABLE api_keys RENAME TO api_keys_away');
