@@ -155,7 +155,7 @@ const COMPUTED_IMPORTS: Readonly<Record<string, string>> = {
 describe('layer rules', () => {
   const { imports, computed } = importsOfSrc();
   const known = KNOWN_VIOLATIONS.map((v) => keyOf(v.rule, v.from, v.to));
-  console.info(`layer rules: ${KNOWN_VIOLATIONS.length} known violation(s), to be removed`);
+  console.info(`layer rules: ${RULES.length} rules, ${KNOWN_VIOLATIONS.length} known violation(s)`);
 
   it('sees the imports of src/ (so that no rule passes for want of any)', () => {
     expect(new Set(imports.map((i) => i.from)).size).toBeGreaterThan(100);
