@@ -167,6 +167,12 @@ export async function startSubledger(
       maxLifetimeMs: config.tokens.maxLifetimeMs,
       clock,
     });
+    // The first key is published before any token is asked for, and each next one well
+    // before it takes over, whether or not tokens are issued meanwhile.
+    await tokenKeys.signingKey();
+    const prepareKeys = new PeriodicJob('token key rotation', 60_000, () => tokenKeys.signingKey(), logger);
+    prepareKeys.start();
+    stops.push(() => prepareKeys.stop());
 
     const customers = new CustomerCache({ pool, logger, maxEntries: config.customerCacheEntries });
     await customers.start();

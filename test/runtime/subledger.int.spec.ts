@@ -33,6 +33,15 @@ it('migrates an empty database and serves health and readiness over HTTP', async
   expect(ready.status).toBe(200);
 });
 
+it('publishes the key that will sign scoped tokens as it starts, before any token is asked for', async () => {
+  const { keys } = (await (await fetch(`${subledger.url}/.well-known/jwks.json`)).json()) as {
+    keys: { kid: string }[];
+  };
+  expect(keys).toHaveLength(1);
+  const { token } = await subledger.tokens.issue('alice', []);
+  expect(JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()).kid).toBe(keys[0]!.kid);
+});
+
 it('reports how long an open write transaction has been holding readers back', async () => {
   const other = await db.pool.connect();
   try {

@@ -2,7 +2,7 @@ import { generateKeyPair, SignJWT, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { toTimestamp } from '../../src/domain/time.ts';
 import { ScopedTokens, TokenRejected } from '../../src/tokens/scoped-tokens.ts';
-import { TokenKeyRing } from '../../src/tokens/token-key-ring.ts';
+import { JWKS_CACHE_SECONDS, PUBLISH_AHEAD_MS, TokenKeyRing } from '../../src/tokens/token-key-ring.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { anEntitlement } from '../support/entitlements.ts';
 
@@ -11,6 +11,7 @@ import { anEntitlement } from '../support/entitlements.ts';
  * (the original platform's first incident was an expired-token edge case).
  */
 const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
 const T0 = Date.parse('2026-11-27T12:00:00.000Z');
 let db: TestDatabase;
 let clock: number;
@@ -98,18 +99,45 @@ describe('scoped tokens', () => {
   });
 
   it('keeps tokens of the previous key valid across a rotation until they expire', async () => {
-    const { tokens, keyRing } = instance(10 * MINUTE);
-    await tokens.issue('alice', []); // the first key: signs until T0 + 10 min
-    clock = T0 + 9 * MINUTE;
-    const before = (await tokens.issue('alice', [premium(null)])).token; // expires at T0 + 24 min
-    clock = T0 + 12 * MINUTE;
+    const { tokens, keyRing } = instance(HOUR);
+    await tokens.issue('alice', []); // the first key: signs until T0 + 60 min
+    clock = T0 + 59 * MINUTE;
+    const before = (await tokens.issue('alice', [premium(null)])).token; // expires at T0 + 74 min
+    clock = T0 + 62 * MINUTE;
     const after = (await tokens.issue('alice', [premium(null)])).token;
     expect(decodeProtectedHeader(after).kid).not.toBe(decodeProtectedHeader(before).kid);
     expect(await keyRing.publicKeys()).toHaveLength(2);
     expect(await tokens.verify(before)).toMatchObject({ appUserId: 'alice' });
-    // The first key signed until T0 + 10 min; its last token expired at T0 + 25 min.
-    clock = T0 + 26 * MINUTE;
+    // The first key signed until T0 + 60 min; its last token expired at T0 + 75 min.
+    clock = T0 + 76 * MINUTE;
     expect((await keyRing.publicKeys()).map((k) => k.kid)).toEqual([decodeProtectedHeader(after).kid]);
+  });
+
+  it('publishes a key before it signs anything: the first when asked to prepare, before any token', async () => {
+    const { tokens, keyRing } = instance();
+    expect(await keyRing.publicKeys()).toEqual([]);
+    await keyRing.signingKey(); // what the service does when it starts
+    const [published] = await keyRing.publicKeys();
+    const { token } = await tokens.issue('alice', []);
+    expect(decodeProtectedHeader(token).kid).toBe(published!.kid);
+  });
+
+  it('publishes the next key two JWKS cache lifetimes before it takes over', async () => {
+    const { tokens, keyRing } = instance(HOUR);
+    const first = decodeProtectedHeader((await tokens.issue('alice', [])).token).kid;
+    clock = T0 + HOUR - PUBLISH_AHEAD_MS - MINUTE;
+    await keyRing.signingKey(); // the service's minutely preparation
+    expect((await keyRing.publicKeys()).map((k) => k.kid)).toEqual([first]);
+    clock = T0 + HOUR - PUBLISH_AHEAD_MS;
+    await keyRing.signingKey();
+    const published = (await keyRing.publicKeys()).map((k) => k.kid);
+    expect(published).toHaveLength(2);
+    // Still signed by the first key until its turn ends, then by the key published meanwhile.
+    expect(decodeProtectedHeader((await tokens.issue('alice', [])).token).kid).toBe(first);
+    clock = T0 + HOUR;
+    const next = decodeProtectedHeader((await tokens.issue('alice', [])).token).kid;
+    expect(next).toBe(published[1]);
+    expect(PUBLISH_AHEAD_MS).toBeGreaterThanOrEqual(2 * JWKS_CACHE_SECONDS * 1000);
   });
 
   it('verifies on one instance what another issued, with the key they share', async () => {

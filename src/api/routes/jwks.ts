@@ -1,13 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { TokenKeyRing } from '../../tokens/token-key-ring.ts';
+import { JWKS_CACHE_SECONDS, type TokenKeyRing } from '../../tokens/token-key-ring.ts';
 
 /**
  * `GET /.well-known/jwks.json`: the public keys that verify scoped tokens, for CDN
  * edges and other services to check tokens offline. Cacheable for a few minutes: a
- * new key signs its first token only after it is published here, and verifiers that
- * meet an unknown key id fetch the set again.
+ * key is published here two cache lifetimes before it signs its first token (the
+ * first one when the service starts), so a verifier never meets a key id it could not
+ * have fetched.
  */
 export const jwksRoutes: FastifyPluginAsync<{ keyRing: TokenKeyRing }> = async (app, { keyRing }) => {
   const schema = {
@@ -19,6 +20,6 @@ export const jwksRoutes: FastifyPluginAsync<{ keyRing: TokenKeyRing }> = async (
   app
     .withTypeProvider<ZodTypeProvider>()
     .get('/.well-known/jwks.json', { schema }, async (_, reply) =>
-      reply.header('cache-control', 'public, max-age=300').send({ keys: await keyRing.publicKeys() }),
+      reply.header('cache-control', `public, max-age=${JWKS_CACHE_SECONDS}`).send({ keys: await keyRing.publicKeys() }),
     );
 };
