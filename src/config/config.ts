@@ -39,6 +39,7 @@ const environmentSchema = z.object({
   REQUEST_TIMEOUT_SECONDS: positiveInt.max(600).default(30),
   OPERATOR_ROUTES: z.enum(['protected', 'public']).default('protected'),
   TOKEN_ISSUER: z.string().min(1).default('subledger'),
+  TOKEN_AUDIENCE: z.string().min(1).default('subledger-content'),
   TOKEN_MAX_LIFETIME_SECONDS: positiveInt.min(60).max(86_400).default(900),
   TOKEN_KEY_ROTATION_DAYS: positiveInt.max(365).default(7),
   APPLE_TRUSTED_ROOTS: z.string().min(1).default('certs/apple/AppleRootCA-G3.cer'),
@@ -94,7 +95,12 @@ export interface Config {
   /** Customers each instance keeps in memory (0: none, every read asks the database). */
   readonly customerCacheEntries: number;
   /** Scoped access tokens: who issues them, how long they live, how often the signing key changes. */
-  readonly tokens: { readonly issuer: string; readonly maxLifetimeMs: number; readonly keyRotationMs: number };
+  readonly tokens: {
+    readonly issuer: string;
+    readonly audience: string;
+    readonly maxLifetimeMs: number;
+    readonly keyRotationMs: number;
+  };
   readonly intake: {
     /**
      * Whether this instance processes accepted notifications. Off for an instance
@@ -208,6 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     customerCacheEntries: e.CUSTOMER_CACHE_ENTRIES,
     tokens: {
       issuer: e.TOKEN_ISSUER,
+      audience: e.TOKEN_AUDIENCE,
       maxLifetimeMs: e.TOKEN_MAX_LIFETIME_SECONDS * 1000,
       keyRotationMs: e.TOKEN_KEY_ROTATION_DAYS * 86_400_000,
     },

@@ -164,6 +164,7 @@ export async function startSubledger(
     });
     const tokens = new ScopedTokens(tokenKeys, {
       issuer: config.tokens.issuer,
+      audience: config.tokens.audience,
       maxLifetimeMs: config.tokens.maxLifetimeMs,
       clock,
     });

@@ -23,6 +23,8 @@ export interface VerifiedScopedToken {
 
 export interface ScopedTokenOptions {
   readonly issuer: string;
+  /** Who the tokens are for (`aud`): the content API and the edges in front of it check it. */
+  readonly audience: string;
   readonly maxLifetimeMs: number;
   readonly clock: Clock;
   /** Verified tokens remembered until they expire; the oldest go first beyond this. */
@@ -58,6 +60,7 @@ export class ScopedTokens {
     const token = await new SignJWT({ scope: grant.scope.join(' ') })
       .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'at+jwt' })
       .setIssuer(this.options.issuer)
+      .setAudience(this.options.audience)
       .setSubject(appUserId)
       .setIssuedAt(Math.floor(millis(grant.issuedAt) / 1000))
       .setExpirationTime(millis(grant.expiresAt) / 1000)
@@ -82,10 +85,11 @@ export class ScopedTokens {
     try {
       const { payload } = await jwtVerify(token, this.keys, {
         issuer: this.options.issuer,
+        audience: this.options.audience,
         algorithms: ['ES256'],
         typ: 'at+jwt',
         currentDate: this.now(),
-        requiredClaims: ['sub', 'exp', 'iat'],
+        requiredClaims: ['sub', 'exp', 'iat', 'aud'],
       });
       if (typeof payload.scope !== 'string') throw new TokenRejected('token_invalid', 'The token has no scope');
       return {

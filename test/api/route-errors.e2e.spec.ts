@@ -171,7 +171,7 @@ async function expiredScopedToken(): Promise<string> {
   const anHourAgo = { now: () => new Date(Date.now() - 3_600_000) };
   const past = new ScopedTokens(
     new TokenKeyRing(main.db.pool, { rotationMs: 7 * DAY, maxTokenLifetimeMs: 900_000, clock: anHourAgo }),
-    { issuer: 'subledger', maxLifetimeMs: 900_000, clock: anHourAgo },
+    { issuer: 'subledger', audience: 'subledger-content', maxLifetimeMs: 900_000, clock: anHourAgo },
   );
   return (await past.issue('alice', [anEntitlement()])).token;
 }

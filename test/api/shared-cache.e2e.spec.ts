@@ -57,14 +57,14 @@ beforeAll(async () => {
   const free = (await tokens.issue('bob', [])).token;
   // Issued an hour ago with a premium scope: the service's own key, long expired.
   const anHourAgo = { now: () => new Date(Date.now() - 3_600_000) };
-  const { keyRotationMs, maxLifetimeMs, issuer } = harness.subledger.config.tokens;
+  const { keyRotationMs, maxLifetimeMs, issuer, audience } = harness.subledger.config.tokens;
   const past = new ScopedTokens(
     new TokenKeyRing(harness.db.pool, {
       rotationMs: keyRotationMs,
       maxTokenLifetimeMs: maxLifetimeMs,
       clock: anHourAgo,
     }),
-    { issuer, maxLifetimeMs, clock: anHourAgo },
+    { issuer, audience, maxLifetimeMs, clock: anHourAgo },
   );
   const expired = (await past.issue('alice', [anEntitlement()])).token;
   const devTokens = new DevTokens(harness.db.pool, systemClock);

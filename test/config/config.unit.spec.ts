@@ -24,7 +24,12 @@ describe('configuration', () => {
       devTokens: false,
       apiKeyCacheMs: 30_000,
       customerCacheEntries: 100_000,
-      tokens: { issuer: 'subledger', maxLifetimeMs: 900_000, keyRotationMs: 7 * 86_400_000 },
+      tokens: {
+        issuer: 'subledger',
+        audience: 'subledger-content',
+        maxLifetimeMs: 900_000,
+        keyRotationMs: 7 * 86_400_000,
+      },
       intake: { worker: true, visibilityTimeoutMs: 60_000 },
       apple: {
         trustedRoots: [path.resolve('/srv/subledger', 'certs/apple/AppleRootCA-G3.cer')],

@@ -17,12 +17,10 @@ let db: TestDatabase;
 let clock: number;
 const testClock = { now: () => new Date(clock) };
 
-function instance(rotationMs = 7 * 24 * 60 * MINUTE) {
+function instance(rotationMs = 7 * 24 * 60 * MINUTE, audience = 'subledger-content') {
   const keyRing = new TokenKeyRing(db.pool, { rotationMs, maxTokenLifetimeMs: 15 * MINUTE, clock: testClock });
-  return {
-    keyRing,
-    tokens: new ScopedTokens(keyRing, { issuer: 'subledger-test', maxLifetimeMs: 15 * MINUTE, clock: testClock }),
-  };
+  const options = { issuer: 'subledger-test', audience, maxLifetimeMs: 15 * MINUTE, clock: testClock };
+  return { keyRing, tokens: new ScopedTokens(keyRing, options) };
 }
 const premium = (expiresAt: number | null) =>
   anEntitlement({
@@ -96,6 +94,17 @@ describe('scoped tokens', () => {
     );
     expect(await rejection(tokens.verify(`${header(genuine)}.${payload(genuine)}.`))).toBe('token_invalid');
     expect(await rejection(tokens.verify('not a token'))).toBe('token_invalid');
+  });
+
+  it('refuses a token for another audience, signed with the same key, as invalid', async () => {
+    const ours = instance();
+    const elsewhere = instance(undefined, 'another-api');
+    const theirs = (await elsewhere.tokens.issue('alice', [premium(null)])).token;
+    expect(decodeProtectedHeader(theirs).kid).toBe(
+      decodeProtectedHeader((await ours.tokens.issue('bob', [])).token).kid,
+    );
+    expect(await rejection(ours.tokens.verify(theirs))).toBe('token_invalid');
+    expect(await elsewhere.tokens.verify(theirs)).toMatchObject({ appUserId: 'alice' });
   });
 
   it('keeps tokens of the previous key valid across a rotation until they expire', async () => {
