@@ -40,6 +40,8 @@ const environmentSchema = z.object({
   OPERATOR_ROUTES: z.enum(['protected', 'public']).default('protected'),
   TOKEN_ISSUER: z.string().min(1).default('subledger'),
   TOKEN_AUDIENCE: z.string().min(1).default('subledger-content'),
+  EDGE_PROOF_KEYS: z.string().default('').transform(edgeProofKeysOf),
+  EDGE_DIRECT_TOKENS: z.enum(['on', 'off']).default('on'),
   TOKEN_MAX_LIFETIME_SECONDS: positiveInt.min(60).max(86_400).default(900),
   TOKEN_KEY_ROTATION_DAYS: positiveInt.max(365).default(7),
   APPLE_TRUSTED_ROOTS: z.string().min(1).default('certs/apple/AppleRootCA-G3.cer'),
@@ -73,6 +75,12 @@ export interface Config {
     readonly requestTimeoutMs: number;
     readonly operatorRoutes: 'protected' | 'public';
   };
+  /**
+   * Edges that verify scoped tokens and prove the scope to the origin (src/auth/edge-proof.ts):
+   * the keys they sign with (two during a rotation), and whether a caller may still send
+   * its token here directly.
+   */
+  readonly edge: { readonly proofKeys: readonly { id: string; secret: string }[]; readonly directTokens: boolean };
   /** Either an external PostgreSQL server, or the embedded one kept in `dataDir`. */
   readonly database:
     | { readonly kind: 'external'; readonly url: string; readonly poolSize: number }
@@ -187,6 +195,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       requestTimeoutMs: e.REQUEST_TIMEOUT_SECONDS * 1000,
       operatorRoutes: e.OPERATOR_ROUTES,
     },
+    edge: { proofKeys: e.EDGE_PROOF_KEYS, directTokens: e.EDGE_DIRECT_TOKENS === 'on' },
     database: e.DATABASE_URL
       ? { kind: 'external', url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE }
       : {
@@ -289,4 +298,26 @@ function isAddressOrCidr(text: string): boolean {
   if (family === 0 || rest.length > 0) return false;
   if (prefix === undefined) return true;
   return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/** `EDGE_PROOF_KEYS=id:secret,id2:secret2`: secrets of at least 32 characters, ids unique. */
+function edgeProofKeysOf(value: string, ctx: z.RefinementCtx): { id: string; secret: string }[] {
+  const keys = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const at = entry.indexOf(':');
+      return at < 0 ? { id: '', secret: '' } : { id: entry.slice(0, at), secret: entry.slice(at + 1) };
+    });
+  for (const key of keys) {
+    if (!/^[A-Za-z0-9._-]{1,32}$/.test(key.id) || key.secret.length < 32) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'each key is id:secret, the id 1-32 of A-Z a-z 0-9 . _ -, the secret 32 characters or more',
+      });
+    }
+  }
+  if (new Set(keys.map((k) => k.id)).size !== keys.length) ctx.addIssue({ code: 'custom', message: 'key ids repeat' });
+  return keys;
 }

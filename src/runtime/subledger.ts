@@ -220,7 +220,7 @@ export async function startSubledger(
       },
       tokens: { authenticator, customers, catalog, tokens },
       clientConfigs: { configs: clientConfigs, authenticator },
-      content: { content, tokens, likes: new Likes(pool), authenticator },
+      content: { content, tokens, likes: new Likes(pool), authenticator, edge: config.edge, clock },
       adminDeadLetters: { queue, authenticator },
       adminCustomers: {
         authenticator,

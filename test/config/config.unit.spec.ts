@@ -14,6 +14,7 @@ describe('configuration', () => {
         requestTimeoutMs: 30_000,
         operatorRoutes: 'protected',
       },
+      edge: { proofKeys: [], directTokens: true },
       database: { kind: 'embedded', dataDir: '/srv/subledger/.data', port: 54329, poolSize: 10 },
       catalogPath: path.resolve('/srv/subledger', 'catalog/sample-fitness.json'),
       clientConfigSeedPath: path.resolve('/srv/subledger', 'catalog/sample-client-config.json'),
@@ -120,6 +121,20 @@ describe('configuration', () => {
       requestTimeoutMs: 5_000,
     });
     expect(() => loadConfig({ OPERATOR_ROUTES: 'open' })).toThrow(/OPERATOR_ROUTES/);
+  });
+
+  it('takes edge proof keys as id:secret pairs, two during a rotation, and refuses weak or repeated ones', () => {
+    const secret = 's'.repeat(32);
+    expect(loadConfig({ EDGE_PROOF_KEYS: `k1:${secret}, k2:${secret}x`, EDGE_DIRECT_TOKENS: 'off' }).edge).toEqual({
+      proofKeys: [
+        { id: 'k1', secret },
+        { id: 'k2', secret: `${secret}x` },
+      ],
+      directTokens: false,
+    });
+    for (const bad of ['k1:short', `:${secret}`, `k1:${secret},k1:${secret}`, secret]) {
+      expect(() => loadConfig({ EDGE_PROOF_KEYS: bad })).toThrow(/EDGE_PROOF_KEYS/);
+    }
   });
 
   it('uses DATABASE_URL when it is set', () => {

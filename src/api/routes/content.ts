@@ -6,6 +6,15 @@ import type { ContentItem, ContentItems } from '../../content/content-items.ts';
 import type { Likes } from '../../content/likes.ts';
 import { appUserAccess } from '../authorization.ts';
 import type { ScopedTokens } from '../../tokens/scoped-tokens.ts';
+import type { Clock } from '../../domain/clock.ts';
+import {
+  EDGE_PROOF_HEADER,
+  EDGE_SCOPE_HEADER,
+  EdgeProofRefused,
+  canonicalScope,
+  verifyEdgeProof,
+  type EdgeProofKey,
+} from '../../auth/edge-proof.ts';
 import { sendProblem } from '../problems.ts';
 import { problems, problemSchema } from '../schemas.ts';
 import { renderJson, sendRendered, type RenderedJson } from '../rendered-json.ts';
@@ -15,13 +24,16 @@ export interface ContentRouteDeps {
   readonly tokens: ScopedTokens;
   readonly likes: Likes;
   readonly authenticator: Authenticator;
+  /** Edges that prove the scope they verified (src/auth/edge-proof.ts); none: tokens only. */
+  readonly edge: { readonly proofKeys: readonly EdgeProofKey[]; readonly directTokens: boolean };
+  readonly clock: Clock;
 }
 
 /**
- * The scope an answer was made for. The service sets it on answers and never reads it
- * from requests: a client can send any value (an edge that proves it is a later issue).
+ * The scope an answer was made for, on every answer. Read from a request only with an
+ * edge proof that covers it: a client can send any value.
  */
-export const SCOPE_HEADER = 'x-entitlement-scope';
+export const SCOPE_HEADER = EDGE_SCOPE_HEADER;
 
 const publicItem = z.object({
   id: z.string(),
@@ -49,6 +61,7 @@ const listSchema = z.object({
 const SHARED = 'public, max-age=0, s-maxage=60';
 const PRIVATE = 'private, max-age=0';
 const VARY = `authorization, ${SCOPE_HEADER}`;
+/** Anonymous and edge-proven answers depend on the scope alone; a token's, on a credential only the caller has. */
 const cacheControlFor = (request: FastifyRequest) => (request.headers.authorization === undefined ? SHARED : PRIVATE);
 const listQuery = z.object({
   kind: z.string().optional(),
@@ -99,7 +112,7 @@ export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain,
       },
     },
     async (request, reply) => {
-      const scope = await scopeOf(request, deps.tokens);
+      const scope = await scopeOf(request, deps);
       const { kind, cursor, limit } = request.query;
       const items = await deps.content.list({ ...(kind && { kind }), ...(cursor && { after: cursor }), limit });
       const likes = await deps.likes.counts(items.map((item) => item.id));
@@ -129,7 +142,7 @@ export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain,
       },
     },
     async (request, reply) => {
-      const scope = await scopeOf(request, deps.tokens);
+      const scope = await scopeOf(request, deps);
       const item = await deps.content.get(request.params.id);
       if (!item) return sendProblem(reply, 404, 'unknown_content', `No content ${request.params.id}`);
       if (isLocked(item, scope)) {
@@ -189,11 +202,25 @@ export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain,
   );
 };
 
-/** The scope of the caller's scoped token (none: public content only); a token that fails is refused (401). */
-async function scopeOf(request: FastifyRequest, tokens: ScopedTokens): Promise<string[]> {
+/**
+ * The caller's scope: the one an edge proved (the request then carries no token), or the
+ * one in the caller's scoped token, or none (public content only). A proof or a token
+ * that fails is refused (401); so is a direct token where only edges may ask.
+ */
+async function scopeOf(request: FastifyRequest, deps: ContentRouteDeps): Promise<string[]> {
+  const proof = request.headers[EDGE_PROOF_HEADER];
+  if (proof !== undefined) {
+    const scope = canonicalScope(String(request.headers[SCOPE_HEADER] ?? '').split(' '));
+    const proven = { method: request.method, url: request.url, scope };
+    await verifyEdgeProof(deps.edge.proofKeys, String(proof), proven, deps.clock.now());
+    return scope;
+  }
   const token = request.headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
   if (!token) return [];
-  return [...(await tokens.verify(token)).scope].sort();
+  if (!deps.edge.directTokens) {
+    throw new EdgeProofRefused('edge_proof_required', 'Ask through the edge: this origin takes no tokens directly');
+  }
+  return [...(await deps.tokens.verify(token)).scope].sort();
 }
 
 function isLocked(item: ContentItem, scope: readonly string[]): boolean {
