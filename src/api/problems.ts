@@ -32,7 +32,7 @@ export function sendProblem(
   /** RFC 9457 extension members, e.g. the public part of locked content. */
   extensions: Readonly<Record<string, unknown>> = {},
 ) {
-  if (status === 401) reply.header('www-authenticate', 'Bearer');
+  if (status === 401) reply.header('www-authenticate', bearerChallenge(code));
   if (status === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
   return reply
     .code(status)
@@ -169,3 +169,13 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   408: 'Request Timeout',
   431: 'Request Header Fields Too Large',
 };
+
+/**
+ * RFC 6750's challenge: a credential that was sent and failed says so (`invalid_token`,
+ * and an expired one why), so a client knows to get a new token rather than log in.
+ */
+function bearerChallenge(code: string): string {
+  if (code.endsWith('_expired')) return 'Bearer error="invalid_token", error_description="token expired"';
+  if (code.endsWith('_invalid')) return 'Bearer error="invalid_token"';
+  return 'Bearer';
+}

@@ -115,6 +115,24 @@ describe('reaching a customer', () => {
     }
   });
 
+  it('says in WWW-Authenticate whether a token was missing, invalid or expired (RFC 6750)', async () => {
+    const challenge = async (authorization?: string) =>
+      (
+        await fetch(`${subledger.url}/v1/customers/alice`, { headers: authorization ? { authorization } : {} })
+      ).headers.get('www-authenticate');
+    expect(await challenge()).toBe('Bearer');
+    expect(await challenge('Bearer not-a-token')).toBe('Bearer error="invalid_token"');
+    const token = await userToken('alice', { expiresIn: '2m' });
+    ahead = 3 * 60_000;
+    try {
+      expect(await challenge(`Bearer ${token}`)).toBe(
+        'Bearer error="invalid_token", error_description="token expired"',
+      );
+    } finally {
+      ahead = 0;
+    }
+  });
+
   it('lets a server with an API key read any customer, until the key is revoked', async () => {
     const { key, secret } = await keys.create('backend', 'app-server');
     expect(await getAlice(secret)).toMatchObject({ status: 200, appUserId: 'alice' });

@@ -141,13 +141,18 @@ async function call(
   return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : null };
 }
 
-const CREDENTIAL_CODES = ['unauthenticated', 'token_expired', 'token_invalid'];
+/** RFC 6750's challenge for each credential refusal: a token that was sent and failed says so. */
+const CHALLENGE: Record<string, string> = {
+  unauthenticated: 'Bearer',
+  token_invalid: 'Bearer error="invalid_token"',
+  token_expired: 'Bearer error="invalid_token", error_description="token expired"',
+};
 /** A problem details answer with this status and code (and, for a 401, a Bearer challenge). */
 function expectProblem(answer: Answer, status: number, code: string) {
   expect({ status: answer.status, code: answer.body?.code }).toEqual({ status, code });
   expect(answer.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   expect(answer.body).toMatchObject({ status, type: `https://subledger.dev/problems/${code}` });
-  if (CREDENTIAL_CODES.includes(code)) expect(answer.headers.get('www-authenticate')).toBe('Bearer');
+  if (code in CHALLENGE) expect(answer.headers.get('www-authenticate')).toBe(CHALLENGE[code]);
 }
 
 /** The same JWS with the x5c chain cut to two certificates (Apple's chains have three). */
