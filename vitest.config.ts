@@ -5,8 +5,10 @@ export default defineConfig({
   test: {
     include: ['test/**/*.spec.ts'],
     globalSetup: ['test/support/global-setup.ts'],
-    // One PostgreSQL for the run; each test file gets a database of its own.
-    testTimeout: 30_000,
+    // One PostgreSQL for the run; each test file gets a database of its own. Files share
+    // the cores (below), so a heavy test can take several times its time alone: the
+    // timeout only bounds a test that hangs.
+    testTimeout: 90_000,
     hookTimeout: 120_000,
     pool: 'forks',
     // Most files wait on PostgreSQL, HTTP or a child process more than they compute: two

@@ -37,7 +37,14 @@ async function ask(
   target: AppleHarness,
   url: string,
   headers: Record<string, string>,
-): Promise<{ status: number; code?: string; body: string | undefined; cacheControl?: string; scope?: string }> {
+): Promise<{
+  status: number;
+  code?: string;
+  body: string | undefined;
+  cacheControl?: string;
+  scope?: string;
+  vary?: string;
+}> {
   const response = await target.subledger.api.inject({ method: 'GET', url, headers });
   const json = response.json() as { code?: string; body?: string };
   return {
@@ -46,6 +53,7 @@ async function ask(
     body: json.body, // the item's body: never in a refusal
     cacheControl: response.headers['cache-control'] as string,
     scope: response.headers[EDGE_SCOPE_HEADER] as string,
+    vary: response.headers.vary as string,
   };
 }
 
@@ -63,6 +71,8 @@ describe('an edge-proven request', () => {
       const answer = await ask(harness, PREMIUM_ITEM, await proven(['premium'], PREMIUM_ITEM, key));
       expect(answer).toMatchObject({ status: 200, scope: 'premium', cacheControl: 'public, max-age=0, s-maxage=60' });
       expect(answer.body).toBeTruthy();
+      // A plain cache between edge and origin keys on the proof, new each time: it never reuses this.
+      expect(answer.vary).toContain(EDGE_PROOF_HEADER);
     }
   });
 

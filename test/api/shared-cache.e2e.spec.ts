@@ -216,7 +216,7 @@ describe('the scope a client says it has', () => {
 describe('cache headers', () => {
   const SHARED = 'public, max-age=0, s-maxage=60';
   const PRIVATE = 'private, max-age=0';
-  const VARY = 'authorization, x-entitlement-scope';
+  const VARY = 'authorization, x-entitlement-scope, subledger-edge-proof';
   async function call(path: string, caller: Caller, auth: Route['auth'] = 'scoped', init: RequestInit = {}) {
     const response = await fetch(`${harness.subledger.url}${path}`, {
       ...init,

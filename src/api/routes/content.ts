@@ -57,10 +57,13 @@ const listSchema = z.object({
  * Anonymous requests all have the same, empty scope: shared caches keep those answers
  * (the paywall included) a minute. Vary: Authorization keeps those copies from token
  * holders, and X-Entitlement-Scope keeps apart copies made for a request that sent one.
+ * An edge-proven answer is shared-cacheable by the edge, which keys its own cache on the
+ * scope it verified; Vary on the proof (new for every request) keeps any plain cache
+ * between edge and origin from handing it to a caller who only claims the scope.
  */
 const SHARED = 'public, max-age=0, s-maxage=60';
 const PRIVATE = 'private, max-age=0';
-const VARY = `authorization, ${SCOPE_HEADER}`;
+const VARY = `authorization, ${SCOPE_HEADER}, ${EDGE_PROOF_HEADER}`;
 /** Anonymous and edge-proven answers depend on the scope alone; a token's, on a credential only the caller has. */
 const cacheControlFor = (request: FastifyRequest) => (request.headers.authorization === undefined ? SHARED : PRIVATE);
 const listQuery = z.object({
