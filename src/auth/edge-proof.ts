@@ -82,7 +82,16 @@ function signedText(keyId: string, expiresAt: number, { method, url, scope }: Pr
   return new TextEncoder().encode(text);
 }
 
-function hmacKey(secret: string) {
+/** Imported once per secret: a proof is checked on every edge-proven request. */
+const importedKeys = new Map<string, ReturnType<typeof importHmacKey>>();
+
+function hmacKey(secret: string): ReturnType<typeof importHmacKey> {
+  let key = importedKeys.get(secret);
+  if (!key) importedKeys.set(secret, (key = importHmacKey(secret)));
+  return key;
+}
+
+function importHmacKey(secret: string) {
   return crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
     'sign',
     'verify',
