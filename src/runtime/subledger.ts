@@ -218,7 +218,7 @@ export async function startSubledger(
         queue,
         metrics,
       },
-      tokens: { authenticator, customers, catalog, tokens },
+      tokens: { authenticator, customers, catalog, tokens, clock },
       clientConfigs: { configs: clientConfigs, authenticator },
       content: { content, tokens, likes: new Likes(pool), authenticator, edge: config.edge, clock },
       adminDeadLetters: { queue, authenticator },
@@ -239,6 +239,7 @@ export async function startSubledger(
         customers,
         catalog,
         view,
+        clock,
         apple: {
           catalog,
           verifier,

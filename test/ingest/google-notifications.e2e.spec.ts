@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FakePlayDeveloperApi } from '../../src/dev/google/fake-play-developer-api.ts';
 import type { SubscriptionPurchaseV2 } from '../../src/ingest/google/play-developer-api.ts';
@@ -22,16 +21,21 @@ const DAY = 86_400_000;
 let google: FakeGoogle;
 let harness: AppleHarness;
 let play: FakePlayDeveloperApi;
+/** The service's clock: real time, moved ahead where a test needs a moment to have passed. */
+let ahead = 0;
 beforeAll(async () => {
   google = await startFakeGoogle();
   play = google.play;
-  harness = await startAppleHarness(google.env);
+  harness = await startAppleHarness(google.env, { clock: { now: () => new Date(Date.now() + ahead) } });
 });
 afterAll(async () => {
   await harness?.stop();
   await google?.close();
 });
-beforeEach(() => harness.reset());
+beforeEach(() => {
+  ahead = 0;
+  return harness.reset();
+});
 
 let tokens = 0;
 const newToken = () => `play-token-${++tokens}-${'x'.repeat(40)}`;
@@ -141,7 +145,7 @@ describe('Play subscription notifications', () => {
       gracePeriodExpiresAt: new Date(graceEnd).toISOString(),
     });
 
-    await sleep(graceEnd - Date.now() + 100);
+    ahead = graceEnd - Date.now() + 100; // the grace period is over, for the service
     play.putSubscription(
       token,
       activeSubscription({

@@ -13,6 +13,7 @@ import { signNotification, type NotificationSpec } from '../../src/dev/apple/tes
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { eventually } from './eventually.ts';
 import { freePort } from './free-port.ts';
+import type { Clock } from '../../src/domain/clock.ts';
 
 export interface HttpAnswer {
   readonly status: number;
@@ -46,7 +47,10 @@ export interface AppleHarness {
   stop(): Promise<void>;
 }
 
-export async function startAppleHarness(env: Record<string, string> = {}): Promise<AppleHarness> {
+export async function startAppleHarness(
+  env: Record<string, string> = {},
+  options: { readonly clock?: Clock } = {},
+): Promise<AppleHarness> {
   const ca = await createAppleTestCa({ name: 'Subledger test' });
   const certDir = await mkdtemp(path.join(tmpdir(), 'subledger-apple-'));
   await writeFile(path.join(certDir, 'root.pem'), ca.rootPem);
@@ -62,6 +66,7 @@ export async function startAppleHarness(env: Record<string, string> = {}): Promi
       ...env,
     }),
     silentLogger,
+    options,
   );
 
   // The harness calls as a server with an API key; the webhook ignores it.

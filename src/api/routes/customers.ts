@@ -12,6 +12,7 @@ import { customerDocument } from '../../application/customer-document.ts';
 import { appUserIdParams, customerSchema, problems } from '../schemas.ts';
 import type { GoogleSubmitDeps } from '../../ingest/google/submit-purchase.ts';
 import type { ReadModelView } from '../../application/read-model-view.ts';
+import type { Clock } from '../../domain/clock.ts';
 
 export interface CustomerRouteDeps {
   /** Who may reach a customer: the app user themself, or a server with an API key. */
@@ -21,6 +22,8 @@ export interface CustomerRouteDeps {
   readonly catalog: Catalog;
   /** The read model customers are read from, to wait on after a write (read your writes). */
   readonly view: ReadModelView;
+  /** The moment a customer's entitlements are answered for. */
+  readonly clock: Clock;
   /** App Store purchase submissions; absent when the service does not ingest App Store purchases. */
   readonly apple?: SubmitDeps;
   /** Google Play purchase submissions; absent without Play Developer API access. */
@@ -45,7 +48,7 @@ const googleSubmission = z
 export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (plain, deps) => {
   const app = plain.withTypeProvider<ZodTypeProvider>();
   const document = async (appUserId: string) =>
-    customerDocument(await customerNow(deps.customers, deps.catalog, appUserId), deps.catalog);
+    customerDocument(await customerNow(deps.customers, deps.catalog, appUserId, deps.clock.now()), deps.catalog);
   const onRequest = customerAccess(deps.authenticator);
   const security = [{ bearer: [] }];
 

@@ -6,12 +6,14 @@ import { customerNow, type CustomerPurchasesReader } from '../../projections/ent
 import type { ScopedTokens } from '../../tokens/scoped-tokens.ts';
 import { customerAccess } from '../authorization.ts';
 import { appUserIdParams, problems, scopedTokenSchema } from '../schemas.ts';
+import type { Clock } from '../../domain/clock.ts';
 
 export interface TokenRouteDeps {
   readonly authenticator: Authenticator;
   readonly customers: CustomerPurchasesReader;
   readonly catalog: Catalog;
   readonly tokens: ScopedTokens;
+  readonly clock: Clock;
 }
 
 /**
@@ -34,7 +36,7 @@ export const tokenRoutes: FastifyPluginAsync<TokenRouteDeps> = async (plain, dep
     },
     async (request, reply) => {
       const { appUserId } = request.params;
-      const { entitlements } = await customerNow(deps.customers, deps.catalog, appUserId);
+      const { entitlements } = await customerNow(deps.customers, deps.catalog, appUserId, deps.clock.now());
       const issued = await deps.tokens.issue(appUserId, entitlements.entitlements);
       return reply
         .code(201)

@@ -103,7 +103,13 @@ export function purchaseStatusAt(state: PurchaseState, at: Timestamp): PurchaseS
     .filter((t) => millis(t.purchasedAt) > cutoff && reportedAt(t) <= cutoff)
     .map((t) => ({ transaction: t, window: accessWindow(t, undefined, revocationOf(t)) }))
     .filter((u) => u.window !== undefined)
-    .sort((a, b) => millis(a.transaction.purchasedAt) - millis(b.transaction.purchasedAt));
+    // Two periods charged to start at the same instant: the order they were reported in
+    // must not matter, so their ids decide.
+    .sort(
+      (a, b) =>
+        millis(a.transaction.purchasedAt) - millis(b.transaction.purchasedAt) ||
+        (a.transaction.transactionId < b.transaction.transactionId ? -1 : 1),
+    );
   const billingIssueDetectedAt = billingIssueSince(billingTimeline, billing, expiration);
   const owner = ownerAt(seen(state.links));
   const lastObservedAt = lastObservation(state, cutoff);

@@ -31,7 +31,7 @@ export async function customerNow(
   reader: CustomerPurchasesReader,
   catalog: Catalog,
   appUserId: string,
-  now: Date = new Date(),
+  now: Date,
 ): Promise<CustomerNow> {
   const at = toTimestamp(now);
   const purchases = purchasesAt(await reader.purchasesOf(appUserId), at);
