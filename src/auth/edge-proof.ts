@@ -1,4 +1,4 @@
-import { Refusal, type KindOfCode } from '../domain/refusal.ts';
+import { refusalFamily, type KindOfCode } from '../domain/refusal.ts';
 
 /**
  * An edge's proof that it verified a caller's scoped token: an HMAC-SHA256, with a
@@ -36,11 +36,7 @@ const KIND_OF: KindOfCode<EdgeProofRefusalCode> = {
   edge_proof_required: 'unauthenticated',
 };
 
-export class EdgeProofRefused extends Refusal<EdgeProofRefusalCode> {
-  constructor(code: EdgeProofRefusalCode, message: string) {
-    super(KIND_OF[code], code, message);
-  }
-}
+export class EdgeProofRefused extends refusalFamily(KIND_OF) {}
 
 /** The scope as the proof covers it: sorted, without repeats. */
 export function canonicalScope(scope: readonly string[]): string[] {

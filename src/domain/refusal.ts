@@ -21,7 +21,7 @@ export type RefusalKind =
   /** A service we depend on refuses us because of our own configuration (a wrong shared secret). */
   | 'bad_gateway';
 
-interface RefusalOptions extends ErrorOptions {
+export interface RefusalOptions extends ErrorOptions {
   /** Members the answer carries besides the code and detail (RFC 9457 extensions). */
   readonly extensions?: Readonly<Record<string, unknown>>;
 }
@@ -47,3 +47,15 @@ export class Refusal<Code extends string = string> extends Error {
 
 /** For families of refusals whose codes differ in kind: each code's kind, in one table beside the codes. */
 export type KindOfCode<Code extends string> = Readonly<Record<Code, RefusalKind>>;
+
+/**
+ * The base of such a family: `class XRefused extends refusalFamily(KIND_OF) {}` is made
+ * with a code and a message, and takes its kind from the table.
+ */
+export function refusalFamily<Code extends string>(kindOf: KindOfCode<Code>) {
+  return class extends Refusal<Code> {
+    constructor(code: Code, message: string, options?: RefusalOptions) {
+      super(kindOf[code], code, message, options);
+    }
+  };
+}

@@ -4,7 +4,7 @@ import type { PurchaseKey } from '../domain/purchase/purchase-key.ts';
 import type { EventStore } from '../eventstore/event-store.ts';
 import type { GlobalPosition } from '../eventstore/global-position.ts';
 import { newestPosition, recordPurchase } from './record-purchase.ts';
-import { Refusal, type KindOfCode } from '../domain/refusal.ts';
+import { refusalFamily, type KindOfCode } from '../domain/refusal.ts';
 
 /**
  * What every store's app submissions share: linking the submitted purchases to the app
@@ -26,11 +26,7 @@ const KIND_OF: KindOfCode<SubmissionRefusalCode> = {
   purchase_not_found: 'invalid',
 };
 
-export class SubmissionRefused extends Refusal<SubmissionRefusalCode> {
-  constructor(code: SubmissionRefusalCode, message: string) {
-    super(KIND_OF[code], code, message);
-  }
-}
+export class SubmissionRefused extends refusalFamily(KIND_OF) {}
 
 export interface SubmissionResult {
   readonly purchases: readonly PurchaseKey[];

@@ -1,4 +1,4 @@
-import { Refusal, type KindOfCode } from '../refusal.ts';
+import { refusalFamily, type KindOfCode } from '../refusal.ts';
 import { isCanonicalTimestamp, millis, type Timestamp } from '../time.ts';
 import type { PurchaseEvent, Transaction } from './events.ts';
 import type { PurchaseState } from './state.ts';
@@ -35,11 +35,7 @@ const KIND_OF: KindOfCode<GrantRefusalCode> = {
   unknown_grant: 'not_found',
 };
 
-export class GrantRefused extends Refusal<GrantRefusalCode> {
-  constructor(code: GrantRefusalCode, message: string) {
-    super(KIND_OF[code], code, message);
-  }
-}
+export class GrantRefused extends refusalFamily(KIND_OF) {}
 
 export function decideGrant(command: GrantCommand, state: PurchaseState): PurchaseEvent[] {
   return command.type === 'GiveGrant' ? give(command.data, state) : end(command.data, state);

@@ -17,7 +17,7 @@ import {
 } from './apple-payloads.ts';
 import { ChainCachingVerifier } from './chain-caching-verifier.ts';
 import { decodeJwsPayload } from './jws.ts';
-import { Refusal, type KindOfCode } from '../../domain/refusal.ts';
+import { refusalFamily, type KindOfCode } from '../../domain/refusal.ts';
 
 /** Why a notification was refused. Each is a 4xx, so Apple stops retrying, except `verification_unavailable`. */
 export type AppleRejectionCode =
@@ -42,11 +42,7 @@ const KIND_OF: KindOfCode<AppleRejectionCode> = {
   verification_unavailable: 'unavailable',
 };
 
-export class AppleRejection extends Refusal<AppleRejectionCode> {
-  constructor(code: AppleRejectionCode, message: string) {
-    super(KIND_OF[code], code, message);
-  }
-}
+export class AppleRejection extends refusalFamily(KIND_OF) {}
 
 const REJECTION_BY_STATUS: Record<VerificationStatus, AppleRejectionCode> = {
   [VerificationStatus.OK]: 'malformed_payload',

@@ -1,6 +1,6 @@
 import appleReceiptVerify, { type ExtractedPurchase } from 'node-apple-receipt-verify';
 import type { Environment } from '../../domain/purchase/purchase-key.ts';
-import { Refusal, type KindOfCode } from '../../domain/refusal.ts';
+import { refusalFamily, type KindOfCode } from '../../domain/refusal.ts';
 
 /**
  * Validates the legacy base64 app receipt that older app versions send, with
@@ -37,11 +37,11 @@ const KIND_OF: KindOfCode<ReceiptRejectionCode> = {
   receipt_server_unavailable: 'unavailable',
 };
 
-export class ReceiptRejection extends Refusal<ReceiptRejectionCode> {
+export class ReceiptRejection extends refusalFamily(KIND_OF) {
   readonly appleStatus?: number;
 
   constructor(code: ReceiptRejectionCode, message: string, appleStatus?: number, options?: ErrorOptions) {
-    super(KIND_OF[code], code, message, options);
+    super(code, message, options);
     this.appleStatus = appleStatus;
   }
 

@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import { Refusal, type KindOfCode } from '../../domain/refusal.ts';
+import { refusalFamily, type KindOfCode } from '../../domain/refusal.ts';
 
 /** Google's keys for the OIDC tokens Pub/Sub push attaches. */
 export const GOOGLE_OIDC_JWKS_URL = 'https://www.googleapis.com/oauth2/v3/certs';
@@ -24,11 +24,7 @@ const KIND_OF: KindOfCode<PushRejectionCode> = {
   push_wrong_sender: 'forbidden',
 };
 
-export class PushRejected extends Refusal<PushRejectionCode> {
-  constructor(code: PushRejectionCode, message: string) {
-    super(KIND_OF[code], code, message);
-  }
-}
+export class PushRejected extends refusalFamily(KIND_OF) {}
 
 /** Proof that a push came from our subscription: only `PushAuthenticator.verify` makes one. */
 export interface VerifiedPusher {
