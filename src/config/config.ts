@@ -44,6 +44,7 @@ const environmentSchema = z.object({
   EDGE_DIRECT_TOKENS: z.enum(['on', 'off']).default('on'),
   TOKEN_MAX_LIFETIME_SECONDS: positiveInt.min(60).max(86_400).default(900),
   TOKEN_KEY_ROTATION_DAYS: positiveInt.max(365).default(7),
+  TOKEN_JWKS_CACHE_SECONDS: positiveInt.max(86_400).default(300),
   APPLE_TRUSTED_ROOTS: z.string().min(1).default('certs/apple/AppleRootCA-G3.cer'),
   APPLE_ONLINE_CHECKS: z.enum(['on', 'off']).optional(),
   APPLE_ACCEPT_SANDBOX: z.enum(['on', 'off']).default('on'),
@@ -108,6 +109,8 @@ export interface Config {
     readonly audience: string;
     readonly maxLifetimeMs: number;
     readonly keyRotationMs: number;
+    /** The JWKS's max-age; each signing key is published two of these before it signs. */
+    readonly jwksCacheSeconds: number;
   };
   readonly intake: {
     /**
@@ -226,6 +229,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       audience: e.TOKEN_AUDIENCE,
       maxLifetimeMs: e.TOKEN_MAX_LIFETIME_SECONDS * 1000,
       keyRotationMs: e.TOKEN_KEY_ROTATION_DAYS * 86_400_000,
+      jwksCacheSeconds: e.TOKEN_JWKS_CACHE_SECONDS,
     },
     intake: { worker: e.INTAKE_WORKER === 'on', visibilityTimeoutMs: e.INTAKE_VISIBILITY_TIMEOUT_SECONDS * 1000 },
     apple: {

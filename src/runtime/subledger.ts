@@ -159,6 +159,7 @@ export async function startSubledger(
 
     const tokenKeys = new TokenKeyRing(pool, {
       rotationMs: config.tokens.keyRotationMs,
+      jwksCacheSeconds: config.tokens.jwksCacheSeconds,
       maxTokenLifetimeMs: config.tokens.maxLifetimeMs,
       clock,
     });
@@ -171,7 +172,8 @@ export async function startSubledger(
     // The first key is published before any token is asked for, and each next one well
     // before it takes over, whether or not tokens are issued meanwhile.
     await tokenKeys.signingKey();
-    const prepareKeys = new PeriodicJob('token key rotation', 60_000, () => tokenKeys.signingKey(), logger);
+    const prepareEvery = Math.min(60_000, config.tokens.jwksCacheSeconds * 1000);
+    const prepareKeys = new PeriodicJob('token key rotation', prepareEvery, () => tokenKeys.signingKey(), logger);
     prepareKeys.start();
     stops.push(() => prepareKeys.stop());
 

@@ -10,7 +10,7 @@ export interface SigningKey {
   readonly signsUntil: Date;
 }
 
-/** How long verifiers may cache the JWKS (`GET /.well-known/jwks.json`'s max-age). */
+/** How long verifiers may cache the JWKS (`GET /.well-known/jwks.json`'s max-age), unless configured. */
 export const JWKS_CACHE_SECONDS = 300;
 
 /**
@@ -19,7 +19,8 @@ export const JWKS_CACHE_SECONDS = 300;
  * before its first token, even if the key is prepared a minute late (the service
  * prepares keys every minute and whenever it signs).
  */
-export const PUBLISH_AHEAD_MS = 2 * JWKS_CACHE_SECONDS * 1000;
+export const publishAheadMs = (jwksCacheSeconds: number) => 2 * jwksCacheSeconds * 1000;
+export const PUBLISH_AHEAD_MS = publishAheadMs(JWKS_CACHE_SECONDS);
 
 export interface TokenKeyRingOptions {
   /** How long one key signs new tokens before the next takes over. */
@@ -27,6 +28,8 @@ export interface TokenKeyRingOptions {
   /** The longest a token lives: a retired key stays published this much longer. */
   readonly maxTokenLifetimeMs: number;
   readonly clock: Clock;
+  /** How long verifiers may cache the JWKS; a key is published two of these before it signs. */
+  readonly jwksCacheSeconds?: number;
   /** Where the keys live: scoped tokens' keys, or the development identity provider's. */
   readonly table?: 'token_signing_keys' | 'dev_identity_keys';
 }
@@ -41,7 +44,7 @@ interface KeyRow {
 /**
  * The ES256 keys that sign scoped tokens, kept in PostgreSQL so every instance signs
  * with the same key and publishes the same JWKS. A key is published before it signs
- * anything: the first when the service starts, each next one `PUBLISH_AHEAD_MS` before
+ * anything: the first when the service starts, each next one two JWKS cache lifetimes before
  * it takes over. Keys are created under an advisory lock, so two instances never
  * create two at once.
  */
@@ -56,6 +59,15 @@ export class TokenKeyRing {
   constructor(pool: Pool, options: TokenKeyRingOptions) {
     this.pool = pool;
     this.options = options;
+  }
+
+  /** The JWKS's max-age: verifiers keep the published keys this long. */
+  get jwksCacheSeconds(): number {
+    return this.options.jwksCacheSeconds ?? JWKS_CACHE_SECONDS;
+  }
+
+  private get publishAheadMs(): number {
+    return publishAheadMs(this.jwksCacheSeconds);
   }
 
   private get table(): string {
@@ -78,7 +90,7 @@ export class TokenKeyRing {
         [now],
       );
       const signing = rows.filter((k) => k.signs_from <= now).at(-1) ?? (await this.create(tx, now));
-      const turnIsNear = now.getTime() >= signing.signs_until.getTime() - PUBLISH_AHEAD_MS;
+      const turnIsNear = now.getTime() >= signing.signs_until.getTime() - this.publishAheadMs;
       const next = rows.find((k) => k.signs_from >= signing.signs_until);
       if (turnIsNear && !next) await this.create(tx, signing.signs_until);
       return { current: signing, nextReady: turnIsNear || Boolean(next) };
@@ -90,7 +102,7 @@ export class TokenKeyRing {
     };
     // Look again when the next key is due to be published, or when this one's turn ends.
     const until = current.signs_until.getTime();
-    this.recheckAt = nextReady ? until : until - PUBLISH_AHEAD_MS;
+    this.recheckAt = nextReady ? until : until - this.publishAheadMs;
     return this.current;
   }
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { ApiKeys } from '../../src/auth/api-keys.ts';
-import { loadConfig } from '../../src/config/config.ts';
+import { loadConfig, type Config } from '../../src/config/config.ts';
 import { customerEntitlementsAt, type Entitlement } from '../../src/domain/entitlements.ts';
 import { createAppleTestCa, type AppleTestCa } from '../../src/dev/apple/test-signer.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
@@ -49,22 +49,29 @@ export interface AppleHarness {
 
 export async function startAppleHarness(
   env: Record<string, string> = {},
-  options: { readonly clock?: Clock } = {},
+  options: {
+    readonly clock?: Clock;
+    /** Settings no environment variable reaches, e.g. a key rotation of seconds. */
+    readonly configure?: (config: Config) => Config;
+  } = {},
 ): Promise<AppleHarness> {
   const ca = await createAppleTestCa({ name: 'Subledger test' });
   const certDir = await mkdtemp(path.join(tmpdir(), 'subledger-apple-'));
   await writeFile(path.join(certDir, 'root.pem'), ca.rootPem);
   const db = await createTestDatabase({ migrated: false });
+  const configure = options.configure ?? ((config: Config) => config);
   const subledger = await startSubledger(
-    loadConfig({
-      DATABASE_URL: db.url,
-      PORT: String(await freePort()),
-      APPLE_TRUSTED_ROOTS: path.join(certDir, 'root.pem'),
-      PROJECTION_IDLE_POLL_MS: '20',
-      // Tests read /metrics and /ready's details as the operator would; hostile-input checks the protection.
-      OPERATOR_ROUTES: 'public',
-      ...env,
-    }),
+    configure(
+      loadConfig({
+        DATABASE_URL: db.url,
+        PORT: String(await freePort()),
+        APPLE_TRUSTED_ROOTS: path.join(certDir, 'root.pem'),
+        PROJECTION_IDLE_POLL_MS: '20',
+        // Tests read /metrics and /ready's details as the operator would; hostile-input checks the protection.
+        OPERATOR_ROUTES: 'public',
+        ...env,
+      }),
+    ),
     silentLogger,
     options,
   );

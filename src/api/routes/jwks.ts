@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { JWKS_CACHE_SECONDS, type TokenKeyRing } from '../../tokens/token-key-ring.ts';
+import type { TokenKeyRing } from '../../tokens/token-key-ring.ts';
 
 /**
  * `GET /.well-known/jwks.json`: the public keys that verify scoped tokens, for CDN
@@ -20,6 +20,8 @@ export const jwksRoutes: FastifyPluginAsync<{ keyRing: TokenKeyRing }> = async (
   app
     .withTypeProvider<ZodTypeProvider>()
     .get('/.well-known/jwks.json', { schema }, async (_, reply) =>
-      reply.header('cache-control', `public, max-age=${JWKS_CACHE_SECONDS}`).send({ keys: await keyRing.publicKeys() }),
+      reply
+        .header('cache-control', `public, max-age=${keyRing.jwksCacheSeconds}`)
+        .send({ keys: await keyRing.publicKeys() }),
     );
 };
