@@ -42,6 +42,7 @@ const environmentSchema = z.object({
   TOKEN_AUDIENCE: z.string().min(1).default('subledger-content'),
   EDGE_PROOF_KEYS: z.string().default('').transform(edgeProofKeysOf),
   EDGE_DIRECT_TOKENS: z.enum(['on', 'off']).default('on'),
+  CONTENT_SHARED_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(31_536_000).default(60),
   TOKEN_MAX_LIFETIME_SECONDS: positiveInt.min(60).max(86_400).default(900),
   TOKEN_KEY_ROTATION_DAYS: positiveInt.max(365).default(7),
   TOKEN_JWKS_CACHE_SECONDS: positiveInt.max(86_400).default(300),
@@ -81,7 +82,12 @@ export interface Config {
    * the keys they sign with (two during a rotation), and whether a caller may still send
    * its token here directly.
    */
-  readonly edge: { readonly proofKeys: readonly { id: string; secret: string }[]; readonly directTokens: boolean };
+  /** Content behind an edge: who may prove a scope, whether tokens still come directly, how long shared caches keep answers. */
+  readonly edge: {
+    readonly proofKeys: readonly { id: string; secret: string }[];
+    readonly directTokens: boolean;
+    readonly sharedMaxAgeSeconds: number;
+  };
   /** Either an external PostgreSQL server, or the embedded one kept in `dataDir`. */
   readonly database:
     | { readonly kind: 'external'; readonly url: string; readonly poolSize: number }
@@ -198,7 +204,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       requestTimeoutMs: e.REQUEST_TIMEOUT_SECONDS * 1000,
       operatorRoutes: e.OPERATOR_ROUTES,
     },
-    edge: { proofKeys: e.EDGE_PROOF_KEYS, directTokens: e.EDGE_DIRECT_TOKENS === 'on' },
+    edge: {
+      proofKeys: e.EDGE_PROOF_KEYS,
+      directTokens: e.EDGE_DIRECT_TOKENS === 'on',
+      sharedMaxAgeSeconds: e.CONTENT_SHARED_MAX_AGE_SECONDS,
+    },
     database: e.DATABASE_URL
       ? { kind: 'external', url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE }
       : {

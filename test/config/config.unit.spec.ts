@@ -14,7 +14,7 @@ describe('configuration', () => {
         requestTimeoutMs: 30_000,
         operatorRoutes: 'protected',
       },
-      edge: { proofKeys: [], directTokens: true },
+      edge: { proofKeys: [], directTokens: true, sharedMaxAgeSeconds: 60 },
       database: { kind: 'embedded', dataDir: '/srv/subledger/.data', port: 54329, poolSize: 10 },
       catalogPath: path.resolve('/srv/subledger', 'catalog/sample-fitness.json'),
       clientConfigSeedPath: path.resolve('/srv/subledger', 'catalog/sample-client-config.json'),
@@ -30,6 +30,7 @@ describe('configuration', () => {
         audience: 'subledger-content',
         maxLifetimeMs: 900_000,
         keyRotationMs: 7 * 86_400_000,
+        jwksCacheSeconds: 300,
       },
       intake: { worker: true, visibilityTimeoutMs: 60_000 },
       apple: {
@@ -125,12 +126,18 @@ describe('configuration', () => {
 
   it('takes edge proof keys as id:secret pairs, two during a rotation, and refuses weak or repeated ones', () => {
     const secret = 's'.repeat(32);
-    expect(loadConfig({ EDGE_PROOF_KEYS: `k1:${secret}, k2:${secret}x`, EDGE_DIRECT_TOKENS: 'off' }).edge).toEqual({
+    const edge = loadConfig({
+      EDGE_PROOF_KEYS: `k1:${secret}, k2:${secret}x`,
+      EDGE_DIRECT_TOKENS: 'off',
+      CONTENT_SHARED_MAX_AGE_SECONDS: '86400',
+    }).edge;
+    expect(edge).toEqual({
       proofKeys: [
         { id: 'k1', secret },
         { id: 'k2', secret: `${secret}x` },
       ],
       directTokens: false,
+      sharedMaxAgeSeconds: 86_400,
     });
     for (const bad of ['k1:short', `:${secret}`, `k1:${secret},k1:${secret}`, secret]) {
       expect(() => loadConfig({ EDGE_PROOF_KEYS: bad })).toThrow(/EDGE_PROOF_KEYS/);

@@ -25,7 +25,12 @@ export interface ContentRouteDeps {
   readonly likes: Likes;
   readonly authenticator: Authenticator;
   /** Edges that prove the scope they verified (src/auth/edge-proof.ts); none: tokens only. */
-  readonly edge: { readonly proofKeys: readonly EdgeProofKey[]; readonly directTokens: boolean };
+  readonly edge: {
+    readonly proofKeys: readonly EdgeProofKey[];
+    readonly directTokens: boolean;
+    /** A shared cache's lifetime for anonymous and edge-proven answers (`s-maxage`). */
+    readonly sharedMaxAgeSeconds: number;
+  };
   readonly clock: Clock;
 }
 
@@ -55,17 +60,15 @@ const listSchema = z.object({
  * nothing there proves the caller's scope: so an answer to a request with credentials
  * (valid or not) is for that caller's browser only, which revalidates it with the ETag.
  * Anonymous requests all have the same, empty scope: shared caches keep those answers
- * (the paywall included) a minute. Vary: Authorization keeps those copies from token
+ * (the paywall included) for `CONTENT_SHARED_MAX_AGE_SECONDS`. Vary: Authorization keeps those copies from token
  * holders, and X-Entitlement-Scope keeps apart copies made for a request that sent one.
  * An edge-proven answer is shared-cacheable by the edge, which keys its own cache on the
  * scope it verified; Vary on the proof (new for every request) keeps any plain cache
  * between edge and origin from handing it to a caller who only claims the scope.
  */
-const SHARED = 'public, max-age=0, s-maxage=60';
+const shared = (seconds: number) => `public, max-age=0, s-maxage=${seconds}`;
 const PRIVATE = 'private, max-age=0';
 const VARY = `authorization, ${SCOPE_HEADER}, ${EDGE_PROOF_HEADER}`;
-/** Anonymous and edge-proven answers depend on the scope alone; a token's, on a credential only the caller has. */
-const cacheControlFor = (request: FastifyRequest) => (request.headers.authorization === undefined ? SHARED : PRIVATE);
 const listQuery = z.object({
   kind: z.string().optional(),
   cursor: z.string().optional().describe('From the previous page’s nextCursor'),
@@ -80,6 +83,9 @@ const security = [{ scopedToken: [] }];
  */
 export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain, deps) => {
   const app = plain.withTypeProvider<ZodTypeProvider>();
+  const sharedAnswer = shared(deps.edge.sharedMaxAgeSeconds);
+  /** Anonymous and edge-proven answers depend on the scope alone; a token's, on a credential only the caller has. */
+  const cacheControlFor = (request: FastifyRequest) => (request.headers.authorization === undefined ? sharedAnswer : PRIVATE);
   // Fails closed: an answer no handler chose to let caches keep (401, 400, 404, 429, 500,
   // likes) is kept by none. The hook covers this plugin's routes only.
   app.addHook('onSend', async (_request, reply, payload) => {
