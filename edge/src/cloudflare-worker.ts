@@ -1,14 +1,8 @@
 import CachePolicy from 'http-cache-semantics';
 import { callerOf, isRefusal, type Caller } from './caller.ts';
-import {
-  EDGE_ONLY_HEADERS,
-  cacheKeyPart,
-  isContentRead,
-  originHeaders,
-  problemDocument,
-  refusalAnswer,
-} from './edge-request.ts';
+import { EDGE_ONLY_HEADERS, cacheKeyPart, isContentRead, originHeaders, refusalAnswer } from './edge-request.ts';
 import { KeySet } from './key-set.ts';
+import { problemDocument } from '../../src/api/problem-document.ts';
 import { edgeSettings, type EdgeSettings } from './settings.ts';
 
 /** The parts of the Workers runtime this uses (not in Node's types). */
@@ -136,7 +130,8 @@ function toClient(answer: Response, caller: Caller, method: string, cache: 'hit'
 }
 
 function originUnavailable(): Response {
-  return new Response(problemDocument(502, 'origin_unavailable', 'The content origin cannot be reached; try again'), {
+  const detail = 'The content origin cannot be reached; try again';
+  return new Response(JSON.stringify(problemDocument(502, 'origin_unavailable', detail)), {
     status: 502,
     headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store', 'retry-after': '5' },
   });

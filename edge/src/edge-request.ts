@@ -1,4 +1,5 @@
 import { EDGE_PROOF_HEADER, EDGE_SCOPE_HEADER, signEdgeProof } from '../../src/auth/edge-proof.ts';
+import { problemDocument } from '../../src/api/problem-document.ts';
 import type { Caller, CallerRefusal } from './caller.ts';
 import type { CacheKeyDesign, EdgeSettings } from './settings.ts';
 
@@ -61,15 +62,9 @@ export function refusalAnswer(refusal: CallerRefusal): {
   } else {
     headers['retry-after'] = '5';
   }
-  return { status: refusal.status, headers, body: problemDocument(refusal.status, refusal.code, refusal.description) };
-}
-
-export function problemDocument(status: number, code: string, detail: string): string {
-  return JSON.stringify({
-    type: `https://subledger.dev/problems/${code}`,
-    title: code.replaceAll('_', ' '),
-    status,
-    code,
-    detail,
-  });
+  return {
+    status: refusal.status,
+    headers,
+    body: JSON.stringify(problemDocument(refusal.status, refusal.code, refusal.description)),
+  };
 }

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Refusal, type RefusalKind } from '../domain/refusal.ts';
 import { isDatabaseUnavailable } from '../db/unavailable.ts';
+import { problemDocument } from './problem-document.ts';
 
 /** The one table from a refusal's kind to its HTTP status. */
 export const STATUS_OF_KIND: Readonly<Record<RefusalKind, number>> = {
@@ -38,23 +39,6 @@ export function sendProblem(
     .code(status)
     .type('application/problem+json')
     .send(problemDocument(status, code, detail, extensions));
-}
-
-/** RFC 9457 problem details, with our stable `code`. */
-function problemDocument(
-  status: number,
-  code: string,
-  detail: string,
-  extensions: Readonly<Record<string, unknown>> = {},
-) {
-  return {
-    type: `https://subledger.dev/problems/${code}`,
-    title: code.replaceAll('_', ' '),
-    status,
-    code,
-    detail,
-    ...extensions,
-  };
 }
 
 /** A refusal, answered with its kind's status. */
