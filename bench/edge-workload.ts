@@ -69,11 +69,11 @@ const ANONYMOUS_SESSIONS = 0.1;
 /** Of a token holder's requests: with a token the app forgot to renew (about 1.35% of all requests). */
 const EXPIRED_SHARE = 0.015;
 const WRONG_AUDIENCE_SHARE = 0.002;
-const MEAN_SESSION_REQUESTS = 8;
+const MEAN_SESSION_REQUESTS = 12;
 const MEAN_SECONDS_BETWEEN_SCREENS = 20;
 /** After the first screen (a list page): a list page, an item read earlier in the session, or a new item. */
-const LIST_SHARE = 0.15;
-const REREAD_SHARE = 0.25;
+const LIST_SHARE = 0.1;
+const REREAD_SHARE = 0.3;
 
 /** mulberry32: small, fast and good enough to pick requests; seeded, so runs repeat. */
 export function seededRandom(seed: number): () => number {

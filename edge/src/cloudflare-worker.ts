@@ -52,7 +52,9 @@ export default {
     }
     if (answer.status >= 500) return originUnavailable();
     const keepFor = sharedLifetimeSeconds(key, answer);
-    if (keepFor > 0) context.waitUntil(caches.default.put(key, await forCache(answer.clone(), keepFor)));
+    if (keepFor > 0) {
+      context.waitUntil(caches.default.put(key, await forCache(answer.clone(), keepFor, url.pathname)));
+    }
     return toClient(answer, caller, request.method, 'miss');
   },
 };
@@ -104,15 +106,23 @@ const STATUS_HEADER = 'x-subledger-status';
 /**
  * The copy the edge keeps: for its own cache only (max-age is the origin's s-maxage),
  * without the origin's Vary (the key already holds the scope). Stored as a 200 with the
- * real status beside it, since not every Workers cache keeps a 403.
+ * real status beside it, since not every Workers cache keeps a 403. Tagged, so that a
+ * changed item's copies (one per scope) and the listings go in one purge by tag.
  */
-async function forCache(answer: Response, keepForSeconds: number): Promise<Response> {
+async function forCache(answer: Response, keepForSeconds: number, pathname: string): Promise<Response> {
   const headers = new Headers(answer.headers);
   headers.delete('vary');
   headers.delete('set-cookie');
   headers.set('cache-control', `public, max-age=${keepForSeconds}`);
+  headers.set('cache-tag', cacheTags(pathname));
   headers.set(STATUS_HEADER, String(answer.status));
   return new Response(await answer.arrayBuffer(), { status: 200, headers });
+}
+
+/** `subledger-content` on every copy; `subledger-content-<id>` on an item's, `subledger-content-list` on listings'. */
+function cacheTags(pathname: string): string {
+  const id = /^\/v1\/content\/([^/]+)\/?$/.exec(pathname)?.[1];
+  return `subledger-content,${id === undefined ? 'subledger-content-list' : `subledger-content-${id}`}`;
 }
 
 /**

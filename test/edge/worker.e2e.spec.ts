@@ -64,6 +64,7 @@ interface Answer {
   cacheControl: string | null;
   challenge: string | null;
   type: string | null;
+  cacheTag: string | null;
 }
 
 async function ask(path: string, headers: Record<string, string> = {}): Promise<Answer> {
@@ -83,6 +84,7 @@ async function ask(path: string, headers: Record<string, string> = {}): Promise<
     cacheControl: response.headers.get('cache-control'),
     challenge: response.headers.get('www-authenticate'),
     type: response.headers.get('content-type'),
+    cacheTag: response.headers.get('cache-tag'),
   };
 }
 
@@ -97,6 +99,8 @@ describe('a premium item', () => {
     const second = await ask(PREMIUM_ITEM, bearer(await tokenFor('bob')));
     expect(second).toMatchObject({ status: 200, cache: 'hit', body: premiumBody, locked: false });
     expect(originAsked(PREMIUM_ITEM)).toBe(1);
+    // The kept copy is tagged, for a purge of this item's copies in every scope.
+    expect(second.cacheTag).toBe('subledger-content,subledger-content-workout-hiit-20');
   });
 
   it('reaches the origin with the scope and a proof, never with the token', async () => {
