@@ -211,6 +211,20 @@ describe('a token the edge refuses', () => {
     expect(originAsked('/.well-known/jwks.json') - jwksFetches).toBeLessThanOrEqual(1);
   });
 
+  it('altered: 401 token_invalid', async () => {
+    const [header, , signature] = (await tokenFor('ivy', [])).split('.');
+    const claims = {
+      sub: 'ivy',
+      scope: 'premium',
+      iss: 'subledger',
+      aud: 'subledger-content',
+      iat: 1,
+      exp: 4_000_000_000,
+    };
+    const altered = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${signature}`;
+    refusedAs(await ask(PREMIUM_ITEM, bearer(altered)), 'token_invalid', 'bad signature');
+  });
+
   it('for another audience, signed by Subledger’s own key: 401 token_invalid', async () => {
     const otherService = new ScopedTokens(
       new TokenKeyRing(harness.db.pool, { rotationMs: 7 * 86_400_000, maxTokenLifetimeMs: 900_000, clock }),
