@@ -17,6 +17,8 @@ export interface WorkloadParameters {
   /** Zipf exponent of item popularity (1.0: the k-th item is read 1/k as often as the first). */
   readonly zipf: number;
   readonly requests: number;
+  /** Mean requests in one session (one user's burst of screens): more means more re-reads by the same user. */
+  readonly sessionRequests: number;
   readonly seed: number;
 }
 
@@ -37,7 +39,8 @@ export type Credential =
   | { readonly kind: 'expired'; readonly user: number }
   | { readonly kind: 'wrong-audience'; readonly user: number };
 
-export type Target = { readonly kind: 'item'; readonly item: number } | { readonly kind: 'list'; readonly page: number };
+export type Target =
+  { readonly kind: 'item'; readonly item: number } | { readonly kind: 'list'; readonly page: number };
 
 export interface EdgeRequest {
   /** Simulated milliseconds since the window began. */
@@ -69,7 +72,6 @@ const ANONYMOUS_SESSIONS = 0.1;
 /** Of a token holder's requests: with a token the app forgot to renew (about 1.35% of all requests). */
 const EXPIRED_SHARE = 0.015;
 const WRONG_AUDIENCE_SHARE = 0.002;
-const MEAN_SESSION_REQUESTS = 12;
 const MEAN_SECONDS_BETWEEN_SCREENS = 20;
 /** After the first screen (a list page): a list page, an item read earlier in the session, or a new item. */
 const LIST_SHARE = 0.1;
@@ -146,7 +148,7 @@ export function generateRequests(parameters: WorkloadParameters): EdgeRequest[] 
   while (requests.length < parameters.requests) {
     const user = Math.floor(random() * parameters.users);
     const anonymous = random() < ANONYMOUS_SESSIONS;
-    const length = 1 + Math.floor(exponential(MEAN_SESSION_REQUESTS - 1));
+    const length = 1 + Math.floor(exponential(parameters.sessionRequests - 1));
     const read: number[] = [];
     let page = 0;
     let at = random() * WINDOW_MS;
@@ -190,11 +192,7 @@ function pathKey(target: Target): string {
  * The Worker's cache key for a request, or undefined for one it refuses (never cached).
  * Anonymous callers share the empty scope's copy in every design, as in the Worker.
  */
-export function cacheKeyOf(
-  request: EdgeRequest,
-  design: CacheKeyDesign,
-  plans: readonly Plan[],
-): string | undefined {
+export function cacheKeyOf(request: EdgeRequest, design: CacheKeyDesign, plans: readonly Plan[]): string | undefined {
   const { credential } = request;
   const path = pathKey(request.target);
   if (credential.kind === 'expired' || credential.kind === 'wrong-audience') return undefined;
@@ -208,7 +206,7 @@ export function cacheKeyOf(
 export interface ModelResult {
   readonly cacheable: number;
   readonly hits: number;
-  /** Hits among the second half of the cacheable requests: the cache warmed by the first half. */
+  /** The hit ratio over the second half of the requests, the cache warmed by the first half. */
   readonly warmHitRatio: number;
 }
 
@@ -227,13 +225,12 @@ export function modelHitRatio(
   const storedFrom = new Map<string, number>();
   let cacheable = 0;
   let hits = 0;
-  const cacheableTotal = requests.filter((r) => scopeOf(r.credential, plans) !== undefined).length;
   let warmCacheable = 0;
   let warmHits = 0;
   requests.forEach((request, index) => {
     const key = cacheKeyOf(request, design, plans);
     if (key === undefined) return;
-    const warm = cacheable >= cacheableTotal / 2;
+    const warm = index >= requests.length / 2;
     cacheable++;
     if (warm) warmCacheable++;
     const from = storedFrom.get(key);

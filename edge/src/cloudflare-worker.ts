@@ -1,6 +1,13 @@
 import CachePolicy from 'http-cache-semantics';
 import { callerOf, isRefusal, type Caller } from './caller.ts';
-import { EDGE_ONLY_HEADERS, cacheKeyPart, isContentRead, originHeaders, refusalAnswer } from './edge-request.ts';
+import {
+  EDGE_ONLY_HEADERS,
+  cacheKeyPart,
+  cacheTags,
+  isContentRead,
+  originHeaders,
+  refusalAnswer,
+} from './edge-request.ts';
 import { KeySet } from './key-set.ts';
 import { problemDocument } from '../../src/api/problem-document.ts';
 import { edgeSettings, type EdgeSettings } from './settings.ts';
@@ -53,7 +60,8 @@ export default {
     if (answer.status >= 500) return originUnavailable();
     const keepFor = sharedLifetimeSeconds(key, answer);
     if (keepFor > 0) {
-      context.waitUntil(caches.default.put(key, await forCache(answer.clone(), keepFor, url.pathname)));
+      const copy = answer.clone();
+      context.waitUntil(forCache(copy, keepFor, url.pathname).then((kept) => caches.default.put(key, kept)));
     }
     return toClient(answer, caller, request.method, 'miss');
   },
@@ -119,12 +127,6 @@ async function forCache(answer: Response, keepForSeconds: number, pathname: stri
   return new Response(await answer.arrayBuffer(), { status: 200, headers });
 }
 
-/** `subledger-content` on every copy; `subledger-content-<id>` on an item's, `subledger-content-list` on listings'. */
-function cacheTags(pathname: string): string {
-  const id = /^\/v1\/content\/([^/]+)\/?$/.exec(pathname)?.[1];
-  return `subledger-content,${id === undefined ? 'subledger-content-list' : `subledger-content-${id}`}`;
-}
-
 /**
  * The answer as the caller gets it. A token holder's answer is for their browser only
  * (`private`); an anonymous one may be kept by anyone, and browsers revalidate both.
@@ -133,6 +135,7 @@ function toClient(answer: Response, caller: Caller, method: string, cache: 'hit'
   const headers = new Headers(answer.headers);
   const status = Number(headers.get(STATUS_HEADER) ?? answer.status);
   headers.delete(STATUS_HEADER);
+  headers.delete('cache-tag');
   headers.set('cache-control', caller.kind === 'token' ? 'private, max-age=0' : 'public, max-age=0');
   headers.set('vary', 'authorization');
   headers.set('x-edge-cache', cache);

@@ -47,6 +47,15 @@ export async function cacheKeyPart(design: CacheKeyDesign, caller: Caller): Prom
   return `token/${[...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
 }
 
+/**
+ * The purge tags of a kept copy: `subledger-content` on every one; `subledger-content-<id>`
+ * on an item's (one copy per scope, all purged together), `subledger-content-list` on listings'.
+ */
+export function cacheTags(pathname: string): string {
+  const id = /^\/v1\/content\/([^/]+)\/?$/.exec(pathname)?.[1];
+  return `subledger-content,${id === undefined ? 'subledger-content-list' : `subledger-content-${id}`}`;
+}
+
 /** An RFC 9457 problem document and its headers, the same as the origin's; never cached. */
 export function refusalAnswer(refusal: CallerRefusal): {
   status: number;
