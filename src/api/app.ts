@@ -24,6 +24,7 @@ import { clientConfigRoutes, type ClientConfigRouteDeps } from './routes/client-
 import { contentRoutes, type ContentRouteDeps } from './routes/content.ts';
 import { adminContentRoutes } from './routes/admin-content.ts';
 import { adminDeadLetterRoutes, type AdminDeadLetterRouteDeps } from './routes/admin-dead-letters.ts';
+import { adminWebhookRoutes, type AdminWebhookRouteDeps } from './routes/admin-webhooks.ts';
 import { adminCustomerRoutes, type AdminCustomerRouteDeps } from './routes/admin-customers.ts';
 import { jwksRoutes } from './routes/jwks.ts';
 import { tokenRoutes, type TokenRouteDeps } from './routes/tokens.ts';
@@ -70,6 +71,7 @@ export interface ApiDependencies {
   readonly content?: ContentRouteDeps;
   /** Support staff's view of the intake queue's dead letters. */
   readonly adminDeadLetters?: AdminDeadLetterRouteDeps;
+  readonly adminWebhooks?: AdminWebhookRouteDeps;
   /** Support staff's view of one customer: history, entitlements at a moment. */
   readonly adminCustomers?: AdminCustomerRouteDeps;
 }
@@ -190,6 +192,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     await app.register(adminContentRoutes, deps.content);
   }
   if (deps.adminDeadLetters) await app.register(adminDeadLetterRoutes, deps.adminDeadLetters);
+  if (deps.adminWebhooks) await app.register(adminWebhookRoutes, deps.adminWebhooks);
   if (deps.adminCustomers) await app.register(adminCustomerRoutes, deps.adminCustomers);
   await app.register(consoleRoutes);
   return app;

@@ -64,6 +64,12 @@ const environmentSchema = z.object({
   GOOGLE_SERVICE_ACCOUNT_KEY_FILE: z.string().optional(),
   GOOGLE_PLAY_API_URL: z.url().default('https://androidpublisher.googleapis.com/'),
   GOOGLE_VOIDED_POLL_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(3600),
+  WEBHOOK_DELIVERY: z.enum(['on', 'off']).default('on'),
+  WEBHOOK_RETRY_HOURS: z.coerce.number().min(0).max(168).default(24),
+  WEBHOOK_CONNECT_TIMEOUT_SECONDS: z.coerce.number().min(0.1).max(60).default(5),
+  WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().min(0.1).max(120).default(15),
+  WEBHOOK_ALLOW_PRIVATE_URLS: z.enum(['on', 'off']).default('off'),
+  WEBHOOK_POLL_MS: positiveInt.max(60_000).default(200),
   NODE_ENV: z.string().optional(),
 });
 
@@ -117,6 +123,18 @@ export interface Config {
     readonly keyRotationMs: number;
     /** The JWKS's max-age; each signing key is published two of these before it signs. */
     readonly jwksCacheSeconds: number;
+  };
+  /** Outgoing webhooks to the app's own backends. */
+  readonly webhooks: {
+    /** Whether this instance sends deliveries (several may: each takes its own). */
+    readonly delivery: boolean;
+    /** How long after it was scheduled a failing delivery is still retried; then it is dead. */
+    readonly retryHorizonMs: number;
+    readonly connectTimeoutMs: number;
+    readonly requestTimeoutMs: number;
+    /** Private, loopback and link-local receivers: for local development and tests only. */
+    readonly allowPrivateUrls: boolean;
+    readonly idlePollMs: number;
   };
   readonly intake: {
     /**
@@ -242,6 +260,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       jwksCacheSeconds: e.TOKEN_JWKS_CACHE_SECONDS,
     },
     intake: { worker: e.INTAKE_WORKER === 'on', visibilityTimeoutMs: e.INTAKE_VISIBILITY_TIMEOUT_SECONDS * 1000 },
+    webhooks: {
+      delivery: e.WEBHOOK_DELIVERY === 'on',
+      retryHorizonMs: e.WEBHOOK_RETRY_HOURS * 3_600_000,
+      connectTimeoutMs: e.WEBHOOK_CONNECT_TIMEOUT_SECONDS * 1000,
+      requestTimeoutMs: e.WEBHOOK_TIMEOUT_SECONDS * 1000,
+      allowPrivateUrls: e.WEBHOOK_ALLOW_PRIVATE_URLS === 'on',
+      idlePollMs: e.WEBHOOK_POLL_MS,
+    },
     apple: {
       trustedRoots: e.APPLE_TRUSTED_ROOTS.split(',').map((file) => path.resolve(cwd, file.trim())),
       // On in production unless turned off; off elsewhere, where the network may be closed.

@@ -27,6 +27,10 @@ import { processGoogleNotification, type GoogleProcessingDeps } from '../ingest/
 import { environmentOfPurchase } from '../projections/entitlements/customer-purchases.ts';
 import { CustomerCache } from '../projections/entitlements/customer-cache.ts';
 import { ProjectionRunner } from '../projections/runner.ts';
+import { customerEventsProjection } from '../projections/customer-events/customer-events-projection.ts';
+import { DeliveryWorker } from '../webhooks/delivery-worker.ts';
+import { WebhookDeliveries } from '../webhooks/webhook-deliveries.ts';
+import { WebhookEndpoints } from '../webhooks/webhook-endpoints.ts';
 import { SourceDocumentArchive } from '../eventstore/source-documents.ts';
 import { APPLE_NOTIFICATION_KIND, processAppleNotification } from '../ingest/apple/process-notification.ts';
 import type { AppleReconciler } from '../ingest/apple/reconcile.ts';
@@ -51,6 +55,9 @@ export interface Subledger {
   readonly queue: IntakeQueue;
   readonly intake: IntakeWorker;
   readonly purchases: ProjectionRunner;
+  /** The customer events the ledger sets off, and their webhook deliveries. */
+  readonly customerEvents: ProjectionRunner;
+  readonly webhookEndpoints: WebhookEndpoints;
   /** Customers' purchases, cached and invalidated by the read model. */
   readonly customers: CustomerCache;
   /** Issues and verifies scoped access tokens. */
@@ -101,6 +108,35 @@ export async function startSubledger(
     await purchases.start();
     stops.push(() => purchases.stop());
     eventStore.onAppended(() => purchases.nudge());
+
+    // Outgoing webhooks: the customer events the ledger sets off, and their deliveries.
+    const customerEvents = new ProjectionRunner({
+      pool,
+      eventStore,
+      projection: customerEventsProjection({ catalog }),
+      batchSize: config.projections.batchSize,
+      idlePollMs: config.projections.idlePollMs,
+      logger,
+    });
+    await customerEvents.start();
+    stops.push(() => customerEvents.stop());
+    eventStore.onAppended(() => customerEvents.nudge());
+    const webhookEndpoints = new WebhookEndpoints(pool, clock, { allowPrivate: config.webhooks.allowPrivateUrls });
+    const webhookDeliveries = new WebhookDeliveries(pool, clock);
+    if (config.webhooks.delivery) {
+      const deliveryWorker = new DeliveryWorker({
+        pool,
+        clock,
+        logger,
+        retry: { horizonMs: config.webhooks.retryHorizonMs },
+        connectTimeoutMs: config.webhooks.connectTimeoutMs,
+        requestTimeoutMs: config.webhooks.requestTimeoutMs,
+        allowPrivate: config.webhooks.allowPrivateUrls,
+        idlePollMs: config.webhooks.idlePollMs,
+      });
+      deliveryWorker.start();
+      stops.push(() => deliveryWorker.stop());
+    }
 
     const documents = new SourceDocumentArchive(pool);
     const queue = new PostgresIntakeQueue(pool);
@@ -224,6 +260,7 @@ export async function startSubledger(
       clientConfigs: { configs: clientConfigs, authenticator },
       content: { content, tokens, likes: new Likes(pool), authenticator, edge: config.edge, clock },
       adminDeadLetters: { queue, authenticator },
+      adminWebhooks: { endpoints: webhookEndpoints, deliveries: webhookDeliveries, authenticator },
       adminCustomers: {
         authenticator,
         db: pool,
@@ -272,6 +309,8 @@ export async function startSubledger(
       queue,
       intake,
       purchases,
+      customerEvents,
+      webhookEndpoints,
       api,
       url,
       stop,

@@ -33,6 +33,14 @@ describe('configuration', () => {
         jwksCacheSeconds: 300,
       },
       intake: { worker: true, visibilityTimeoutMs: 60_000 },
+      webhooks: {
+        delivery: true,
+        retryHorizonMs: 86_400_000,
+        connectTimeoutMs: 5_000,
+        requestTimeoutMs: 15_000,
+        allowPrivateUrls: false,
+        idlePollMs: 200,
+      },
       apple: {
         trustedRoots: [path.resolve('/srv/subledger', 'certs/apple/AppleRootCA-G3.cer')],
         onlineChecks: false,

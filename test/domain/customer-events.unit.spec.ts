@@ -77,6 +77,16 @@ describe('a subscription’s life, as its owner’s backend hears it', () => {
     expect(record(linked('alice', 0))).toEqual([]);
   });
 
+  it('a store restating what it said (the same period, auto-renew still on, a refund again) tells nothing new', () => {
+    const record = journey();
+    record(started(period('t1', 0, 30)));
+    record(linked('alice', 0));
+    expect(told(record(started(period('t1', 0, 30), 3)))).toEqual([]);
+    expect(told(record(fact('AutoRenewTurnedOn', 4, {})))).toEqual([]);
+    record(fact('TransactionRefunded', 10, { transactionId: 't1', refundedAt: day(10) }));
+    expect(told(record(fact('TransactionRefunded', 11, { transactionId: 't1', refundedAt: day(10) })))).toEqual([]);
+  });
+
   it('a refund ends the entitlement at its time', () => {
     const record = journey();
     record(started(period('t1', 0, 30)));

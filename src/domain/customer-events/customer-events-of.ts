@@ -4,6 +4,7 @@ import { customerEntitlementsAt, type CustomerPurchase } from '../entitlements.t
 import type { PurchaseEvent, Transaction } from '../purchase/events.ts';
 import type { PurchaseKey } from '../purchase/purchase-key.ts';
 import type { PurchaseState } from '../purchase/state.ts';
+import { millis, type Timestamp } from '../time.ts';
 import { finalStatus, ownerOf, purchaseStatusAt } from '../purchase/status.ts';
 import type { CustomerEvent, CustomerEventType } from './customer-event.ts';
 
@@ -72,42 +73,56 @@ function storeLevelEvent(fact: RecordedFact, owner: string, formerOwner: string 
   const promotional = key.store === 'promotional';
   if (formerOwner === undefined) return { type: firstTold(fact) };
   if (formerOwner !== owner) return { type: 'TRANSFER', formerAppUserId: formerOwner };
+  const at = event.data.observedAt;
+  const was = purchaseStatusAt(before, at);
+  const is = purchaseStatusAt(fact.after, at);
+  const isNew = (transactionId: string) => before.transactions[transactionId] === undefined;
+  const wasRefunded = (transactionId: string) => Boolean(before.revocations[transactionId]?.value);
+  // Stores restate much of what they said with each notification: only a change is told.
   const type = ((): CustomerEventType | undefined => {
     switch (event.type) {
       case 'SubscriptionStarted':
+        if (!isNew(event.data.transaction.transactionId)) return undefined;
         return Object.keys(before.transactions).length > 0 ? 'RENEWAL' : 'INITIAL_PURCHASE';
       case 'SubscriptionRenewed':
-        return 'RENEWAL';
+        return isNew(event.data.transaction.transactionId) ? 'RENEWAL' : undefined;
       case 'RenewalExtended':
         return 'SUBSCRIPTION_EXTENDED';
       case 'OneTimeProductPurchased':
-        return 'NON_RENEWING_PURCHASE';
+        return isNew(event.data.transaction.transactionId) ? 'NON_RENEWING_PURCHASE' : undefined;
       case 'RenewalFailed':
-        return 'BILLING_ISSUE';
+        return was.billing === 'ok' ? 'BILLING_ISSUE' : undefined;
       case 'BillingRecovered':
-        return 'BILLING_RECOVERED';
+        return was.billing !== 'ok' ? 'BILLING_RECOVERED' : undefined;
       case 'AutoRenewTurnedOff':
-        return promotional ? undefined : 'CANCELLATION';
+        return !promotional && autoRenewsAt(before, at) ? 'CANCELLATION' : undefined;
       case 'AutoRenewTurnedOn':
-        return 'UNCANCELLATION';
+        return autoRenewsAt(before, at) ? undefined : 'UNCANCELLATION';
       case 'TransactionRefunded':
-        return 'REFUND';
+        return wasRefunded(event.data.transactionId) ? undefined : 'REFUND';
       case 'TransactionRevoked':
+        if (wasRefunded(event.data.transactionId)) return undefined;
         if (promotional) return 'PROMOTIONAL_GRANT_ENDED';
         return event.data.reason === 'refund' || event.data.reason === 'chargeback' ? 'REFUND' : 'EXPIRATION';
       case 'SubscriptionRevoked':
+        if (before.subscriptionRevocations.length > 0) return undefined;
         if (event.data.reason === 'upgraded') return undefined; // told as the other purchase's PRODUCT_CHANGE
         return event.data.reason === 'refund' || event.data.reason === 'chargeback' ? 'REFUND' : 'EXPIRATION';
       case 'RefundReversed':
-        return 'REFUND_REVERSED';
+        return wasRefunded(event.data.transactionId) ? 'REFUND_REVERSED' : undefined;
       case 'SubscriptionExpired':
-        return 'EXPIRATION';
+        return was.expiration === undefined && is.expiration !== undefined ? 'EXPIRATION' : undefined;
       case 'SubscriptionPaused':
-        return 'SUBSCRIPTION_PAUSED';
+        return was.pause === undefined ? 'SUBSCRIPTION_PAUSED' : undefined;
       case 'SubscriptionResumed':
-        return 'SUBSCRIPTION_RESUMED';
-      case 'ProductChangeApplied':
-        return 'PRODUCT_CHANGE';
+        return was.pause !== undefined ? 'SUBSCRIPTION_RESUMED' : undefined;
+      case 'ProductChangeApplied': {
+        const { toProductId, fromProductId } = event.data;
+        const told = before.appliedProductChanges.some(
+          (c) => c.value.toProductId === toProductId && c.value.fromProductId === fromProductId,
+        );
+        return told ? undefined : 'PRODUCT_CHANGE';
+      }
       default:
         // Scheduled or cancelled changes, holds and grace ends (ENTITLEMENTS_CHANGED tells
         // their effect), links to the same owner, refused claims, store notices.
@@ -139,6 +154,11 @@ function entitlementChange({ event, key, before, after, othersOf, catalog }: Rec
   const without = entitlements(before);
   const withIt = entitlements(after);
   return stringify(without) === stringify(withIt) ? undefined : { before: without, after: withIt };
+}
+
+/** Whether the subscription was set to renew at `at`, by what the store had said by then (on, until told otherwise). */
+function autoRenewsAt(state: PurchaseState, at: Timestamp): boolean {
+  return state.autoRenew.filter((o) => millis(o.observedAt) <= millis(at)).at(-1)?.value ?? true;
 }
 
 function transactionOf(event: PurchaseEvent): Transaction | undefined {

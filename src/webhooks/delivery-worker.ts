@@ -1,0 +1,245 @@
+import { Agent, request } from 'undici';
+import { Webhook } from 'standardwebhooks';
+import type { Pool } from '../db/pool.ts';
+import type { Clock } from '../domain/clock.ts';
+import type { Logger } from '../observability/logger.ts';
+import { guardedLookup } from './endpoint-address.ts';
+import { nextRetryDelay, retryAfterMs, type RetryPolicy } from './retry-schedule.ts';
+import { liveSecrets } from './webhook-endpoints.ts';
+
+export interface DeliveryWorkerOptions {
+  readonly pool: Pool;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly retry: RetryPolicy;
+  readonly connectTimeoutMs: number;
+  /** For the whole request, answer included. */
+  readonly requestTimeoutMs: number;
+  /** Private and loopback receivers (local development, tests). */
+  readonly allowPrivate: boolean;
+  /** How long to wait before looking again when nothing was due. */
+  readonly idlePollMs: number;
+  /** A delivery being sent is someone's for this long; after, a crashed worker's are taken again. */
+  readonly leaseMs?: number;
+  readonly random?: () => number;
+}
+
+interface Claimed {
+  id: string;
+  endpoint_id: string;
+  url: string;
+  secrets: Parameters<typeof liveSecrets>[0];
+  event_id: string;
+  type: string;
+  occurred_at: Date;
+  payload: unknown;
+  attempts: number;
+  created_at: Date;
+}
+
+/** What a delivery attempt came to. */
+export interface AttemptOutcome {
+  readonly status?: number;
+  readonly error?: string;
+  readonly latencyMs: number;
+  readonly retryAfter?: string;
+}
+
+const DEFAULT_LEASE_MS = 60_000;
+/** Claimed at once at most, over every endpoint. */
+const CLAIM_LIMIT = 200;
+
+/**
+ * Sends customer events to the endpoints, at least once and in order per customer: a
+ * customer's next event for an endpoint is taken only once the one before is delivered
+ * or dead. Different customers go in parallel, up to each endpoint's `max_in_flight`.
+ * Each delivery is signed (Standard Webhooks) with every live secret of its endpoint;
+ * a failure is retried with back-off and jitter until the retry horizon, then dead.
+ */
+export class DeliveryWorker {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private readonly inFlight = new Map<string, number>();
+  private readonly sending = new Set<Promise<void>>();
+  private readonly agent: Agent;
+  private readonly options: DeliveryWorkerOptions;
+
+  constructor(options: DeliveryWorkerOptions) {
+    this.options = options;
+    this.agent = new Agent({
+      connect: { timeout: options.connectTimeoutMs, lookup: guardedLookup({ allowPrivate: options.allowPrivate }) },
+      headersTimeout: options.requestTimeoutMs,
+      bodyTimeout: options.requestTimeoutMs,
+      connections: 64,
+    });
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wakeUp?.();
+    await this.loop;
+    await Promise.allSettled(this.sending);
+    await this.agent.close();
+  }
+
+  /** Something may be due: look now. */
+  nudge(): void {
+    this.wakeUp?.();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let claimed = 0;
+      try {
+        claimed = await this.claimAndSend();
+      } catch (error) {
+        this.options.logger.error({ err: error }, 'could not claim webhook deliveries');
+      }
+      if (claimed === 0 && this.running) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.options.idlePollMs);
+          this.wakeUp = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.wakeUp = undefined;
+      }
+    }
+  }
+
+  /** Takes the due heads (one per endpoint and customer) within each endpoint's room, and sends them. */
+  private async claimAndSend(): Promise<number> {
+    const now = this.options.clock.now();
+    const leaseUntil = new Date(now.getTime() + (this.options.leaseMs ?? DEFAULT_LEASE_MS));
+    const { rows } = await this.options.pool.query<Claimed>(
+      `WITH heads AS (
+         SELECT DISTINCT ON (endpoint_id, app_user_id) id, endpoint_id, next_attempt_at, lease_until
+         FROM webhook_deliveries WHERE status = 'pending'
+         ORDER BY endpoint_id, app_user_id, id
+       ),
+       due AS (
+         SELECT h.id, e.max_in_flight - coalesce(($3::jsonb ->> h.endpoint_id)::int, 0) AS room,
+                row_number() OVER (PARTITION BY h.endpoint_id ORDER BY h.next_attempt_at, h.id) AS rank
+         FROM heads h JOIN webhook_endpoints e ON e.id = h.endpoint_id AND e.enabled
+         WHERE h.next_attempt_at <= $1 AND (h.lease_until IS NULL OR h.lease_until < $1)
+       ),
+       taken AS (
+         UPDATE webhook_deliveries d SET lease_until = $2
+         FROM due
+         WHERE d.id = due.id AND due.rank <= due.room
+           AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until < $1)
+         RETURNING d.id, d.endpoint_id, d.event_id, d.attempts, d.created_at
+       )
+       SELECT taken.id::text, taken.endpoint_id, e.url, e.secrets, taken.event_id, ev.type, ev.occurred_at,
+              ev.payload, taken.attempts, taken.created_at
+       FROM taken JOIN webhook_endpoints e ON e.id = taken.endpoint_id JOIN customer_events ev ON ev.id = taken.event_id
+       ORDER BY taken.id
+       LIMIT ${CLAIM_LIMIT}`,
+      [now, leaseUntil, JSON.stringify(Object.fromEntries(this.inFlight))],
+    );
+    for (const delivery of rows) {
+      this.inFlight.set(delivery.endpoint_id, (this.inFlight.get(delivery.endpoint_id) ?? 0) + 1);
+      const sent = this.deliver(delivery).finally(() => {
+        this.sending.delete(sent);
+        const left = (this.inFlight.get(delivery.endpoint_id) ?? 1) - 1;
+        if (left > 0) this.inFlight.set(delivery.endpoint_id, left);
+        else this.inFlight.delete(delivery.endpoint_id);
+        this.nudge(); // its customer's next event, or another customer's, may go now
+      });
+      this.sending.add(sent);
+    }
+    return rows.length;
+  }
+
+  private async deliver(delivery: Claimed): Promise<void> {
+    const outcome = await this.send(delivery);
+    try {
+      await this.record(delivery, outcome);
+    } catch (error) {
+      // The lease runs out and the delivery is sent again: at least once.
+      this.options.logger.error({ err: error, delivery: delivery.id }, 'could not record a webhook delivery');
+    }
+  }
+
+  private async send(delivery: Claimed): Promise<AttemptOutcome> {
+    const now = this.options.clock.now();
+    const body = JSON.stringify({
+      type: delivery.type,
+      timestamp: new Date(delivery.occurred_at).toISOString(),
+      data: delivery.payload,
+    });
+    const signatures = liveSecrets(delivery.secrets, now)
+      .map((s) => new Webhook(s.secret).sign(delivery.event_id, now, body))
+      .join(' ');
+    const started = performance.now();
+    try {
+      const answer = await request(delivery.url, {
+        method: 'POST',
+        dispatcher: this.agent,
+        signal: AbortSignal.timeout(this.options.requestTimeoutMs),
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'Subledger-Webhooks/1',
+          'webhook-id': delivery.event_id,
+          'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+          'webhook-signature': signatures,
+        },
+        body,
+      });
+      await answer.body.dump({ limit: 64 * 1024 });
+      const retryAfter = answer.headers['retry-after'];
+      return {
+        status: answer.statusCode,
+        latencyMs: Math.round(performance.now() - started),
+        ...(typeof retryAfter === 'string' && { retryAfter }),
+      };
+    } catch (error) {
+      return { error: describe(error), latencyMs: Math.round(performance.now() - started) };
+    }
+  }
+
+  private async record(delivery: Claimed, outcome: AttemptOutcome): Promise<void> {
+    const now = this.options.clock.now();
+    const attempts = delivery.attempts + 1;
+    const delivered = outcome.status !== undefined && outcome.status >= 200 && outcome.status < 300;
+    const wait = delivered
+      ? undefined
+      : nextRetryDelay(this.options.retry, {
+          attempts,
+          firstAttemptAt: new Date(delivery.created_at).getTime(),
+          now: now.getTime(),
+          ...(outcome.retryAfter !== undefined && { retryAfterMs: retryAfterMs(outcome.retryAfter, now.getTime()) }),
+          random: (this.options.random ?? Math.random)(),
+        });
+    const status = delivered ? 'delivered' : wait === undefined ? 'dead' : 'pending';
+    await this.options.pool.query(
+      `UPDATE webhook_deliveries SET status = $2, attempts = $3, lease_until = NULL, next_attempt_at = $4,
+         last_status = $5, last_error = $6, last_latency_ms = $7, delivered_at = $8
+       WHERE id = $1`,
+      [
+        delivery.id,
+        status,
+        attempts,
+        new Date(now.getTime() + (wait ?? 0)),
+        outcome.status ?? null,
+        outcome.error ?? (delivered ? null : `HTTP ${outcome.status}`),
+        outcome.latencyMs,
+        delivered ? now : null,
+      ],
+    );
+  }
+}
+
+function describe(error: unknown): string {
+  const { name, code, message } = error as { name?: string; code?: string; message?: string };
+  if (name === 'TimeoutError' || name === 'AbortError') return 'timed out';
+  return [code, message].filter(Boolean).join(': ') || String(error);
+}
