@@ -24,3 +24,11 @@ export function isAtOrAfter(position: GlobalPosition, target: GlobalPosition): b
 export function formatPosition(position: GlobalPosition): string {
   return `${position.commit}.${position.sequence}`;
 }
+
+/** The position `formatPosition` wrote (`commit.sequence`), or undefined for any other text. */
+export function parsePosition(text: string): GlobalPosition | undefined {
+  const match = /^(\d{1,19})\.(\d{1,19})$/.exec(text);
+  if (!match) return undefined;
+  const [commit, sequence] = [BigInt(match[1]!), BigInt(match[2]!)];
+  return commit < 2n ** 63n && sequence < 2n ** 63n ? { commit, sequence } : undefined;
+}

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from '../db/pool.ts';
 import type { Clock } from '../domain/clock.ts';
+import { refusalFamily, type KindOfCode } from '../domain/refusal.ts';
+import type { GlobalPosition } from '../eventstore/global-position.ts';
 import { EndpointRefused } from './webhook-endpoints.ts';
+
+export type ReplayRefusalCode = 'invalid_replay' | 'unknown_delivery';
+const KIND_OF: KindOfCode<ReplayRefusalCode> = { invalid_replay: 'invalid', unknown_delivery: 'not_found' };
+export class ReplayRefused extends refusalFamily(KIND_OF) {}
 
 export interface DeliveryRecord {
   readonly id: string;
@@ -18,6 +24,24 @@ export interface DeliveryRecord {
   readonly cause: string;
   readonly createdAt: Date;
 }
+
+/** What to send again: events from a place in the ledger or a time, or one customer's, or both. */
+export interface ReplaySelection {
+  readonly fromPosition?: GlobalPosition;
+  /** Events recorded at or after this time. */
+  readonly fromTime?: Date;
+  readonly appUserId?: string;
+}
+
+export interface ReplayPlan {
+  readonly count: number;
+  /** The first of them, in ledger order (at most PLAN_PREVIEW). */
+  readonly events: readonly { eventId: string; type: string; appUserId: string; occurredAt: Date }[];
+}
+
+/** At most this many events in one replay: a bigger one is several, by position. */
+export const REPLAY_LIMIT = 100_000;
+const PLAN_PREVIEW = 100;
 
 /** Who a test event is about: no customer, so it never waits behind one, nor holds one up. */
 const TEST_CUSTOMER = '(test)';
@@ -50,6 +74,80 @@ export class WebhookDeliveries {
     );
     if (rowCount === 0) throw new EndpointRefused('unknown_endpoint', `No webhook endpoint ${endpointId}`);
     return { eventId };
+  }
+
+  /**
+   * Sends an endpoint again the customer events chosen (those its filters take), in ledger
+   * order, each with its own `webhook-id`: a receiver that keeps ids sees them as the same
+   * events. With `dryRun`, only says what would be sent.
+   */
+  async replay(endpointId: string, selection: ReplaySelection, { dryRun }: { dryRun: boolean }): Promise<ReplayPlan> {
+    if (!selection.fromPosition && !selection.fromTime && selection.appUserId === undefined) {
+      throw new ReplayRefused('invalid_replay', 'Say where to replay from (a position or a time), or whose events');
+    }
+    const now = this.clock.now();
+    const chosen = `
+      WITH endpoint AS (SELECT id, event_types, environments FROM webhook_endpoints WHERE id = $1),
+      chosen AS (
+        SELECT ev.id, ev.type, ev.app_user_id, ev.occurred_at, ev.ledger_commit, ev.ledger_sequence
+        FROM customer_events ev, endpoint e
+        WHERE ev.type <> 'TEST'
+          AND (e.event_types IS NULL OR ev.type = ANY (e.event_types))
+          AND (e.environments IS NULL OR ev.environment = ANY (e.environments))
+          AND ($2::bigint IS NULL OR (ev.ledger_commit, ev.ledger_sequence) >= ($2::bigint, $3::bigint))
+          AND ($4::timestamptz IS NULL OR ev.created_at >= $4)
+          AND ($5::text IS NULL OR ev.app_user_id = $5)
+        ORDER BY ev.ledger_commit, ev.ledger_sequence, ev.id
+        LIMIT ${REPLAY_LIMIT}
+      )`;
+    const parameters = [
+      endpointId,
+      selection.fromPosition?.commit.toString() ?? null,
+      selection.fromPosition?.sequence.toString() ?? null,
+      selection.fromTime ?? null,
+      selection.appUserId ?? null,
+    ];
+    await this.mustExist(endpointId);
+    if (!dryRun) {
+      await this.pool.query(
+        `${chosen}
+         INSERT INTO webhook_deliveries (endpoint_id, event_id, app_user_id, cause, next_attempt_at, created_at)
+         SELECT $1, id, app_user_id, 'replay', $6, $6 FROM chosen
+         ORDER BY ledger_commit, ledger_sequence, id`,
+        [...parameters, now],
+      );
+    }
+    const { rows } = await this.pool.query<{
+      id: string;
+      type: string;
+      app_user_id: string;
+      occurred_at: Date;
+      total: string;
+    }>(
+      `${chosen}
+       SELECT id, type, app_user_id, occurred_at, count(*) OVER () AS total FROM chosen
+       ORDER BY ledger_commit, ledger_sequence, id LIMIT ${PLAN_PREVIEW}`,
+      parameters,
+    );
+    return {
+      count: Number(rows[0]?.total ?? 0),
+      events: rows.map((r) => ({ eventId: r.id, type: r.type, appUserId: r.app_user_id, occurredAt: r.occurred_at })),
+    };
+  }
+
+  /** A dead delivery (or a pending one) tried again now, with a new retry horizon. */
+  async retry(deliveryId: string): Promise<void> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $2, created_at = $2, lease_until = NULL
+       WHERE id = $1::bigint AND status <> 'delivered'`,
+      [deliveryId, this.clock.now()],
+    );
+    if (rowCount === 0) throw new ReplayRefused('unknown_delivery', `No undelivered delivery ${deliveryId}`);
+  }
+
+  private async mustExist(endpointId: string): Promise<void> {
+    const { rowCount } = await this.pool.query('SELECT 1 FROM webhook_endpoints WHERE id = $1', [endpointId]);
+    if (rowCount === 0) throw new EndpointRefused('unknown_endpoint', `No webhook endpoint ${endpointId}`);
   }
 
   /** The endpoint's latest deliveries, newest first. */

@@ -197,6 +197,60 @@ describe('outgoing webhooks', () => {
     expect(heardBy(user)).toEqual(['ENTITLEMENTS_CHANGED']);
   });
 
+  it('replay one customer’s events, with a dry run first, under the same webhook ids', async () => {
+    const { endpoint } = await addEndpoint();
+    const user = randomUUID();
+    await harness.notify(buy(user, '3000000000000006'));
+    await harness.processed();
+    await until(() => heardBy(user).length >= 2);
+    const firstIds = receiver.received.filter((r) => r.appUserId === user).map((r) => r.id);
+
+    const replay = (body: Record<string, unknown>) =>
+      adminCall('POST', `/v1/admin/webhooks/endpoints/${endpoint.id}/replay`, body);
+    const dryRun = await replay({ appUserId: user, dryRun: true });
+    expect(dryRun).toMatchObject({ status: 200, body: { dryRun: true, count: 2 } });
+    expect(dryRun.body.events.map((e: { type: string }) => e.type)).toEqual([
+      'INITIAL_PURCHASE',
+      'ENTITLEMENTS_CHANGED',
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(heardBy(user)).toHaveLength(2); // a dry run sends nothing
+
+    expect((await replay({ appUserId: user })).body).toMatchObject({ dryRun: false, count: 2 });
+    await until(() => heardBy(user).length >= 4);
+    const ids = receiver.received.filter((r) => r.appUserId === user).map((r) => r.id);
+    expect(ids).toEqual([...firstIds, ...firstIds]);
+    expect(await replay({})).toMatchObject({ status: 422, body: { code: 'invalid_replay' } });
+  });
+
+  it('give up after the retry horizon, and retry a dead delivery by hand', async () => {
+    const { endpoint } = await addEndpoint();
+    receiver.behave((_, response) => {
+      response.writeHead(500).end();
+      return 'answered';
+    });
+    await adminCall('POST', `/v1/admin/webhooks/endpoints/${endpoint.id}/test`);
+    const latest = async () =>
+      (
+        (await adminCall('GET', `/v1/admin/webhooks/endpoints/${endpoint.id}/deliveries`)).body.deliveries as {
+          id: string;
+          status: string;
+          attempts: number;
+        }[]
+      )[0]!;
+    await eventually(latest, (d) => d.attempts >= 1);
+    ahead = 25 * 3_600_000; // past the day the service keeps trying
+    const dead = await eventually(latest, (d) => d.status === 'dead');
+    expect(dead.status).toBe('dead');
+
+    receiver.behave(undefined);
+    ahead = 0; // signatures carry the service's time: the receiver allows 5 minutes of skew
+    const retried = await adminCall('POST', `/v1/admin/webhooks/deliveries/${dead.id}/retry`);
+    expect(retried).toMatchObject({ status: 202, body: { status: 'pending' } });
+    expect((await eventually(latest, (d) => d.status === 'delivered')).status).toBe('delivered');
+    expect((await adminCall('POST', `/v1/admin/webhooks/deliveries/${dead.id}/retry`)).status).toBe(404);
+  });
+
   it('refuse an endpoint with an unknown event type, or a URL that is not http(s)', async () => {
     const unknownType = await adminCall('POST', '/v1/admin/webhooks/endpoints', {
       url: receiver.url,

@@ -3,7 +3,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Authenticator } from '../../auth/authenticator.ts';
 import { CUSTOMER_EVENT_TYPES } from '../../domain/customer-events/customer-event.ts';
-import type { WebhookDeliveries } from '../../webhooks/webhook-deliveries.ts';
+import { parsePosition } from '../../eventstore/global-position.ts';
+import { REPLAY_LIMIT, type WebhookDeliveries } from '../../webhooks/webhook-deliveries.ts';
 import type { WebhookEndpoint, WebhookEndpoints } from '../../webhooks/webhook-endpoints.ts';
 import { adminAccess } from '../authorization.ts';
 import { problems } from '../schemas.ts';
@@ -173,6 +174,77 @@ export const adminWebhookRoutes: FastifyPluginAsync<AdminWebhookRouteDeps> = asy
       },
     },
     async (request, reply) => reply.code(202).send(await deps.deliveries.sendTest(request.params.id)),
+  );
+
+  app.post(
+    '/v1/admin/webhooks/endpoints/:id/replay',
+    {
+      onRequest,
+      schema: {
+        description:
+          'Sends the endpoint again the customer events it takes, from a ledger position or a time, or one ' +
+          'customer’s; in ledger order, each with its own webhook-id. `dryRun` lists what would be sent',
+        security,
+        params: endpointId,
+        body: z.object({
+          fromPosition: z
+            .string()
+            .regex(/^\d{1,19}\.\d{1,19}$/)
+            .optional()
+            .describe('A ledger position, `commit.sequence` (each event names its own as ledgerPosition)'),
+          fromTime: z.iso.datetime({ offset: true }).optional().describe('Events recorded at or after this time'),
+          appUserId: z.string().min(1).max(256).optional().describe('Only this customer’s events'),
+          dryRun: z.boolean().default(false),
+        }),
+        response: {
+          200: z.object({
+            dryRun: z.boolean(),
+            count: z.number().int().describe(`How many events (at most ${REPLAY_LIMIT} in one replay)`),
+            events: z
+              .array(z.object({ eventId: z.string(), type: z.string(), appUserId: z.string(), occurredAt: z.string() }))
+              .describe('The first 100, in ledger order'),
+          }),
+          ...problems(400, 401, 403, 404, 422),
+        },
+      },
+    },
+    async (request) => {
+      const { fromPosition, fromTime, appUserId, dryRun } = request.body;
+      const plan = await deps.deliveries.replay(
+        request.params.id,
+        {
+          ...(fromPosition && { fromPosition: parsePosition(fromPosition) }),
+          ...(fromTime && { fromTime: new Date(fromTime) }),
+          ...(appUserId !== undefined && { appUserId }),
+        },
+        { dryRun },
+      );
+      return {
+        dryRun,
+        count: plan.count,
+        events: plan.events.map((e) => ({ ...e, occurredAt: e.occurredAt.toISOString() })),
+      };
+    },
+  );
+
+  app.post(
+    '/v1/admin/webhooks/deliveries/:deliveryId/retry',
+    {
+      onRequest,
+      schema: {
+        description: 'Tries a dead (or waiting) delivery again now, with a new retry horizon',
+        security,
+        params: z.object({ deliveryId: z.string().regex(/^\d{1,18}$/, 'not a delivery id') }),
+        response: {
+          202: z.object({ deliveryId: z.string(), status: z.literal('pending') }),
+          ...problems(400, 401, 403, 404),
+        },
+      },
+    },
+    async (request, reply) => {
+      await deps.deliveries.retry(request.params.deliveryId);
+      return reply.code(202).send({ deliveryId: request.params.deliveryId, status: 'pending' as const });
+    },
   );
 
   app.get(

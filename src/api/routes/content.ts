@@ -85,7 +85,8 @@ export const contentRoutes: FastifyPluginAsync<ContentRouteDeps> = async (plain,
   const app = plain.withTypeProvider<ZodTypeProvider>();
   const sharedAnswer = shared(deps.edge.sharedMaxAgeSeconds);
   /** Anonymous and edge-proven answers depend on the scope alone; a token's, on a credential only the caller has. */
-  const cacheControlFor = (request: FastifyRequest) => (request.headers.authorization === undefined ? sharedAnswer : PRIVATE);
+  const cacheControlFor = (request: FastifyRequest) =>
+    request.headers.authorization === undefined ? sharedAnswer : PRIVATE;
   // Fails closed: an answer no handler chose to let caches keep (401, 400, 404, 429, 500,
   // likes) is kept by none. The hook covers this plugin's routes only.
   app.addHook('onSend', async (_request, reply, payload) => {
