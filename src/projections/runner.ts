@@ -19,6 +19,8 @@ export interface ProjectionRunnerOptions {
   /** How long to wait before looking again when there was nothing new. */
   readonly idlePollMs: number;
   readonly logger: Logger;
+  /** Called after each batch this runner commits, e.g. to wake whoever reads what it wrote. */
+  readonly onApplied?: () => void;
 }
 
 export interface ProjectionRunnerStatus {
@@ -137,6 +139,7 @@ export class ProjectionRunner {
       return { applied: events.length, reached };
     });
     this.advanceTo(outcome.reached ?? (await readCheckpoint(pool, projection.name)));
+    if (outcome.applied > 0) this.options.onApplied?.();
     return { applied: outcome.applied, busy: outcome.applied === 0 };
   }
 

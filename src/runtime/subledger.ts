@@ -109,7 +109,9 @@ export async function startSubledger(
     stops.push(() => purchases.stop());
     eventStore.onAppended(() => purchases.nudge());
 
-    // Outgoing webhooks: the customer events the ledger sets off, and their deliveries.
+    // Outgoing webhooks: the customer events the ledger sets off, and their deliveries. The
+    // worker is woken when this instance schedules deliveries; it polls for other instances'.
+    let deliveriesScheduled = () => {};
     const customerEvents = new ProjectionRunner({
       pool,
       eventStore,
@@ -117,6 +119,7 @@ export async function startSubledger(
       batchSize: config.projections.batchSize,
       idlePollMs: config.projections.idlePollMs,
       logger,
+      onApplied: () => deliveriesScheduled(),
     });
     await customerEvents.start();
     stops.push(() => customerEvents.stop());
@@ -136,6 +139,7 @@ export async function startSubledger(
       });
       deliveryWorker.start();
       stops.push(() => deliveryWorker.stop());
+      deliveriesScheduled = () => deliveryWorker.nudge();
     }
 
     const documents = new SourceDocumentArchive(pool);

@@ -60,6 +60,8 @@ export class DeliveryWorker {
   private running = false;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
+  /** A nudge that came while claiming: look again at once. */
+  private nudged = false;
   private readonly inFlight = new Map<string, number>();
   private readonly sending = new Set<Promise<void>>();
   private readonly agent: Agent;
@@ -91,18 +93,20 @@ export class DeliveryWorker {
 
   /** Something may be due: look now. */
   nudge(): void {
+    this.nudged = true;
     this.wakeUp?.();
   }
 
   private async run(): Promise<void> {
     while (this.running) {
       let claimed = 0;
+      this.nudged = false;
       try {
         claimed = await this.claimAndSend();
       } catch (error) {
         this.options.logger.error({ err: error }, 'could not claim webhook deliveries');
       }
-      if (claimed === 0 && this.running) {
+      if (claimed === 0 && this.running && !this.nudged) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, this.options.idlePollMs);
           this.wakeUp = () => {

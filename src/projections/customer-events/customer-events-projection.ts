@@ -13,9 +13,6 @@ import { endpointWants, loadEnabledEndpoints } from './endpoint-filter.ts';
 
 export const CUSTOMER_EVENTS_PROJECTION = 'customer-events';
 
-/** Where the projection says, at commit, that deliveries are waiting. */
-export const DELIVERIES_CHANNEL = 'subledger_webhook_deliveries';
-
 /**
  * The customer events the ledger sets off, and their deliveries. It folds each purchase
  * stream itself, fact by fact, so each fact's "before" and "after" are exact whatever
@@ -76,7 +73,6 @@ export function customerEventsProjection(options: { readonly catalog: Catalog })
          FROM jsonb_to_recordset($1::jsonb) AS d(endpoint_id text, event_id text, app_user_id text)`,
         [JSON.stringify(deliveries)],
       );
-      await tx.query('SELECT pg_notify($1, $2)', [DELIVERIES_CHANNEL, String(deliveries.length)]);
     },
 
     async reset(tx) {
