@@ -49,9 +49,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Every webhook delivery attempt, by endpoint and what came of it. */
+  readonly webhookAttempts = new Histogram({
+    name: 'subledger_webhook_attempt_duration_seconds',
+    help: 'Outgoing webhook delivery attempts, by endpoint and outcome (delivered, retrying, dead)',
+    labelNames: ['endpoint', 'outcome'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15],
+    registers: [this.registry],
+  });
+
   constructor(
     options: {
       queueDepth?: () => Promise<number>;
+      /** Per endpoint, how long its oldest undelivered event has waited, in seconds. */
+      webhookBacklog?: () => Promise<Record<string, number>>;
       /** Each projection's lag in seconds (undefined: unknown right now). */
       projectionLag?: () => Promise<Record<string, number | undefined>>;
     } = {},
@@ -65,6 +76,19 @@ export class Metrics {
         registers: [this.registry],
         async collect() {
           this.set(await queueDepth());
+        },
+      });
+    }
+    const webhookBacklog = options.webhookBacklog;
+    if (webhookBacklog) {
+      new Gauge({
+        name: 'subledger_webhook_oldest_undelivered_seconds',
+        help: 'Per endpoint, the age of its oldest event not yet delivered (none: all delivered)',
+        labelNames: ['endpoint'] as const,
+        registers: [this.registry],
+        async collect() {
+          this.reset();
+          for (const [endpoint, seconds] of Object.entries(await webhookBacklog())) this.set({ endpoint }, seconds);
         },
       });
     }

@@ -126,6 +126,17 @@ export async function startSubledger(
     eventStore.onAppended(() => customerEvents.nudge());
     const webhookEndpoints = new WebhookEndpoints(pool, clock, { allowPrivate: config.webhooks.allowPrivateUrls });
     const webhookDeliveries = new WebhookDeliveries(pool, clock);
+
+    const documents = new SourceDocumentArchive(pool);
+    const queue = new PostgresIntakeQueue(pool);
+    const metrics = new Metrics({
+      queueDepth: () => queue.depth(),
+      projectionLag: async () => ({
+        [purchases.status().projection]: await projectionLagSeconds(eventStore, purchases),
+        [customerEvents.status().projection]: await projectionLagSeconds(eventStore, customerEvents),
+      }),
+      webhookBacklog: () => webhookDeliveries.backlog(),
+    });
     if (config.webhooks.delivery) {
       const deliveryWorker = new DeliveryWorker({
         pool,
@@ -136,20 +147,12 @@ export async function startSubledger(
         requestTimeoutMs: config.webhooks.requestTimeoutMs,
         allowPrivate: config.webhooks.allowPrivateUrls,
         idlePollMs: config.webhooks.idlePollMs,
+        metrics,
       });
       deliveryWorker.start();
       stops.push(() => deliveryWorker.stop());
       deliveriesScheduled = () => deliveryWorker.nudge();
     }
-
-    const documents = new SourceDocumentArchive(pool);
-    const queue = new PostgresIntakeQueue(pool);
-    const metrics = new Metrics({
-      queueDepth: () => queue.depth(),
-      projectionLag: async () => ({
-        [purchases.status().projection]: await projectionLagSeconds(eventStore, purchases),
-      }),
-    });
     const googleProcessing: GoogleProcessingDeps = {
       eventStore,
       documents,

@@ -3,6 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import type { Pool } from '../db/pool.ts';
 import type { Clock } from '../domain/clock.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import { guardedLookup } from './endpoint-address.ts';
 import { nextRetryDelay, retryAfterMs, type RetryPolicy } from './retry-schedule.ts';
 import { liveSecrets } from './webhook-endpoints.ts';
@@ -22,6 +23,8 @@ export interface DeliveryWorkerOptions {
   /** A delivery being sent is someone's for this long; after, a crashed worker's are taken again. */
   readonly leaseMs?: number;
   readonly random?: () => number;
+  /** Where attempts are counted, with their outcome and duration. */
+  readonly metrics?: Pick<Metrics, 'webhookAttempts'>;
 }
 
 interface Claimed {
@@ -224,6 +227,10 @@ export class DeliveryWorker {
           random: (this.options.random ?? Math.random)(),
         });
     const status = delivered ? 'delivered' : wait === undefined ? 'dead' : 'pending';
+    this.options.metrics?.webhookAttempts.observe(
+      { endpoint: delivery.endpoint_id, outcome: status === 'pending' ? 'retrying' : status },
+      outcome.latencyMs / 1000,
+    );
     await this.options.pool.query(
       `UPDATE webhook_deliveries SET status = $2, attempts = $3, lease_until = NULL, next_attempt_at = $4,
          last_status = $5, last_error = $6, last_latency_ms = $7, delivered_at = $8

@@ -150,6 +150,17 @@ export class WebhookDeliveries {
     if (rowCount === 0) throw new EndpointRefused('unknown_endpoint', `No webhook endpoint ${endpointId}`);
   }
 
+  /** Per enabled endpoint with deliveries waiting, the age in seconds of the oldest. */
+  async backlog(): Promise<Record<string, number>> {
+    const { rows } = await this.pool.query<{ endpoint_id: string; seconds: number }>(
+      `SELECT d.endpoint_id, extract(epoch FROM $1::timestamptz - min(d.created_at))::float8 AS seconds
+       FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
+       WHERE d.status = 'pending' GROUP BY d.endpoint_id`,
+      [this.clock.now()],
+    );
+    return Object.fromEntries(rows.map((r) => [r.endpoint_id, Math.max(0, r.seconds)]));
+  }
+
   /** The endpoint's latest deliveries, newest first. */
   async recent(endpointId: string, limit: number): Promise<DeliveryRecord[]> {
     const { rows } = await this.pool.query<{

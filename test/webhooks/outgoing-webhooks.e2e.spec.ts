@@ -152,8 +152,21 @@ describe('outgoing webhooks', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(heardBy(user)).toEqual([]);
 
+    // The operator sees the wait: the endpoint's oldest undelivered event, and the attempts so far.
+    const metrics = async () => (await harness.subledger.api.inject({ method: 'GET', url: '/metrics' })).body;
+    const waiting = new RegExp(`subledger_webhook_oldest_undelivered_seconds\\{endpoint="${endpoint.id}"\\} ([\\d.]+)`);
+    expect(Number(waiting.exec(await metrics())?.[1])).toBeGreaterThanOrEqual(0);
+    expect(await metrics()).toContain(
+      `subledger_webhook_attempt_duration_seconds_count{endpoint="${endpoint.id}",outcome="retrying"} 2`,
+    );
+
     ahead = 121_000; // past Retry-After
     await until(() => heardBy(user).length >= 4);
+    // Recorded just after the receiver answered.
+    expect(waiting.exec(await eventually(metrics, (text) => !waiting.test(text)))).toBeNull();
+    expect(await metrics()).toContain(
+      `subledger_webhook_attempt_duration_seconds_count{endpoint="${endpoint.id}",outcome="delivered"} 4`,
+    );
     expect(heardBy(user)).toEqual(['INITIAL_PURCHASE', 'ENTITLEMENTS_CHANGED', 'CANCELLATION', 'ENTITLEMENTS_CHANGED']);
     expect((await deliveries()).every((d) => d.status === 'delivered')).toBe(true);
   });
