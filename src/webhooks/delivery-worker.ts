@@ -20,8 +20,6 @@ export interface DeliveryWorkerOptions {
   readonly allowPrivate: boolean;
   /** How long to wait before looking again when nothing was due. */
   readonly idlePollMs: number;
-  /** A delivery being sent is someone's for this long; after, a crashed worker's are taken again. */
-  readonly leaseMs?: number;
   readonly random?: () => number;
   /** Where attempts are counted, with their outcome and duration. */
   readonly metrics?: Pick<Metrics, 'webhookAttempts'>;
@@ -48,7 +46,13 @@ export interface AttemptOutcome {
   readonly retryAfter?: string;
 }
 
-const DEFAULT_LEASE_MS = 60_000;
+/**
+ * How long a delivery being sent is its worker's: twice the longest an attempt can take.
+ * After that a crashed worker's deliveries are taken again (at least once), while a
+ * live worker's attempt has long ended (never two attempts of one delivery at once).
+ */
+const leaseMs = ({ connectTimeoutMs, requestTimeoutMs }: DeliveryWorkerOptions) =>
+  2 * (connectTimeoutMs + requestTimeoutMs) + 1_000;
 /** Claimed at once at most, over every endpoint. */
 const CLAIM_LIMIT = 200;
 
@@ -125,7 +129,7 @@ export class DeliveryWorker {
   /** Takes the due heads (one per endpoint and customer) within each endpoint's room, and sends them. */
   private async claimAndSend(): Promise<number> {
     const now = this.options.clock.now();
-    const leaseUntil = new Date(now.getTime() + (this.options.leaseMs ?? DEFAULT_LEASE_MS));
+    const leaseUntil = new Date(now.getTime() + leaseMs(this.options));
     const { rows } = await this.options.pool.query<Claimed>(
       `WITH heads AS (
          SELECT DISTINCT ON (endpoint_id, app_user_id) id, endpoint_id, next_attempt_at, lease_until
