@@ -82,6 +82,8 @@ describe('a subscription’s life, as its owner’s backend hears it', () => {
     record(started(period('t1', 0, 30)));
     record(linked('alice', 0));
     expect(told(record(started(period('t1', 0, 30), 3)))).toEqual([]);
+    record(renewed(period('t2', 30, 60), 29));
+    expect(told(record(renewed(period('t2', 30, 60), 31)))).toEqual([]);
     expect(told(record(fact('AutoRenewTurnedOn', 4, {})))).toEqual([]);
     record(fact('TransactionRefunded', 10, { transactionId: 't1', refundedAt: day(10) }));
     expect(told(record(fact('TransactionRefunded', 11, { transactionId: 't1', refundedAt: day(10) })))).toEqual([]);

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ApiKeys } from '../../src/auth/api-keys.ts';
+import { customerEventsProjection } from '../../src/projections/customer-events/customer-events-projection.ts';
+import { resetProjection } from '../../src/projections/rebuild.ts';
 import type { NotificationSpec } from '../../src/dev/apple/test-notifications.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
 import { eventually } from '../support/eventually.ts';
@@ -262,6 +264,28 @@ describe('outgoing webhooks', () => {
     expect(retried).toMatchObject({ status: 202, body: { status: 'pending' } });
     expect((await eventually(latest, (d) => d.status === 'delivered')).status).toBe('delivered');
     expect((await adminCall('POST', `/v1/admin/webhooks/deliveries/${dead.id}/retry`)).status).toBe(404);
+  });
+
+  it('schedule nothing again when the customer-events projection is rebuilt from the first event', async () => {
+    const { endpoint } = await addEndpoint();
+    const user = randomUUID();
+    await harness.notify(buy(user, '3000000000000007'));
+    await harness.processed();
+    await until(() => heardBy(user).length >= 2);
+    const count = async () =>
+      (
+        await harness.db.pool.query('SELECT count(*)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1', [
+          endpoint.id,
+        ])
+      ).rows[0].n as number;
+    const before = await count();
+
+    await harness.subledger.customerEvents.stop();
+    await resetProjection(harness.db.pool, customerEventsProjection({ catalog: harness.subledger.catalog }));
+    await harness.subledger.customerEvents.start();
+    const head = await harness.subledger.eventStore.headPosition();
+    expect(await harness.subledger.customerEvents.waitFor(head, 10_000)).toBe(true);
+    expect(await count()).toBe(before);
   });
 
   it('refuse an endpoint with an unknown event type, or a URL that is not http(s)', async () => {
