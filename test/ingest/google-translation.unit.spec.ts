@@ -776,6 +776,8 @@ describe('Google Play documents: the schemas refuse malformed ones, naming what 
     const parsed = parseSubscriptionPurchaseV2(real);
     expect(parsed).not.toHaveProperty('somethingNew');
     expect(statusAfter(translate(rtdn(4, 0), parsed)).access?.from).toBe('2026-03-01T00:00:00.123Z');
+    // The plan's recurring price, as a decimal amount (for outgoing webhooks).
+    expect(statusAfter(translate(rtdn(4, 0), parsed)).current?.price).toEqual({ amount: '9.99', currency: 'EUR' });
   });
 
   it('a product purchase or voided purchase missing what identifies it', () => {

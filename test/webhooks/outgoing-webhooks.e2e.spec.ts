@@ -66,7 +66,13 @@ const buy = (user: string, purchaseId: string, signedDate = T0): NotificationSpe
   subtype: 'INITIAL_BUY',
   signedDate,
   uuid: randomUUID(),
-  transaction: { appAccountToken: user, originalTransactionId: purchaseId, transactionId: purchaseId },
+  transaction: {
+    appAccountToken: user,
+    originalTransactionId: purchaseId,
+    transactionId: purchaseId,
+    price: 9990, // milliunits
+    currency: 'EUR',
+  },
 });
 const turnOffAutoRenew = (user: string, purchaseId: string, signedDate: number): NotificationSpec => ({
   type: 'DID_CHANGE_RENEWAL_STATUS',
@@ -106,6 +112,7 @@ describe('outgoing webhooks', () => {
       purchase: { store: 'app_store', environment: 'sandbox', purchaseId: '3000000000000001' },
       productId: 'premium_monthly',
       period: { startsAt: new Date(T0).toISOString() },
+      price: { amount: '9.99', currency: 'EUR' },
     });
     expect(purchase!.data.source).toEqual(expect.any(String)); // the signed notification, in the archive
     expect(change!.data.entitlements).toMatchObject({ before: [], after: [{ id: 'premium', active: true }] });

@@ -1,5 +1,5 @@
 import type { Entitlement } from '../entitlements.ts';
-import type { ExpirationReason, ProductChangeKind } from '../purchase/events.ts';
+import type { ExpirationReason, Price, ProductChangeKind } from '../purchase/events.ts';
 import type { Environment, Store } from '../purchase/purchase-key.ts';
 import type { Timestamp } from '../time.ts';
 
@@ -65,6 +65,8 @@ export interface CustomerEvent {
   readonly storeProductId?: string;
   /** The period the fact is about, when it is about one. */
   readonly period?: { readonly startsAt: Timestamp; readonly endsAt: Timestamp | null };
+  /** What the customer paid for that period, when the store says. */
+  readonly price?: Price;
   /** The store's time of the fact. */
   readonly occurredAt: Timestamp;
   readonly expirationReason?: ExpirationReason;

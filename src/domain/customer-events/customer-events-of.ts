@@ -43,6 +43,7 @@ export function customerEventsOf(fact: RecordedFact): CustomerEvent[] {
     ...(productId && { productId }),
     ...(storeProductId && { storeProductId }),
     ...(transaction && { period: { startsAt: transaction.purchasedAt, endsAt: transaction.expiresAt ?? null } }),
+    ...(transaction?.price && { price: transaction.price }),
     occurredAt: at,
   };
 

@@ -65,6 +65,13 @@ export interface Transaction {
   readonly periodType: PeriodType;
   readonly ownership: Ownership;
   readonly offer?: { readonly type: OfferType; readonly id?: string };
+  /** What the customer paid for it, when the store says: a decimal amount (`"9.99"`) and an ISO 4217 code. */
+  readonly price?: Price;
+}
+
+export interface Price {
+  readonly amount: string;
+  readonly currency: string;
 }
 
 export type PeriodType = 'trial' | 'intro' | 'normal';

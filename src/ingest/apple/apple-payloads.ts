@@ -50,6 +50,12 @@ export const appleTransactionSchema = z.object({
   /** 0 refunded for another reason, 1 refunded for an issue with the app. */
   revocationReason: z.number().int().optional(),
   isUpgraded: z.boolean().optional(),
+  /** In milliunits of `currency`: 9990 is 9.99. */
+  price: z.number().int().nonnegative().optional(),
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/)
+    .optional(),
 });
 export type AppleTransaction = z.infer<typeof appleTransactionSchema>;
 

@@ -241,7 +241,17 @@ function toTransaction(t: AppleTransaction): Transaction {
     periodType: t.offerDiscountType === 'FREE_TRIAL' ? 'trial' : t.offerType === 1 ? 'intro' : 'normal',
     ownership: t.inAppOwnershipType === 'FAMILY_SHARED' ? 'family_shared' : 'purchased',
     ...(offer && { offer: { type: offer, ...(t.offerIdentifier && { id: t.offerIdentifier }) } }),
+    ...(t.price !== undefined && t.currency && { price: { amount: fromMilliunits(t.price), currency: t.currency } }),
   };
+}
+
+/** Apple's milliunits as a decimal amount: 9990 is "9.99", 1000 is "1". */
+function fromMilliunits(milliunits: number): string {
+  const whole = Math.floor(milliunits / 1000);
+  const fraction = String(milliunits % 1000)
+    .padStart(3, '0')
+    .replace(/0+$/, '');
+  return fraction ? `${whole}.${fraction}` : String(whole);
 }
 
 function graceOf(renewalInfo: AppleRenewalInfo | undefined) {

@@ -2,6 +2,7 @@ import type {
   ExpirationReason,
   OfferType,
   PeriodType,
+  Price,
   PurchaseEvent,
   Transaction,
 } from '../../domain/purchase/events.ts';
@@ -267,9 +268,20 @@ function periodsOf(purchase: SubscriptionPurchaseV2): Period[] {
       periodType,
       ownership: 'purchased',
       ...(offer && { offer }),
+      ...priceOf(item.autoRenewingPlan?.recurringPrice),
     };
     return [{ transaction, orderId }];
   });
+}
+
+/** Google's Money (whole units and nanos) as a decimal amount: units "9", nanos 990000000 is "9.99". */
+function priceOf(money: { currencyCode?: string; units?: string; nanos?: number } | undefined): { price?: Price } {
+  if (!money?.currencyCode || (money.units === undefined && money.nanos === undefined)) return {};
+  const units = money.units ?? '0';
+  const fraction = String(Math.abs(money.nanos ?? 0))
+    .padStart(9, '0')
+    .replace(/0+$/, '');
+  return { price: { amount: fraction ? `${units}.${fraction}` : units, currency: money.currencyCode } };
 }
 
 /** Renewals' orders are the first order's id with `..0`, `..1`, ... appended. */
