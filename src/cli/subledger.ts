@@ -8,6 +8,7 @@ import { progressBar } from './progress.ts';
 import { registerReconcileCommand } from './reconcile.ts';
 import { withCliServices } from './services.ts';
 import { registerSupportCommands } from './support.ts';
+import { registerWebhookCommands } from './webhooks.ts';
 
 /*
  * Building the program loads commander and the command files only: each action imports
@@ -108,6 +109,7 @@ export function cli(io: CliIo): Command {
   registerSupportCommands(program, io);
   registerReconcileCommand(program, io);
   registerDeadLetterCommands(program, io);
+  registerWebhookCommands(program, io);
   registerApiKeyCommands(program, io);
   registerDevTokenCommand(program, io);
   registerAppleDevCommands(program, io);
