@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from '../db/pool.ts';
+import { withTransaction } from '../db/transaction.ts';
 import type { Clock } from '../domain/clock.ts';
 import { refusalFamily, type KindOfCode } from '../domain/refusal.ts';
 import type { GlobalPosition } from '../eventstore/global-position.ts';
@@ -35,6 +36,8 @@ export interface ReplaySelection {
 
 export interface ReplayPlan {
   readonly count: number;
+  /** The selection had more than REPLAY_LIMIT events: replay again from after the last one. */
+  readonly truncated: boolean;
   /** The first of them, in ledger order (at most PLAN_PREVIEW). */
   readonly events: readonly { eventId: string; type: string; appUserId: string; occurredAt: Date }[];
 }
@@ -108,37 +111,40 @@ export class WebhookDeliveries {
       selection.appUserId ?? null,
     ];
     await this.mustExist(endpointId);
-    if (!dryRun) {
-      await this.pool.query(
+    type Row = { id: string; type: string; app_user_id: string; occurred_at: Date; total: string };
+    // One snapshot: what is said is what was scheduled.
+    const rows = await withTransaction(this.pool, async (tx) => {
+      await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+      if (!dryRun) {
+        await tx.query(
+          `${chosen}
+           INSERT INTO webhook_deliveries (endpoint_id, event_id, app_user_id, cause, next_attempt_at, created_at)
+           SELECT $1, id, app_user_id, 'replay', $6, $6 FROM chosen
+           ORDER BY ledger_commit, ledger_sequence, id`,
+          [...parameters, now],
+        );
+      }
+      const plan = await tx.query<Row>(
         `${chosen}
-         INSERT INTO webhook_deliveries (endpoint_id, event_id, app_user_id, cause, next_attempt_at, created_at)
-         SELECT $1, id, app_user_id, 'replay', $6, $6 FROM chosen
-         ORDER BY ledger_commit, ledger_sequence, id`,
-        [...parameters, now],
+         SELECT id, type, app_user_id, occurred_at, count(*) OVER () AS total FROM chosen
+         ORDER BY ledger_commit, ledger_sequence, id LIMIT ${PLAN_PREVIEW}`,
+        parameters,
       );
-    }
-    const { rows } = await this.pool.query<{
-      id: string;
-      type: string;
-      app_user_id: string;
-      occurred_at: Date;
-      total: string;
-    }>(
-      `${chosen}
-       SELECT id, type, app_user_id, occurred_at, count(*) OVER () AS total FROM chosen
-       ORDER BY ledger_commit, ledger_sequence, id LIMIT ${PLAN_PREVIEW}`,
-      parameters,
-    );
+      return plan.rows;
+    });
+    const count = Number(rows[0]?.total ?? 0);
     return {
-      count: Number(rows[0]?.total ?? 0),
+      count,
+      truncated: count >= REPLAY_LIMIT,
       events: rows.map((r) => ({ eventId: r.id, type: r.type, appUserId: r.app_user_id, occurredAt: r.occurred_at })),
     };
   }
 
-  /** A dead delivery (or a pending one) tried again now, with a new retry horizon. */
+  /** A dead delivery (or a pending one) tried again now, afresh: a new retry horizon, back-off from the start. */
   async retry(deliveryId: string): Promise<void> {
     const { rowCount } = await this.pool.query(
-      `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $2, created_at = $2, lease_until = NULL
+      `UPDATE webhook_deliveries
+       SET status = 'pending', next_attempt_at = $2, created_at = $2, attempts = 0, lease_until = NULL
        WHERE id = $1::bigint AND status <> 'delivered'`,
       [deliveryId, this.clock.now()],
     );

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Pool } from '../db/pool.ts';
+import type { Pool, Queryable } from '../db/pool.ts';
+import { withTransaction } from '../db/transaction.ts';
 import type { Clock } from '../domain/clock.ts';
 import { CUSTOMER_EVENT_TYPES } from '../domain/customer-events/customer-event.ts';
 import { refusalFamily, type KindOfCode } from '../domain/refusal.ts';
@@ -27,10 +28,15 @@ export interface EndpointFields {
   readonly maxInFlight?: number;
 }
 
-export type EndpointRefusalCode = 'invalid_endpoint_url' | 'unknown_event_type' | 'unknown_endpoint';
+export type EndpointRefusalCode =
+  'invalid_endpoint_url' | 'invalid_endpoint' | 'unknown_event_type' | 'unknown_endpoint';
+
+/** Deliveries at once to one endpoint, at most. */
+export const MAX_IN_FLIGHT = 1000;
 
 const KIND_OF: KindOfCode<EndpointRefusalCode> = {
   invalid_endpoint_url: 'invalid',
+  invalid_endpoint: 'invalid',
   unknown_event_type: 'invalid',
   unknown_endpoint: 'not_found',
 };
@@ -111,8 +117,11 @@ export class WebhookEndpoints {
     changes: Partial<EndpointFields> & { readonly enabled?: boolean },
   ): Promise<WebhookEndpoint> {
     const current = endpointOf(await this.row(id));
-    const next = { ...current, ...changes };
-    this.check(next);
+    // A key given as undefined changes nothing (it does not clear the field).
+    const given = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
+    const next = { ...current, ...given };
+    // The URL is checked when it changes: an endpoint saved under looser rules can still be disabled.
+    this.check(next, { url: next.url !== current.url });
     const { rows } = await this.pool.query<EndpointRow>(
       `UPDATE webhook_endpoints SET url = $2, description = $3, event_types = $4, environments = $5,
          enabled = $6, max_in_flight = $7, updated_at = $8
@@ -133,7 +142,15 @@ export class WebhookEndpoints {
 
   /** A new secret signs from now; the current one goes on signing for SECRET_OVERLAP_MS. */
   async rotateSecret(id: string): Promise<{ secret: string; previousExpiresAt: Date }> {
-    const row = await this.row(id);
+    // Under the row's lock: two rotations at once each keep the other's secret.
+    return withTransaction(this.pool, async (tx) => {
+      const row = await this.row(id, tx, { forUpdate: true });
+      return this.rotate(tx, row);
+    });
+  }
+
+  private async rotate(tx: Queryable, row: EndpointRow): Promise<{ secret: string; previousExpiresAt: Date }> {
+    const id = row.id;
     const now = this.clock.now();
     const previousExpiresAt = new Date(now.getTime() + SECRET_OVERLAP_MS);
     const secret = newSecret();
@@ -144,7 +161,7 @@ export class WebhookEndpoints {
           ? s.expiresAt
           : previousExpiresAt.toISOString(),
     }));
-    await this.pool.query('UPDATE webhook_endpoints SET secrets = $2, updated_at = $3 WHERE id = $1', [
+    await tx.query('UPDATE webhook_endpoints SET secrets = $2, updated_at = $3 WHERE id = $1', [
       id,
       JSON.stringify([{ secret, createdAt: now.toISOString() }, ...kept]),
       now,
@@ -157,15 +174,24 @@ export class WebhookEndpoints {
     return liveSecrets((await this.row(id)).secrets, this.clock.now()).map((s) => s.secret);
   }
 
-  private async row(id: string): Promise<EndpointRow> {
-    const { rows } = await this.pool.query<EndpointRow>('SELECT * FROM webhook_endpoints WHERE id = $1', [id]);
+  private async row(id: string, db: Queryable = this.pool, { forUpdate = false } = {}): Promise<EndpointRow> {
+    const lock = forUpdate ? ' FOR UPDATE' : '';
+    const { rows } = await db.query<EndpointRow>(`SELECT * FROM webhook_endpoints WHERE id = $1${lock}`, [id]);
     if (!rows[0]) throw new EndpointRefused('unknown_endpoint', `No webhook endpoint ${id}`);
     return rows[0];
   }
 
-  private check(fields: EndpointFields): void {
-    const problem = endpointUrlProblem(fields.url, { allowPrivate: this.allowPrivate });
+  private check(fields: EndpointFields, { url = true }: { url?: boolean } = {}): void {
+    const problem = url ? endpointUrlProblem(fields.url, { allowPrivate: this.allowPrivate }) : undefined;
     if (problem) throw new EndpointRefused('invalid_endpoint_url', `The endpoint URL must be ${problem}`);
+    const environments = fields.environments ?? [];
+    if (environments.some((e) => e !== 'production' && e !== 'sandbox')) {
+      throw new EndpointRefused('invalid_endpoint', 'Environments are production and sandbox');
+    }
+    const maxInFlight = fields.maxInFlight ?? 10;
+    if (!Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > MAX_IN_FLIGHT) {
+      throw new EndpointRefused('invalid_endpoint', `maxInFlight is a whole number from 1 to ${MAX_IN_FLIGHT}`);
+    }
     const unknown = (fields.eventTypes ?? []).filter((t) => !(CUSTOMER_EVENT_TYPES as readonly string[]).includes(t));
     if (unknown.length > 0) {
       throw new EndpointRefused('unknown_event_type', `Unknown event types: ${unknown.join(', ')}`, {

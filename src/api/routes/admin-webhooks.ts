@@ -189,7 +189,7 @@ export const adminWebhookRoutes: FastifyPluginAsync<AdminWebhookRouteDeps> = asy
         body: z.object({
           fromPosition: z
             .string()
-            .regex(/^\d{1,19}\.\d{1,19}$/)
+            .refine((text) => parsePosition(text) !== undefined, 'a ledger position, commit.sequence')
             .optional()
             .describe('A ledger position, `commit.sequence` (each event names its own as ledgerPosition)'),
           fromTime: z.iso.datetime({ offset: true }).optional().describe('Events recorded at or after this time'),
@@ -200,6 +200,7 @@ export const adminWebhookRoutes: FastifyPluginAsync<AdminWebhookRouteDeps> = asy
           200: z.object({
             dryRun: z.boolean(),
             count: z.number().int().describe(`How many events (at most ${REPLAY_LIMIT} in one replay)`),
+            truncated: z.boolean().describe('More were chosen than one replay takes: replay again from the last one'),
             events: z
               .array(z.object({ eventId: z.string(), type: z.string(), appUserId: z.string(), occurredAt: z.string() }))
               .describe('The first 100, in ledger order'),
@@ -222,6 +223,7 @@ export const adminWebhookRoutes: FastifyPluginAsync<AdminWebhookRouteDeps> = asy
       return {
         dryRun,
         count: plan.count,
+        truncated: plan.truncated,
         events: plan.events.map((e) => ({ ...e, occurredAt: e.occurredAt.toISOString() })),
       };
     },
