@@ -310,3 +310,118 @@ async function loadDeadLetters() {
     ...(rows.length ? rows : [h('tr', {}, h('td', { colspan: '7' }, 'No dead letters.'))]),
   );
 }
+
+// Webhook endpoints: each one's deliveries, a test event, a retry, a replay.
+$('#load-webhooks').addEventListener('click', attempt(loadWebhooks));
+let webhook = null;
+
+async function loadWebhooks() {
+  const { endpoints } = await api('GET', '/v1/admin/webhooks/endpoints');
+  const rows = endpoints.map((endpoint) =>
+    h(
+      'tr',
+      { 'data-endpoint': endpoint.id },
+      h('th', { scope: 'row' }, endpoint.id),
+      h('td', {}, endpoint.url),
+      h('td', {}, endpoint.enabled ? 'yes' : 'no'),
+      h('td', {}, endpoint.eventTypes ? endpoint.eventTypes.join(', ') : 'all'),
+      h(
+        'td',
+        {},
+        h(
+          'button',
+          {
+            type: 'button',
+            'aria-label': `Deliveries of ${endpoint.id}`,
+            onclick: attempt(() => loadDeliveries(endpoint.id)),
+          },
+          'Deliveries',
+        ),
+        h(
+          'button',
+          {
+            type: 'button',
+            'aria-label': `Send a test event to ${endpoint.id}`,
+            onclick: attempt(async () => {
+              const { eventId } = await api('POST', `/v1/admin/webhooks/endpoints/${endpoint.id}/test`);
+              await loadDeliveries(endpoint.id);
+              $('#webhook-status').textContent = `Test event ${eventId} scheduled.`;
+            }),
+          },
+          'Send test',
+        ),
+      ),
+    ),
+  );
+  $('#webhooks').replaceChildren(
+    ...(rows.length ? rows : [h('tr', {}, h('td', { colspan: '5' }, 'No webhook endpoints.'))]),
+  );
+}
+
+async function loadDeliveries(endpointId) {
+  const { deliveries } = await api('GET', `/v1/admin/webhooks/endpoints/${endpointId}/deliveries?limit=100`);
+  webhook = endpointId;
+  const rows = deliveries.map((d) =>
+    h(
+      'tr',
+      { 'data-delivery': d.id, 'data-status': d.status },
+      h('th', { scope: 'row' }, d.id),
+      h('td', {}, `${d.eventType} ${d.eventId}`),
+      h('td', {}, d.appUserId),
+      h('td', {}, d.status),
+      h('td', {}, String(d.attempts)),
+      h('td', {}, d.lastStatus ? String(d.lastStatus) : (d.lastError ?? '—')),
+      h('td', {}, d.lastLatencyMs === null ? '—' : `${d.lastLatencyMs} ms`),
+      h('td', {}, time(d.nextAttemptAt)),
+      h(
+        'td',
+        {},
+        d.status === 'delivered'
+          ? null
+          : h(
+              'button',
+              {
+                type: 'button',
+                'aria-label': `Retry delivery ${d.id}`,
+                onclick: attempt(async () => {
+                  await api('POST', `/v1/admin/webhooks/deliveries/${d.id}/retry`);
+                  await loadDeliveries(endpointId);
+                  $('#webhook-status').textContent = `Delivery ${d.id} will be tried again now.`;
+                }),
+              },
+              'Retry',
+            ),
+      ),
+    ),
+  );
+  $('#deliveries-heading').textContent = `Deliveries to ${endpointId}`;
+  $('#deliveries').replaceChildren(
+    ...(rows.length ? rows : [h('tr', {}, h('td', { colspan: '9' }, 'No deliveries yet.'))]),
+  );
+  $('#webhook-replay-result').replaceChildren();
+  $('#webhook').hidden = false;
+}
+
+$('#webhook-replay').addEventListener(
+  'submit',
+  attempt(async () => {
+    const appUserId = $('#replay-customer').value.trim();
+    const fromTime = $('#replay-from').value.trim();
+    const dryRun = $('#replay-webhook-dry-run').checked;
+    const plan = await api('POST', `/v1/admin/webhooks/endpoints/${webhook}/replay`, {
+      ...(appUserId && { appUserId }),
+      ...(fromTime && { fromTime }),
+      dryRun,
+    });
+    const said = dryRun ? `Would send ${plan.count} events.` : `Scheduled ${plan.count} events again.`;
+    $('#webhook-replay-result').replaceChildren(
+      h('p', {}, said),
+      h(
+        'ol',
+        {},
+        ...plan.events.map((e) => h('li', {}, `${time(e.occurredAt)} ${e.type} ${e.appUserId} ${e.eventId}`)),
+      ),
+    );
+    if (!dryRun) await loadDeliveries(webhook);
+  }),
+);

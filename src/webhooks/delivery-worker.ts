@@ -4,7 +4,7 @@ import type { Pool } from '../db/pool.ts';
 import type { Clock } from '../domain/clock.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { guardedLookup } from './endpoint-address.ts';
+import { endpointUrlProblem, guardedLookup } from './endpoint-address.ts';
 import { nextRetryDelay, retryAfterMs, type RetryPolicy } from './retry-schedule.ts';
 import { liveSecrets } from './webhook-endpoints.ts';
 
@@ -190,6 +190,10 @@ export class DeliveryWorker {
     const signatures = liveSecrets(delivery.secrets, now)
       .map((s) => new Webhook(s.secret).sign(delivery.event_id, now, body))
       .join(' ');
+    // An address in the URL is never looked up, so the lookup's check never sees it: check
+    // the URL itself too (an endpoint saved under looser rules, say).
+    const problem = endpointUrlProblem(delivery.url, { allowPrivate: this.options.allowPrivate });
+    if (problem) return { error: `the endpoint URL is not ${problem}`, latencyMs: 0 };
     const started = performance.now();
     try {
       const answer = await request(delivery.url, {

@@ -4,6 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeys } from '../../src/auth/api-keys.ts';
 import type { PurchaseEvent } from '../../src/domain/purchase/events.ts';
 import { recordPurchase } from '../../src/ingest/record-purchase.ts';
+import { systemClock } from '../../src/runtime/system-clock.ts';
+import { WebhookEndpoints } from '../../src/webhooks/webhook-endpoints.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
 import { appleKey, day, fact, period, renewed, started } from '../support/purchase-facts.ts';
 import { corruptAccessUntil } from '../support/read-model.ts';
@@ -191,4 +193,39 @@ describe('the support console', () => {
     expect(await page.getByRole('alert').textContent()).toBe('');
     await page.close();
   });
+
+  inBrowser(
+    'lists webhook endpoints and their deliveries, sends a test, retries one, and replays a customer (dry run)',
+    async () => {
+      // Saved where private receivers were allowed; this service sends to public addresses only,
+      // so every attempt fails (and says why), which is what support staff come here to see.
+      const endpoints = new WebhookEndpoints(harness.db.pool, systemClock, { allowPrivate: true });
+      const { endpoint } = await endpoints.create({ url: 'http://127.0.0.1:9/hooks', description: 'the CRM' });
+      const page = await openConsole();
+      await page.getByRole('button', { name: 'Load endpoints' }).click();
+      await page.locator(`#webhooks tr[data-endpoint="${endpoint.id}"]`).waitFor();
+
+      await page.getByRole('button', { name: `Send a test event to ${endpoint.id}` }).click();
+      await page.getByText(/^Test event evt_test_\w+ scheduled\.$/).waitFor();
+      const delivery = page.locator('#deliveries tr[data-delivery]').first();
+      // The attempt fails: reload until it shows.
+      await expect
+        .poll(async () => {
+          await page.getByRole('button', { name: `Deliveries of ${endpoint.id}` }).click();
+          return delivery.textContent();
+        })
+        .toMatch(/not a public address/);
+      expect(await delivery.textContent()).toContain('TEST');
+      const deliveryId = await delivery.getAttribute('data-delivery');
+      await page.getByRole('button', { name: `Retry delivery ${deliveryId}` }).click();
+      await page.getByText(`Delivery ${deliveryId} will be tried again now.`).waitFor();
+
+      await page.getByLabel('Customer to replay').fill(CUSTOMER);
+      await page.getByRole('button', { name: 'Replay', exact: true }).click();
+      await page.getByText(/^Would send \d+ events\.$/).waitFor();
+      expect(await page.locator('#webhook-replay-result li').first().textContent()).toContain(CUSTOMER);
+      expect(await page.getByRole('alert').textContent()).toBe('');
+      await page.close();
+    },
+  );
 });

@@ -72,7 +72,7 @@ describe('which URLs an endpoint may have', () => {
   });
 });
 
-describe('a delivery to a name that resolves to a private address', () => {
+describe('a delivery to an endpoint saved under looser address rules', () => {
   let db: TestDatabase;
   let receiver: WebhookReceiver;
   beforeAll(async () => {
@@ -84,12 +84,14 @@ describe('a delivery to a name that resolves to a private address', () => {
     await db?.drop();
   });
 
-  it('is never sent: the attempt fails and is retried like any failure', async () => {
-    // Saved where private receivers were allowed (or the name resolved elsewhere then)...
+  it('is never sent, whether the URL names a local host or a private address: the attempt fails, as any failure', async () => {
+    // Saved where private receivers were allowed...
     const saved = new WebhookEndpoints(db.pool, systemClock, { allowPrivate: true });
-    const { endpoint, secret } = await saved.create({ url: receiver.url.replace('127.0.0.1', 'localhost') });
-    receiver.trust(secret);
-    await new WebhookDeliveries(db.pool, systemClock).sendTest(endpoint.id);
+    const byName = await saved.create({ url: receiver.url.replace('127.0.0.1', 'localhost') });
+    const byAddress = await saved.create({ url: receiver.url });
+    receiver.trust(byName.secret, byAddress.secret);
+    const deliveries = new WebhookDeliveries(db.pool, systemClock);
+    for (const { endpoint } of [byName, byAddress]) await deliveries.sendTest(endpoint.id);
     // ...sent by a worker that allows public addresses only.
     const worker = new DeliveryWorker({
       pool: db.pool,
@@ -103,12 +105,23 @@ describe('a delivery to a name that resolves to a private address', () => {
     });
     worker.start();
     try {
-      const delivery = await eventually(
-        async () => (await new WebhookDeliveries(db.pool, systemClock).recent(endpoint.id, 1))[0],
-        (d) => d?.attempts === 1,
-      );
-      expect(delivery).toMatchObject({ status: 'pending', lastStatus: null });
-      expect(delivery!.lastError).toMatch(/not a public address/);
+      const attempted = async (endpointId: string) =>
+        (await eventually(
+          async () => (await deliveries.recent(endpointId, 1))[0],
+          (d) => d?.attempts === 1,
+        ))!;
+      // Refused before any connection. (A public-looking name that resolves to a local
+      // address is refused by the lookup above, when the connection is made.)
+      expect(await attempted(byName.endpoint.id)).toMatchObject({
+        status: 'pending',
+        lastStatus: null,
+        lastError: 'the endpoint URL is not a public host name',
+      });
+      // An address in the URL is never looked up: the URL itself is checked.
+      expect(await attempted(byAddress.endpoint.id)).toMatchObject({
+        status: 'pending',
+        lastError: 'the endpoint URL is not a public address',
+      });
       expect(receiver.received).toEqual([]);
     } finally {
       await worker.stop();
