@@ -6,7 +6,8 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { endpointUrlProblem, guardedLookup } from './endpoint-address.ts';
 import { nextRetryDelay, retryAfterMs, type RetryPolicy } from './retry-schedule.ts';
-import { liveSecrets } from './webhook-endpoints.ts';
+import { liveSecrets, MAX_IN_FLIGHT } from './webhook-endpoints.ts';
+import { OutcomeRecorder } from './outcome-recorder.ts';
 
 export interface DeliveryWorkerOptions {
   readonly pool: Pool;
@@ -72,15 +73,19 @@ export class DeliveryWorker {
   private readonly inFlight = new Map<string, number>();
   private readonly sending = new Set<Promise<void>>();
   private readonly agent: Agent;
+  private readonly outcomes: OutcomeRecorder;
   private readonly options: DeliveryWorkerOptions;
 
   constructor(options: DeliveryWorkerOptions) {
     this.options = options;
+    this.outcomes = new OutcomeRecorder(options.pool);
     this.agent = new Agent({
       connect: { timeout: options.connectTimeoutMs, lookup: guardedLookup({ allowPrivate: options.allowPrivate }) },
       headersTimeout: options.requestTimeoutMs,
       bodyTimeout: options.requestTimeoutMs,
-      connections: 64,
+      // As many sockets per receiver as an endpoint may have deliveries in flight: a request
+      // waiting for a socket would spend its timeout unsent.
+      connections: MAX_IN_FLIGHT,
     });
   }
 
@@ -131,32 +136,38 @@ export class DeliveryWorker {
     const now = this.options.clock.now();
     const leaseUntil = new Date(now.getTime() + leaseMs(this.options));
     const { rows } = await this.options.pool.query<Claimed>(
+      // Heads: each customer's oldest pending delivery per enabled endpoint (a head waiting for
+      // its retry holds its customer back). Of the due ones, each endpoint gets as many as it
+      // has room for, and at most CLAIM_LIMIT in all are leased: the limit comes before the
+      // UPDATE, which PostgreSQL always runs to the end.
       `WITH heads AS (
-         SELECT DISTINCT ON (endpoint_id, app_user_id) id, endpoint_id, next_attempt_at, lease_until
-         FROM webhook_deliveries WHERE status = 'pending'
-         ORDER BY endpoint_id, app_user_id, id
+         SELECT DISTINCT ON (d.endpoint_id, d.app_user_id) d.id, d.endpoint_id, d.next_attempt_at, d.lease_until,
+                e.max_in_flight
+         FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
+         WHERE d.status = 'pending'
+         ORDER BY d.endpoint_id, d.app_user_id, d.id
        ),
        due AS (
-         SELECT h.id, e.max_in_flight - coalesce(($3::jsonb ->> h.endpoint_id)::int, 0) AS room,
-                row_number() OVER (PARTITION BY h.endpoint_id ORDER BY h.next_attempt_at, h.id) AS rank
-         FROM heads h JOIN webhook_endpoints e ON e.id = h.endpoint_id AND e.enabled
-         WHERE h.next_attempt_at <= $1 AND (h.lease_until IS NULL OR h.lease_until < $1)
+         SELECT id, max_in_flight - coalesce(($3::jsonb ->> endpoint_id)::int, 0) AS room,
+                row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS rank
+         FROM heads
+         WHERE next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until < $1)
        ),
+       picked AS (SELECT id FROM due WHERE rank <= room ORDER BY id LIMIT ${CLAIM_LIMIT}),
        taken AS (
          UPDATE webhook_deliveries d SET lease_until = $2
-         FROM due
-         WHERE d.id = due.id AND due.rank <= due.room
-           AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until < $1)
+         FROM picked
+         WHERE d.id = picked.id AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until < $1)
          RETURNING d.id, d.endpoint_id, d.event_id, d.attempts, d.created_at
        )
        SELECT taken.id::text, taken.endpoint_id, e.url, e.secrets, taken.event_id, ev.type, ev.occurred_at,
               ev.payload, taken.attempts, taken.created_at
        FROM taken JOIN webhook_endpoints e ON e.id = taken.endpoint_id JOIN customer_events ev ON ev.id = taken.event_id
-       ORDER BY taken.id
-       LIMIT ${CLAIM_LIMIT}`,
+       ORDER BY taken.id`,
       [now, leaseUntil, JSON.stringify(Object.fromEntries(this.inFlight))],
     );
-    for (const delivery of rows) {
+    for (const row of rows) {
+      const delivery = { ...row, leaseUntil };
       this.inFlight.set(delivery.endpoint_id, (this.inFlight.get(delivery.endpoint_id) ?? 0) + 1);
       const sent = this.deliver(delivery).finally(() => {
         this.sending.delete(sent);
@@ -170,7 +181,7 @@ export class DeliveryWorker {
     return rows.length;
   }
 
-  private async deliver(delivery: Claimed): Promise<void> {
+  private async deliver(delivery: Claimed & { leaseUntil: Date }): Promise<void> {
     const outcome = await this.send(delivery);
     try {
       await this.record(delivery, outcome);
@@ -221,7 +232,7 @@ export class DeliveryWorker {
     }
   }
 
-  private async record(delivery: Claimed, outcome: AttemptOutcome): Promise<void> {
+  private async record(delivery: Claimed & { leaseUntil: Date }, outcome: AttemptOutcome): Promise<void> {
     const now = this.options.clock.now();
     const attempts = delivery.attempts + 1;
     const delivered = outcome.status !== undefined && outcome.status >= 200 && outcome.status < 300;
@@ -239,21 +250,17 @@ export class DeliveryWorker {
       { endpoint: delivery.endpoint_id, outcome: status === 'pending' ? 'retrying' : status },
       outcome.latencyMs / 1000,
     );
-    await this.options.pool.query(
-      `UPDATE webhook_deliveries SET status = $2, attempts = $3, lease_until = NULL, next_attempt_at = $4,
-         last_status = $5, last_error = $6, last_latency_ms = $7, delivered_at = $8
-       WHERE id = $1`,
-      [
-        delivery.id,
-        status,
-        attempts,
-        new Date(now.getTime() + (wait ?? 0)),
-        outcome.status ?? null,
-        outcome.error ?? (delivered ? null : `HTTP ${outcome.status}`),
-        outcome.latencyMs,
-        delivered ? now : null,
-      ],
-    );
+    await this.outcomes.record({
+      id: delivery.id,
+      leaseUntil: delivery.leaseUntil,
+      status,
+      attempts,
+      nextAttemptAt: new Date(now.getTime() + (wait ?? 0)),
+      lastStatus: outcome.status ?? null,
+      lastError: outcome.error ?? (delivered ? null : `HTTP ${outcome.status}`),
+      lastLatencyMs: outcome.latencyMs,
+      deliveredAt: delivered ? now : null,
+    });
   }
 }
 

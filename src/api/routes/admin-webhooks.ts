@@ -132,7 +132,7 @@ export const adminWebhookRoutes: FastifyPluginAsync<AdminWebhookRouteDeps> = asy
     {
       onRequest,
       schema: {
-        description: 'Changes an endpoint; `enabled: false` stops new deliveries to it (those waiting wait)',
+        description: 'Changes an endpoint; `enabled: false` stops scheduling events to it, and sending what waits (until enabled again)',
         security,
         params: endpointId,
         body: endpointFields.partial().extend({ enabled: z.boolean().optional() }),
