@@ -132,7 +132,8 @@ export const adminWebhookRoutes: FastifyPluginAsync<AdminWebhookRouteDeps> = asy
     {
       onRequest,
       schema: {
-        description: 'Changes an endpoint; `enabled: false` stops scheduling events to it, and sending what waits (until enabled again)',
+        description:
+          'Changes an endpoint; `enabled: false` stops scheduling events to it, and sending what waits (until enabled again)',
         security,
         params: endpointId,
         body: endpointFields.partial().extend({ enabled: z.boolean().optional() }),
