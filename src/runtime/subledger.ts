@@ -44,7 +44,7 @@ import { openDatabase } from './database.ts';
 import { systemClock } from './system-clock.ts';
 import type { Clock } from '../domain/clock.ts';
 import { liveReadModelView } from '../application/read-model-view.ts';
-import { PeriodicJob } from './periodic-job.ts';
+import { PeriodicJob } from '../jobs/periodic-job.ts';
 import { checkReadiness, projectionLagSeconds } from './readiness.ts';
 
 export interface Subledger {

@@ -5,7 +5,7 @@ import type { Logger } from '../../observability/logger.ts';
 import { AppStoreServerApiError } from './app-store-server-api.ts';
 import type { AppleReconciler } from './reconcile.ts';
 import { AppleRejection } from './apple-verifier.ts';
-import { PeriodicJob } from '../../runtime/periodic-job.ts';
+import { PeriodicJob } from '../../jobs/periodic-job.ts';
 
 export interface RecheckOptions {
   readonly pool: Pool;

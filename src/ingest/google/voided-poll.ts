@@ -1,5 +1,5 @@
 import { whenOurTurn } from '../../db/advisory-lock.ts';
-import { PeriodicJob } from '../../runtime/periodic-job.ts';
+import { PeriodicJob } from '../../jobs/periodic-job.ts';
 import type { Pool } from '../../db/pool.ts';
 import type { App } from '../../domain/catalog.ts';
 import { PurchaseRuleViolation } from '../../domain/purchase/decider.ts';
