@@ -8,6 +8,7 @@ import { endpointUrlProblem, guardedLookup } from './endpoint-address.ts';
 import { nextRetryDelay, retryAfterMs, type RetryPolicy } from './retry-schedule.ts';
 import { liveSecrets, MAX_IN_FLIGHT } from './webhook-endpoints.ts';
 import { OutcomeRecorder } from './outcome-recorder.ts';
+import { CLAIM_FROM_EVERY_HEAD, CLAIM_FROM_OLDEST_DUE } from './claim-deliveries.ts';
 
 export interface DeliveryWorkerOptions {
   readonly pool: Pool;
@@ -54,8 +55,6 @@ export interface AttemptOutcome {
  */
 const leaseMs = ({ connectTimeoutMs, requestTimeoutMs }: DeliveryWorkerOptions) =>
   2 * (connectTimeoutMs + requestTimeoutMs) + 1_000;
-/** Claimed at once at most, over every endpoint. */
-const CLAIM_LIMIT = 200;
 
 /**
  * Sends customer events to the endpoints, at least once and in order per customer: a
@@ -135,37 +134,10 @@ export class DeliveryWorker {
   private async claimAndSend(): Promise<number> {
     const now = this.options.clock.now();
     const leaseUntil = new Date(now.getTime() + leaseMs(this.options));
-    const { rows } = await this.options.pool.query<Claimed>(
-      // Heads: each customer's oldest pending delivery per enabled endpoint (a head waiting for
-      // its retry holds its customer back). Of the due ones, each endpoint gets as many as it
-      // has room for, and at most CLAIM_LIMIT in all are leased: the limit comes before the
-      // UPDATE, which PostgreSQL always runs to the end.
-      `WITH heads AS (
-         SELECT DISTINCT ON (d.endpoint_id, d.app_user_id) d.id, d.endpoint_id, d.next_attempt_at, d.lease_until,
-                e.max_in_flight
-         FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
-         WHERE d.status = 'pending'
-         ORDER BY d.endpoint_id, d.app_user_id, d.id
-       ),
-       due AS (
-         SELECT id, max_in_flight - coalesce(($3::jsonb ->> endpoint_id)::int, 0) AS room,
-                row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS rank
-         FROM heads
-         WHERE next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until < $1)
-       ),
-       picked AS (SELECT id FROM due WHERE rank <= room ORDER BY id LIMIT ${CLAIM_LIMIT}),
-       taken AS (
-         UPDATE webhook_deliveries d SET lease_until = $2
-         FROM picked
-         WHERE d.id = picked.id AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until < $1)
-         RETURNING d.id, d.endpoint_id, d.event_id, d.attempts, d.created_at
-       )
-       SELECT taken.id::text, taken.endpoint_id, e.url, e.secrets, taken.event_id, ev.type, ev.occurred_at,
-              ev.payload, taken.attempts, taken.created_at
-       FROM taken JOIN webhook_endpoints e ON e.id = taken.endpoint_id JOIN customer_events ev ON ev.id = taken.event_id
-       ORDER BY taken.id`,
-      [now, leaseUntil, JSON.stringify(Object.fromEntries(this.inFlight))],
-    );
+    const parameters = [now, leaseUntil, JSON.stringify(Object.fromEntries(this.inFlight))];
+    let { rows } = await this.options.pool.query<Claimed>(CLAIM_FROM_OLDEST_DUE, parameters);
+    // None among the oldest due: look at every customer's head (see claim-deliveries.ts).
+    if (rows.length === 0) ({ rows } = await this.options.pool.query<Claimed>(CLAIM_FROM_EVERY_HEAD, parameters));
     for (const row of rows) {
       const delivery = { ...row, leaseUntil };
       this.inFlight.set(delivery.endpoint_id, (this.inFlight.get(delivery.endpoint_id) ?? 0) + 1);

@@ -65,3 +65,53 @@ it('sends every due delivery when the endpoints have more room than one claim ta
     await worker.stop();
   }
 });
+
+it('finds a due head behind more than a claim looks at first: a thousand held back for another customer', async () => {
+  const endpoints = new WebhookEndpoints(db.pool, systemClock, { allowPrivate: true });
+  const { endpoint, secret } = await endpoints.create({ url: `${receiver.url}/held`, maxInFlight: 10 });
+  receiver.trust(secret);
+  const schedule = (user: string, count: number) =>
+    db.pool.query(
+      `WITH events AS (
+         INSERT INTO customer_events (id, ledger_commit, ledger_sequence, ledger_event_id, app_user_id, type, environment,
+                                      occurred_at, payload)
+         SELECT 'evt_held_' || $2 || '_' || n, 0, 0, '', $2, 'TEST', 'sandbox', now(), jsonb_build_object('appUserId', $2)
+         FROM generate_series(1, $3::int) AS n
+         RETURNING id, app_user_id
+       )
+       INSERT INTO webhook_deliveries (endpoint_id, event_id, app_user_id)
+       SELECT $1, id, app_user_id FROM events ORDER BY id`,
+      [endpoint.id, user, count],
+    );
+  // The first customer's head is being sent by someone else (a lease an hour long): the
+  // 1,100 behind it wait, and they are the oldest due deliveries there are.
+  await schedule('busy', 1_100);
+  await db.pool.query(
+    `UPDATE webhook_deliveries SET lease_until = now() + interval '1 hour'
+     WHERE id = (SELECT min(id) FROM webhook_deliveries WHERE app_user_id = 'busy')`,
+  );
+  await schedule('waiting', 1);
+  const worker = new DeliveryWorker({
+    pool: db.pool,
+    clock: systemClock,
+    logger: silentLogger,
+    retry: { horizonMs: 3_600_000 },
+    connectTimeoutMs: 1_000,
+    requestTimeoutMs: 2_000,
+    allowPrivate: true,
+    idlePollMs: 50,
+  });
+  worker.start();
+  try {
+    const heard = () => receiver.received.filter((r) => r.appUserId === 'waiting').length;
+    expect(
+      await eventually(
+        async () => heard(),
+        (n) => n === 1,
+      ),
+    ).toBe(1);
+    expect(receiver.received.filter((r) => r.appUserId === 'busy')).toEqual([]);
+  } finally {
+    await worker.stop();
+  }
+});

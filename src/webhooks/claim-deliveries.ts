@@ -1,0 +1,62 @@
+/**
+ * The SQL that leases deliveries to send. A delivery may go when it is the head of its
+ * endpoint and customer (the oldest of theirs still pending: a head waiting for its retry
+ * holds its customer back), is due, and nobody holds its lease. Each endpoint gets as many
+ * as it has room for ($3: how many this worker has in flight, by endpoint), and at most
+ * CLAIM_LIMIT in all are leased until $2. The limit comes before the UPDATE, which
+ * PostgreSQL always runs to the end whatever a LIMIT outside it says.
+ *
+ * Two ways to find heads:
+ * - `CLAIM_FROM_OLDEST_DUE` looks at the oldest due deliveries only (CANDIDATES of them) and
+ *   keeps those with nothing older pending: by index, whatever the backlog. It can miss heads
+ *   further on when the oldest belong to customers held back.
+ * - `CLAIM_FROM_EVERY_HEAD` finds every customer's head, a scan of everything pending. The
+ *   worker asks it when the first finds nothing, so no due head is ever left behind.
+ */
+export const CLAIM_LIMIT = 200;
+const CANDIDATES = 1000;
+
+const leaseAndRead = `
+  due AS (
+    SELECT id, max_in_flight - coalesce(($3::jsonb ->> endpoint_id)::int, 0) AS room,
+           row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS rank
+    FROM heads
+    WHERE next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until < $1)
+  ),
+  picked AS (SELECT id FROM due WHERE rank <= room ORDER BY id LIMIT ${CLAIM_LIMIT}),
+  taken AS (
+    UPDATE webhook_deliveries d SET lease_until = $2
+    FROM picked
+    WHERE d.id = picked.id AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until < $1)
+    RETURNING d.id, d.endpoint_id, d.event_id, d.attempts, d.created_at
+  )
+  SELECT taken.id::text, taken.endpoint_id, e.url, e.secrets, taken.event_id, ev.type, ev.occurred_at,
+         ev.payload, taken.attempts, taken.created_at
+  FROM taken JOIN webhook_endpoints e ON e.id = taken.endpoint_id JOIN customer_events ev ON ev.id = taken.event_id
+  ORDER BY taken.id`;
+
+export const CLAIM_FROM_OLDEST_DUE = `
+  WITH candidates AS (
+    SELECT d.id, d.endpoint_id, d.app_user_id, d.next_attempt_at, d.lease_until, e.max_in_flight
+    FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
+    WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until < $1)
+    ORDER BY d.id
+    LIMIT ${CANDIDATES}
+  ),
+  heads AS (
+    SELECT c.* FROM candidates c
+    WHERE NOT EXISTS (
+      SELECT 1 FROM webhook_deliveries older
+      WHERE older.endpoint_id = c.endpoint_id AND older.app_user_id = c.app_user_id
+        AND older.status = 'pending' AND older.id < c.id
+    )
+  ),${leaseAndRead}`;
+
+export const CLAIM_FROM_EVERY_HEAD = `
+  WITH heads AS (
+    SELECT DISTINCT ON (d.endpoint_id, d.app_user_id) d.id, d.endpoint_id, d.next_attempt_at, d.lease_until,
+           e.max_in_flight
+    FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
+    WHERE d.status = 'pending'
+    ORDER BY d.endpoint_id, d.app_user_id, d.id
+  ),${leaseAndRead}`;
