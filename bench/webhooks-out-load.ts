@@ -334,8 +334,8 @@ export class ActivitySampler {
 
 function statementOf(query: string): string {
   const q = query.trimStart();
-  if (q.startsWith('WITH heads AS')) return 'claim';
-  if (q.startsWith('UPDATE webhook_deliveries SET status')) return 'record';
+  if (q.startsWith('WITH heads AS') || q.startsWith('WITH candidates AS')) return 'claim';
+  if (q.startsWith('UPDATE webhook_deliveries d\n') || /SET status = o\.status/.test(q)) return 'record';
   if (/^(BEGIN|COMMIT|ROLLBACK)/i.test(q)) return q.split(/\s/)[0]!.toUpperCase();
   if (/intake_messages/.test(q)) return 'intake';
   if (/customer_event|webhook_deliveries|webhook_endpoints/.test(q)) return 'customer-events projection';

@@ -14,7 +14,8 @@
  *   worker asks it when the first finds nothing, so no due head is ever left behind.
  */
 export const CLAIM_LIMIT = 200;
-const CANDIDATES = 1000;
+/** Twice what one claim may take: enough heads among them, few index probes. */
+const CANDIDATES = 2 * CLAIM_LIMIT;
 
 const leaseAndRead = `
   due AS (
@@ -44,11 +45,13 @@ export const CLAIM_FROM_OLDEST_DUE = `
     LIMIT ${CANDIDATES}
   ),
   heads AS (
+    -- A subquery per candidate, so each is one probe of the heads index, not a join over all.
     SELECT c.* FROM candidates c
-    WHERE NOT EXISTS (
-      SELECT 1 FROM webhook_deliveries older
-      WHERE older.endpoint_id = c.endpoint_id AND older.app_user_id = c.app_user_id
-        AND older.status = 'pending' AND older.id < c.id
+    WHERE c.id = (
+      SELECT oldest.id FROM webhook_deliveries oldest
+      WHERE oldest.endpoint_id = c.endpoint_id AND oldest.app_user_id = c.app_user_id AND oldest.status = 'pending'
+      ORDER BY oldest.id
+      LIMIT 1
     )
   ),${leaseAndRead}`;
 

@@ -67,6 +67,8 @@ export class DeliveryWorker {
   private running = false;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
+  /** When the last claim over every customer's head ran (see claimAndSend). */
+  private lastFullClaimAt = Number.NEGATIVE_INFINITY;
   /** A nudge that came while claiming: look again at once. */
   private nudged = false;
   private readonly inFlight = new Map<string, number>();
@@ -136,8 +138,12 @@ export class DeliveryWorker {
     const leaseUntil = new Date(now.getTime() + leaseMs(this.options));
     const parameters = [now, leaseUntil, JSON.stringify(Object.fromEntries(this.inFlight))];
     let { rows } = await this.options.pool.query<Claimed>(CLAIM_FROM_OLDEST_DUE, parameters);
-    // None among the oldest due: look at every customer's head (see claim-deliveries.ts).
-    if (rows.length === 0) ({ rows } = await this.options.pool.query<Claimed>(CLAIM_FROM_EVERY_HEAD, parameters));
+    // None among the oldest due (or no room): look at every customer's head, at most once per
+    // poll interval, so that a busy endpoint's completions do not each pay for a full scan.
+    if (rows.length === 0 && now.getTime() - this.lastFullClaimAt >= this.options.idlePollMs) {
+      this.lastFullClaimAt = now.getTime();
+      ({ rows } = await this.options.pool.query<Claimed>(CLAIM_FROM_EVERY_HEAD, parameters));
+    }
     for (const row of rows) {
       const delivery = { ...row, leaseUntil };
       this.inFlight.set(delivery.endpoint_id, (this.inFlight.get(delivery.endpoint_id) ?? 0) + 1);
