@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { silentLogger } from '../../src/observability/logger.ts';
 import { systemClock } from '../../src/runtime/system-clock.ts';
-import { DeliveryWorker } from '../../src/webhooks/delivery-worker.ts';
+import { startDeliveryWorker } from '../support/delivery-worker.ts';
 import { WebhookEndpoints } from '../../src/webhooks/webhook-endpoints.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { eventually } from '../support/eventually.ts';
@@ -43,18 +42,12 @@ it('sends every due delivery when the endpoints have more room than one claim ta
     );
   }
   receiver.trust(...secrets);
-  const worker = new DeliveryWorker({
-    pool: db.pool,
-    clock: systemClock,
-    logger: silentLogger,
-    retry: { horizonMs: 3_600_000 },
+  const worker = startDeliveryWorker(db.pool, {
+    allowPrivate: true,
     // Leases of 41 s: a delivery leased and not sent would wait that long.
     connectTimeoutMs: 5_000,
     requestTimeoutMs: 15_000,
-    allowPrivate: true,
-    idlePollMs: 50,
   });
-  worker.start();
   try {
     const delivered = async () =>
       (await db.pool.query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE status = 'delivered'`)).rows[0]
@@ -91,17 +84,7 @@ it('finds a due head behind more than a claim looks at first: a thousand held ba
      WHERE id = (SELECT min(id) FROM webhook_deliveries WHERE app_user_id = 'busy')`,
   );
   await schedule('waiting', 1);
-  const worker = new DeliveryWorker({
-    pool: db.pool,
-    clock: systemClock,
-    logger: silentLogger,
-    retry: { horizonMs: 3_600_000 },
-    connectTimeoutMs: 1_000,
-    requestTimeoutMs: 2_000,
-    allowPrivate: true,
-    idlePollMs: 50,
-  });
-  worker.start();
+  const worker = startDeliveryWorker(db.pool, { allowPrivate: true });
   try {
     const heard = () => receiver.received.filter((r) => r.appUserId === 'waiting').length;
     expect(

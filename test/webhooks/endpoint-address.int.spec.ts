@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/observability/logger.ts';
 import { systemClock } from '../../src/runtime/system-clock.ts';
-import { DeliveryWorker } from '../../src/webhooks/delivery-worker.ts';
+import { startDeliveryWorker } from '../support/delivery-worker.ts';
 import { endpointUrlProblem, guardedLookup, isPublicAddress } from '../../src/webhooks/endpoint-address.ts';
 import { WebhookDeliveries } from '../../src/webhooks/webhook-deliveries.ts';
 import { WebhookEndpoints } from '../../src/webhooks/webhook-endpoints.ts';
@@ -93,17 +92,7 @@ describe('a delivery to an endpoint saved under looser address rules', () => {
     const deliveries = new WebhookDeliveries(db.pool, systemClock);
     for (const { endpoint } of [byName, byAddress]) await deliveries.sendTest(endpoint.id);
     // ...sent by a worker that allows public addresses only.
-    const worker = new DeliveryWorker({
-      pool: db.pool,
-      clock: systemClock,
-      logger: silentLogger,
-      retry: { horizonMs: 3_600_000 },
-      connectTimeoutMs: 1_000,
-      requestTimeoutMs: 2_000,
-      allowPrivate: false,
-      idlePollMs: 20,
-    });
-    worker.start();
+    const worker = startDeliveryWorker(db.pool, { allowPrivate: false });
     try {
       const attempted = async (endpointId: string) =>
         (await eventually(
