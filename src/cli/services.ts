@@ -36,9 +36,10 @@ export async function withCliServices(io: CliIo, work: (services: CliServices) =
     import('../observability/logger.ts'),
   ]);
   const config = loadConfig(io.env);
-  // Commands print their own results; the log only speaks up for problems unless asked.
+  // Commands print their own results on stdout; the log only speaks up for problems unless
+  // asked, on stderr, so that it never mixes with a `--json` answer.
   const level = config.logLevel === 'info' ? 'warn' : config.logLevel;
-  const logger = createLogger(level, config.logFormat, { write: (line: string) => io.stdout(line) });
+  const logger = createLogger(level, config.logFormat, { write: (line: string) => io.stderr(line) });
   const catalog = await loadCatalog(config.catalogPath);
   const database = await openDatabase(config.database, logger);
   try {

@@ -389,3 +389,15 @@ describe('subledger webhooks replay', () => {
     ).toMatchObject({ code: 1, stderr: `subledger: No webhook endpoint ${UNKNOWN_ENDPOINT}\n` });
   });
 });
+
+describe('the log of a command', () => {
+  it('goes to stderr, so a --json answer on stdout stays JSON even when the log speaks', async () => {
+    const added = await subledger(['webhooks', 'add', 'http://127.0.0.1:9/logged', '--json'], {
+      ...PRIVATE,
+      LOG_LEVEL: 'debug',
+    });
+    expect(added.code).toBe(0);
+    expect(JSON.parse(added.stdout)).toMatchObject({ endpoint: { url: 'http://127.0.0.1:9/logged' } });
+    expect(added.stderr).toContain('webhook endpoint added');
+  });
+});
