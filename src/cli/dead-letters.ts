@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { userInfo } from 'node:os';
 import type { DeadLetter } from '../intake/intake-queue.ts';
 import { PostgresIntakeQueue } from '../intake/postgres-intake-queue.ts';
-import { lines, type CliIo } from './io.ts';
+import { lines, operatorOf, type CliIo } from './io.ts';
 import { withCliServices } from './services.ts';
 import { textTable } from './table.ts';
 
@@ -48,7 +47,7 @@ export function registerDeadLetterCommands(program: Command, io: CliIo): void {
         if (!known || !(await new PostgresIntakeQueue(pool).retryDeadLetter(messageId))) {
           throw new Error(`No dead letter ${messageId}`);
         }
-        logger.info({ messageId, staff: operator(io) }, 'dead letter put back in the intake queue');
+        logger.info({ messageId, staff: operatorOf(io) }, 'dead letter put back in the intake queue');
         if (options.json) out(JSON.stringify({ messageId, status: 'queued' }));
         else out(`Queued ${messageId} again; a running service processes it.`);
       }),
@@ -68,13 +67,4 @@ function table(letters: readonly DeadLetter[]): string {
     ]),
   ];
   return textTable(rows);
-}
-
-/** Who ran the command, for the log: the operating-system user. */
-function operator(io: CliIo): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return io.env.USER ?? 'unknown';
-  }
 }

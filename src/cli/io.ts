@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 /**
  * Where a `subledger` run reads its settings and writes its output: the real process
  * (`main.ts`), or a test that runs the CLI in its own process and keeps what it printed.
@@ -19,4 +20,13 @@ export interface CliIo {
 /** One line at a time, as `console.log` and `console.error` print. */
 export function lines(io: CliIo): { out(line: string): void; err(line: string): void } {
   return { out: (line) => io.stdout(`${line}\n`), err: (line) => io.stderr(`${line}\n`) };
+}
+
+/** Who ran the command, for the log: the operating-system user (the environment's when the system has none). */
+export function operatorOf(io: CliIo): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return io.env.USER ?? 'unknown';
+  }
 }

@@ -1,10 +1,9 @@
 import { Option, type Command } from 'commander';
-import { userInfo } from 'node:os';
 import { CUSTOMER_EVENT_TYPES } from '../domain/customer-events/customer-event.ts';
 import { parsePosition } from '../eventstore/global-position.ts';
 import type { DeliveryRecord, ReplaySelection, WebhookDeliveries } from '../webhooks/webhook-deliveries.ts';
 import type { EndpointFields, WebhookEndpoint, WebhookEndpoints } from '../webhooks/webhook-endpoints.ts';
-import { lines, type CliIo } from './io.ts';
+import { lines, operatorOf, type CliIo } from './io.ts';
 import { withCliServices, type CliServices } from './services.ts';
 import { textTable } from './table.ts';
 
@@ -56,7 +55,7 @@ export function registerWebhookCommands(program: Command, io: CliIo): void {
         const fields: EndpointFields = { url: checkedUrl(url), ...endpointOptions(options) };
         return withWebhooks(io, async ({ endpoints, logger }) => {
           const { endpoint, secret } = await endpoints.create(fields);
-          logger.info({ endpointId: endpoint.id, url: endpoint.url, staff: operator(io) }, 'webhook endpoint added');
+          logger.info({ endpointId: endpoint.id, url: endpoint.url, staff: operatorOf(io) }, 'webhook endpoint added');
           if (options.json) {
             out(JSON.stringify({ endpoint, secret }, null, 2));
             return;
@@ -110,7 +109,7 @@ export function registerWebhookCommands(program: Command, io: CliIo): void {
         return withWebhooks(io, async ({ endpoints, logger }) => {
           const endpoint = await endpoints.update(id, changes);
           logger.info(
-            { endpointId: id, changed: Object.keys(changes), staff: operator(io) },
+            { endpointId: id, changed: Object.keys(changes), staff: operatorOf(io) },
             'webhook endpoint changed',
           );
           if (options.json) {
@@ -132,7 +131,7 @@ export function registerWebhookCommands(program: Command, io: CliIo): void {
       checkEndpointId(id);
       return withWebhooks(io, async ({ endpoints, logger }) => {
         const { secret, previousExpiresAt } = await endpoints.rotateSecret(id);
-        logger.info({ endpointId: id, previousExpiresAt, staff: operator(io) }, 'webhook signing secret rotated');
+        logger.info({ endpointId: id, previousExpiresAt, staff: operatorOf(io) }, 'webhook signing secret rotated');
         if (options.json) {
           out(JSON.stringify({ secret, previousExpiresAt }, null, 2));
           return;
@@ -155,7 +154,7 @@ export function registerWebhookCommands(program: Command, io: CliIo): void {
       checkEndpointId(id);
       return withWebhooks(io, async ({ endpoints, deliveries, logger }) => {
         const { eventId } = await deliveries.sendTest(id);
-        logger.info({ endpointId: id, eventId, staff: operator(io) }, 'webhook test event queued');
+        logger.info({ endpointId: id, eventId, staff: operatorOf(io) }, 'webhook test event queued');
         const { enabled } = await endpoints.get(id);
         if (options.json) {
           out(JSON.stringify({ endpointId: id, eventId }, null, 2));
@@ -197,7 +196,7 @@ export function registerWebhookCommands(program: Command, io: CliIo): void {
       }
       return withWebhooks(io, async ({ deliveries, logger }) => {
         await deliveries.retry(deliveryId);
-        logger.info({ deliveryId, staff: operator(io) }, 'webhook delivery retried');
+        logger.info({ deliveryId, staff: operatorOf(io) }, 'webhook delivery retried');
         if (options.json) out(JSON.stringify({ deliveryId, status: 'pending' }));
         else out(`Delivery ${deliveryId} is pending again; a running service tries it now.`);
       });
@@ -234,7 +233,7 @@ export function registerWebhookCommands(program: Command, io: CliIo): void {
                 fromTime: options.fromTime,
                 appUserId: options.customer,
                 count: plan.count,
-                staff: operator(io),
+                staff: operatorOf(io),
               },
               'webhook events replayed',
             );
@@ -444,13 +443,4 @@ function nextOrError(d: DeliveryRecord): string {
   const next = d.nextAttemptAt?.toISOString();
   if (next && error) return `${next} (last: ${error})`;
   return next ?? error ?? '-';
-}
-
-/** Who ran the command, for the log: the operating-system user. */
-function operator(io: CliIo): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return io.env.USER ?? 'unknown';
-  }
 }

@@ -3,6 +3,7 @@ import type { ArchivedDocument, SourceDocumentArchive } from '../eventstore/sour
 import type { IntakeQueue, ReceivedMessage } from '../intake/intake-queue.ts';
 import type { Logger } from '../observability/logger.ts';
 import { Refusal } from '../domain/refusal.ts';
+import { WakeUp } from '../jobs/wake-up.ts';
 
 /** A message that no retry can fix (not what it claims to be, breaks a rule): dead-letter it at once. */
 export class PermanentFailure extends Refusal<'unprocessable_document'> {
@@ -32,7 +33,7 @@ export interface IntakeWorkerOptions {
 export class IntakeWorker {
   private running = false;
   private loop: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
+  private readonly wakeUp = new WakeUp();
 
   private readonly options: IntakeWorkerOptions;
 
@@ -48,13 +49,13 @@ export class IntakeWorker {
 
   async stop(): Promise<void> {
     this.running = false;
-    this.wakeUp?.();
+    this.wakeUp.nudge();
     await this.loop;
   }
 
   /** Something was enqueued: look now. */
   nudge(): void {
-    this.wakeUp?.();
+    this.wakeUp.nudge();
   }
 
   /**
@@ -96,23 +97,11 @@ export class IntakeWorker {
     const { idlePollMs = 200, logger } = this.options;
     while (this.running) {
       try {
-        if ((await this.processBatch()) === 0) await this.idle(idlePollMs);
+        if ((await this.processBatch()) === 0 && this.running) await this.wakeUp.wait(idlePollMs);
       } catch (error) {
         logger.warn({ err: error }, 'intake worker could not receive; retrying');
         await sleep(idlePollMs * 5);
       }
     }
-  }
-
-  private idle(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wakeUp = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wakeUp = done;
-    });
   }
 }

@@ -5,6 +5,7 @@ import { withTransaction } from '../db/transaction.ts';
 import type { EventStore } from '../eventstore/event-store.ts';
 import { START, comparePositions, isAtOrAfter, type GlobalPosition } from '../eventstore/global-position.ts';
 import type { Logger } from '../observability/logger.ts';
+import { WakeUp } from '../jobs/wake-up.ts';
 import { lockCheckpoint, readCheckpoint, saveCheckpoint } from './checkpoints.ts';
 import type { Projection } from './projection.ts';
 
@@ -42,9 +43,7 @@ export class ProjectionRunner {
   private running = false;
   private loop: Promise<void> | undefined;
   private stopping = new AbortController();
-  private wakeUp: (() => void) | undefined;
-  /** A nudge that came while a batch was running: look again at once afterwards. */
-  private nudged = false;
+  private readonly wakeUp = new WakeUp();
   private failing: ProjectionRunnerStatus['failing'];
   private readonly waiters = new Set<{ target: GlobalPosition; resolve: (reached: boolean) => void }>();
 
@@ -69,7 +68,7 @@ export class ProjectionRunner {
   async stop(): Promise<void> {
     this.running = false;
     this.stopping.abort();
-    this.wakeUp?.();
+    this.wakeUp.nudge();
     await this.loop;
     for (const waiter of this.waiters) waiter.resolve(false);
     this.waiters.clear();
@@ -77,8 +76,7 @@ export class ProjectionRunner {
 
   /** Something was appended: look now rather than at the next poll. */
   nudge(): void {
-    this.nudged = true;
-    this.wakeUp?.();
+    this.wakeUp.nudge();
   }
 
   status(): ProjectionRunnerStatus {
@@ -196,20 +194,7 @@ export class ProjectionRunner {
   }
 
   private idle(ms: number): Promise<void> {
-    if (this.nudged || !this.running) {
-      this.nudged = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wakeUp = undefined;
-        this.nudged = false;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wakeUp = done;
-    });
+    return this.running ? this.wakeUp.wait(ms) : Promise.resolve();
   }
 
   private advanceTo(position: GlobalPosition): void {

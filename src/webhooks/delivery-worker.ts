@@ -8,6 +8,7 @@ import { endpointUrlProblem, guardedLookup } from './endpoint-address.ts';
 import { nextRetryDelay, retryAfterMs, type RetryPolicy } from './retry-schedule.ts';
 import { liveSecrets, MAX_IN_FLIGHT } from './webhook-endpoints.ts';
 import { OutcomeRecorder } from './outcome-recorder.ts';
+import { WakeUp } from '../jobs/wake-up.ts';
 import { CLAIM_FROM_EVERY_HEAD, CLAIM_FROM_OLDEST_DUE } from './claim-deliveries.ts';
 
 export interface DeliveryWorkerOptions {
@@ -66,11 +67,9 @@ const leaseMs = ({ connectTimeoutMs, requestTimeoutMs }: DeliveryWorkerOptions) 
 export class DeliveryWorker {
   private running = false;
   private loop: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
+  private readonly wakeUp = new WakeUp();
   /** When the last claim over every customer's head ran (see claimAndSend). */
   private lastFullClaimAt = Number.NEGATIVE_INFINITY;
-  /** A nudge that came while claiming: look again at once. */
-  private nudged = false;
   private readonly inFlight = new Map<string, number>();
   private readonly sending = new Set<Promise<void>>();
   private readonly agent: Agent;
@@ -98,7 +97,7 @@ export class DeliveryWorker {
 
   async stop(): Promise<void> {
     this.running = false;
-    this.wakeUp?.();
+    this.wakeUp.nudge();
     await this.loop;
     await Promise.allSettled(this.sending);
     await this.agent.close();
@@ -106,29 +105,18 @@ export class DeliveryWorker {
 
   /** Something may be due: look now. */
   nudge(): void {
-    this.nudged = true;
-    this.wakeUp?.();
+    this.wakeUp.nudge();
   }
 
   private async run(): Promise<void> {
     while (this.running) {
       let claimed = 0;
-      this.nudged = false;
       try {
         claimed = await this.claimAndSend();
       } catch (error) {
         this.options.logger.error({ err: error }, 'could not claim webhook deliveries');
       }
-      if (claimed === 0 && this.running && !this.nudged) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.options.idlePollMs);
-          this.wakeUp = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.wakeUp = undefined;
-      }
+      if (claimed === 0 && this.running) await this.wakeUp.wait(this.options.idlePollMs);
     }
   }
 

@@ -25,7 +25,7 @@ export function customerEventsProjection(options: { readonly catalog: Catalog })
     name: CUSTOMER_EVENTS_PROJECTION,
 
     async apply(events, tx) {
-      const facts = events.filter((e) => parsePurchaseStreamId(e.streamId) && isPurchaseEvent(e));
+      const facts = events.filter(isPurchaseEvent).filter((e) => parsePurchaseStreamId(e.streamId));
       if (facts.length === 0) return;
       const states = await loadStates(tx, [...new Set(facts.map((e) => e.streamId))]);
       const others = new PurchasesOfCustomers(tx, states);
@@ -34,12 +34,12 @@ export function customerEventsProjection(options: { readonly catalog: Catalog })
       for (const ledger of facts) {
         const key = parsePurchaseStreamId(ledger.streamId)!;
         const before = states.get(ledger.streamId) ?? initialState();
-        const after = evolve(before, ledger as RecordedEvent & Parameters<typeof evolve>[1]);
+        const after = evolve(before, ledger);
         states.set(ledger.streamId, after);
         const owners = [...new Set(after.links.map((l) => l.value.appUserId))];
         await others.load(owners);
         const setOff = customerEventsOf({
-          event: ledger as Parameters<typeof evolve>[1],
+          event: ledger,
           key,
           before,
           after,
