@@ -2,6 +2,7 @@ import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { ApiKeys } from '../src/auth/api-keys.ts';
+import { CLAIM_FROM_EVERY_HEAD, CLAIM_FROM_OLDEST_DUE } from '../src/webhooks/claim-deliveries.ts';
 import { parseAnswer } from './webhook-latency.ts';
 import type { SignedNotification } from './webhook-notifications.ts';
 
@@ -332,12 +333,50 @@ export class ActivitySampler {
   }
 }
 
+/** How the claims begin (pg_stat_activity keeps only a statement's first kilobyte). */
+const CLAIMS = [CLAIM_FROM_OLDEST_DUE, CLAIM_FROM_EVERY_HEAD].map((sql) => sql.trimStart().slice(0, 200));
+
 function statementOf(query: string): string {
   const q = query.trimStart();
-  if (q.startsWith('WITH heads AS') || q.startsWith('WITH candidates AS')) return 'claim';
+  if (CLAIMS.some((claim) => q.startsWith(claim))) return 'claim';
   if (q.startsWith('UPDATE webhook_deliveries d\n') || /SET status = o\.status/.test(q)) return 'record';
   if (/^(BEGIN|COMMIT|ROLLBACK)/i.test(q)) return q.split(/\s/)[0]!.toUpperCase();
   if (/intake_messages/.test(q)) return 'intake';
   if (/customer_event|webhook_deliveries|webhook_endpoints/.test(q)) return 'customer-events projection';
   return 'other';
+}
+
+/** Where a notification's time went, p50 and p99 in ms per stage, from the rows' own timestamps. */
+export type StageTimes = Record<'queued' | 'projected' | 'scheduled' | 'delivered', { p50: number; p99: number }>;
+
+/**
+ * Per INITIAL_PURCHASE delivered since `since`: accepted into the intake queue, then its fact
+ * in the ledger (`queued`: waiting for and being processed by the intake worker), then its
+ * customer event written (`projected`: the customer-events projection), then delivered
+ * (`scheduled` to `delivered`: the delivery worker, claim, send and outcome). Timestamps are
+ * transaction starts (`now()`), so each stage includes its own transaction's work.
+ */
+export async function stageTimes(db: pg.Client, since: Date): Promise<StageTimes> {
+  const { rows } = await db.query<{ stage: keyof StageTimes; p50: number; p99: number }>(
+    `WITH d AS (
+       SELECT m.enqueued_at, e.recorded_at, ce.created_at AS projected_at, w.created_at AS scheduled_at, w.delivered_at
+       FROM webhook_deliveries w
+       JOIN customer_events ce ON ce.id = w.event_id AND ce.type = 'INITIAL_PURCHASE'
+       JOIN events e ON e.event_id::text = ce.ledger_event_id
+       JOIN intake_messages m ON m.document_id = e.metadata -> 'source' ->> 'documentId'
+       WHERE w.status = 'delivered' AND m.enqueued_at >= $1
+     ), s AS (
+       SELECT 'queued' AS stage, recorded_at - enqueued_at AS t FROM d
+       UNION ALL SELECT 'projected', projected_at - recorded_at FROM d
+       UNION ALL SELECT 'scheduled', scheduled_at - projected_at FROM d
+       UNION ALL SELECT 'delivered', delivered_at - scheduled_at FROM d
+     )
+     SELECT stage, 1000 * percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM t)) AS p50,
+            1000 * percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM t)) AS p99
+     FROM s GROUP BY stage`,
+    [since],
+  );
+  const none = { p50: Number.NaN, p99: Number.NaN };
+  const at = (stage: keyof StageTimes) => rows.find((r) => r.stage === stage) ?? none;
+  return { queued: at('queued'), projected: at('projected'), scheduled: at('scheduled'), delivered: at('delivered') };
 }

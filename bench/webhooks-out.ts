@@ -50,12 +50,14 @@ import {
   headsScanMs,
   initialPurchases,
   noDeadNotifications,
+  stageTimes,
   pacedSend,
   postAll,
   until,
   type DatabaseActivity,
   type DeliveryCounts,
   type PacedResult,
+  type StageTimes,
 } from './webhooks-out-load.ts';
 import { Receiver, type ReceiverCounts } from './webhooks-out-receiver.ts';
 
@@ -161,6 +163,8 @@ interface LatencyRun {
   maxMs: number;
   /** Accepted notifications whose INITIAL_PURCHASE an endpoint never got within SETTLE_SECONDS. */
   missing: number;
+  /** Where the time went, by stage (see stageTimes). */
+  stages: StageTimes;
   receiver: ReceiverCounts;
   cpu: CpuShares;
   activity: DatabaseActivity | undefined;
@@ -481,6 +485,7 @@ async function latencyRun(
     sampler = SETTINGS.sampleDb ? new ActivitySampler(databaseUrl) : undefined;
     await sampler?.start();
     const from = cpu.sample();
+    const measuredSince = new Date();
     progress(`latency     ${endpoints} endpoint(s): ${measured.length} notifications at ${rate}/s ...`);
     const paced = await pacedSend(service.url, measured, rate, { signal });
     const to = cpu.sample();
@@ -504,6 +509,7 @@ async function latencyRun(
         latencies.push(Number.isNaN(at) ? Number.POSITIVE_INFINITY : at - send.scheduledAt);
       }
     });
+    const stages = await stageTimes(db, measuredSince);
     const refused: Record<string, number> = {};
     for (const s of paced.sends) if (s.refused) refused[s.refused] = (refused[s.refused] ?? 0) + 1;
     const acceptance = paced.sends.filter((s) => s.answeredAt !== undefined).map((s) => s.answeredAt! - s.scheduledAt);
@@ -520,6 +526,7 @@ async function latencyRun(
       p99Ms: percentile(latencies, 99),
       maxMs: percentile(latencies, 100),
       missing,
+      stages,
       receiver: difference(receiver.stats, before),
       cpu: cpu.between(from, to),
       activity,
@@ -603,6 +610,17 @@ function report(throughput: ThroughputRun[], latency: LatencyRun[], postgresSett
         cpu: cpuText(l.cpu),
         'db busy': l.activity ? busyText(l.activity.busyBy) : '',
         goal: l.invalid ? `INVALID (${l.invalid})` : passFail(l.p99Ms < GOAL_P99_MS),
+      })),
+    );
+    console.log(
+      'Where the time went, ms p50 / p99 by stage: accepted to its fact in the ledger (intake queue and worker), ' +
+        'to its customer event (customer-events projection), to its delivery row, to delivered (claim, send, outcome)',
+    );
+    console.table(
+      latency.map((l) => ({
+        endpoints: l.endpoints,
+        'rate/s': l.rate,
+        ...Object.fromEntries(Object.entries(l.stages).map(([stage, t]) => [stage, `${ms(t.p50)} / ${ms(t.p99)}`])),
       })),
     );
   }

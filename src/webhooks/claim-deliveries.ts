@@ -1,25 +1,30 @@
+import { HELD_PER_SLOT } from './held-deliveries.ts';
+
 /**
  * The SQL that leases deliveries to send. A delivery may go when it is the head of its
  * endpoint and customer (the oldest of theirs still pending: a head waiting for its retry
  * holds its customer back), is due, and nobody holds its lease. Each endpoint gets as many
- * as it has room for ($3: how many this worker has in flight, by endpoint), and at most
- * CLAIM_LIMIT in all are leased until $2. The limit comes before the UPDATE, which
- * PostgreSQL always runs to the end whatever a LIMIT outside it says.
+ * as it has room for (HELD_PER_SLOT times its `max_in_flight`, less $3: how many this
+ * worker holds, by endpoint), and at most CLAIM_LIMIT in all are leased until $2. The limit
+ * comes before the UPDATE, which PostgreSQL always runs to the end whatever a LIMIT outside
+ * it says.
  *
  * Two ways to find heads:
- * - `CLAIM_FROM_OLDEST_DUE` looks at the oldest due deliveries only (CANDIDATES of them) and
- *   keeps those with nothing older pending: by index, whatever the backlog. It can miss heads
- *   further on when the oldest belong to customers held back.
+ * - `CLAIM_FROM_OLDEST_DUE` looks at the oldest due deliveries only and keeps those with
+ *   nothing older pending: by index, whatever the backlog. It looks at twice as many as
+ *   there is room for, plus as many as the worker holds (the next events of customers being
+ *   sent are among the oldest, and not heads), and at most MAX_CANDIDATES: each is an index
+ *   probe, the bulk of a claim's cost. It can miss heads further on when the oldest belong
+ *   to customers held back.
  * - `CLAIM_FROM_EVERY_HEAD` finds every customer's head, a scan of everything pending. The
  *   worker asks it when the first finds nothing, so no due head is ever left behind.
  */
 export const CLAIM_LIMIT = 200;
-/** Twice what one claim may take: enough heads among them, few index probes. */
-const CANDIDATES = 2 * CLAIM_LIMIT;
+const MAX_CANDIDATES = 2 * CLAIM_LIMIT;
 
 const leaseAndRead = `
   due AS (
-    SELECT id, max_in_flight - coalesce(($3::jsonb ->> endpoint_id)::int, 0) AS room,
+    SELECT id, ${HELD_PER_SLOT} * max_in_flight - coalesce(($3::jsonb ->> endpoint_id)::int, 0) AS room,
            row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS rank
     FROM heads
     WHERE next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until < $1)
@@ -31,18 +36,23 @@ const leaseAndRead = `
     WHERE d.id = picked.id AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until < $1)
     RETURNING d.id, d.endpoint_id, d.event_id, d.attempts, d.created_at
   )
-  SELECT taken.id::text, taken.endpoint_id, e.url, e.secrets, taken.event_id, ev.type, ev.occurred_at,
+  SELECT taken.id::text, taken.endpoint_id, e.url, e.secrets, e.max_in_flight, taken.event_id, ev.type, ev.occurred_at,
          ev.payload, taken.attempts, taken.created_at
   FROM taken JOIN webhook_endpoints e ON e.id = taken.endpoint_id JOIN customer_events ev ON ev.id = taken.event_id
   ORDER BY taken.id`;
 
 export const CLAIM_FROM_OLDEST_DUE = `
-  WITH candidates AS (
+  WITH held AS (
+    SELECT ${HELD_PER_SLOT} * max_in_flight - coalesce(($3::jsonb ->> id)::int, 0) AS room,
+           coalesce(($3::jsonb ->> id)::int, 0) AS held
+    FROM webhook_endpoints WHERE enabled
+  ),
+  candidates AS (
     SELECT d.id, d.endpoint_id, d.app_user_id, d.next_attempt_at, d.lease_until, e.max_in_flight
     FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
     WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until < $1)
     ORDER BY d.id
-    LIMIT ${CANDIDATES}
+    LIMIT (SELECT least(${MAX_CANDIDATES}, coalesce(sum(2 * greatest(room, 0) + held), 0)) FROM held)
   ),
   heads AS (
     -- A subquery per candidate, so each is one probe of the heads index, not a join over all.

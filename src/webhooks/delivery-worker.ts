@@ -9,7 +9,8 @@ import { nextRetryDelay, retryAfterMs, type RetryPolicy } from './retry-schedule
 import { liveSecrets, MAX_IN_FLIGHT } from './webhook-endpoints.ts';
 import { OutcomeRecorder } from './outcome-recorder.ts';
 import { WakeUp } from '../jobs/wake-up.ts';
-import { CLAIM_FROM_EVERY_HEAD, CLAIM_FROM_OLDEST_DUE } from './claim-deliveries.ts';
+import { CLAIM_FROM_EVERY_HEAD, CLAIM_FROM_OLDEST_DUE, CLAIM_LIMIT } from './claim-deliveries.ts';
+import { HeldDeliveries } from './held-deliveries.ts';
 
 export interface DeliveryWorkerOptions {
   readonly pool: Pool;
@@ -33,6 +34,7 @@ interface Claimed {
   endpoint_id: string;
   url: string;
   secrets: Parameters<typeof liveSecrets>[0];
+  max_in_flight: number;
   event_id: string;
   type: string;
   occurred_at: Date;
@@ -40,6 +42,9 @@ interface Claimed {
   attempts: number;
   created_at: Date;
 }
+
+/** A claimed delivery, with the lease it was claimed under. */
+type Leased = Claimed & { readonly leaseUntil: Date };
 
 /** What a delivery attempt came to. */
 export interface AttemptOutcome {
@@ -54,13 +59,16 @@ export interface AttemptOutcome {
  * After that a crashed worker's deliveries are taken again (at least once), while a
  * live worker's attempt has long ended (never two attempts of one delivery at once).
  */
-const leaseMs = ({ connectTimeoutMs, requestTimeoutMs }: DeliveryWorkerOptions) =>
-  2 * (connectTimeoutMs + requestTimeoutMs) + 1_000;
+const leaseMs = (options: DeliveryWorkerOptions) => 2 * attemptMs(options) + 1_000;
+/** The longest one attempt can take. */
+const attemptMs = ({ connectTimeoutMs, requestTimeoutMs }: DeliveryWorkerOptions) =>
+  connectTimeoutMs + requestTimeoutMs;
 
 /**
  * Sends customer events to the endpoints, at least once and in order per customer: a
  * customer's next event for an endpoint is taken only once the one before is delivered
- * or dead. Different customers go in parallel, up to each endpoint's `max_in_flight`.
+ * or dead. Different customers go in parallel, up to each endpoint's `max_in_flight`; the
+ * worker holds as many again leased, waiting, so that a slot that frees is refilled at once.
  * Each delivery is signed (Standard Webhooks) with every live secret of its endpoint;
  * a failure is retried with back-off and jitter until the retry horizon, then dead.
  */
@@ -70,7 +78,7 @@ export class DeliveryWorker {
   private readonly wakeUp = new WakeUp();
   /** When the last claim over every customer's head ran (see claimAndSend). */
   private lastFullClaimAt = Number.NEGATIVE_INFINITY;
-  private readonly inFlight = new Map<string, number>();
+  private readonly held = new HeldDeliveries<Leased>();
   private readonly sending = new Set<Promise<void>>();
   private readonly agent: Agent;
   private readonly outcomes: OutcomeRecorder;
@@ -100,6 +108,10 @@ export class DeliveryWorker {
     this.wakeUp.nudge();
     await this.loop;
     await Promise.allSettled(this.sending);
+    // Those still waiting go back now rather than when their lease ends.
+    await this.release(this.held.takeWaiting()).catch((error: unknown) => {
+      this.options.logger.warn({ err: error }, 'could not release webhook deliveries; they go when their lease ends');
+    });
     await this.agent.close();
   }
 
@@ -116,7 +128,9 @@ export class DeliveryWorker {
       } catch (error) {
         this.options.logger.error({ err: error }, 'could not claim webhook deliveries');
       }
-      if (claimed === 0 && this.running) await this.wakeUp.wait(this.options.idlePollMs);
+      // A full claim may have left more due: claim again. Otherwise wait for a lane to run low,
+      // new deliveries, or the poll (retries coming due).
+      if (claimed < CLAIM_LIMIT && this.running) await this.wakeUp.wait(this.options.idlePollMs);
     }
   }
 
@@ -124,37 +138,71 @@ export class DeliveryWorker {
   private async claimAndSend(): Promise<number> {
     const now = this.options.clock.now();
     const leaseUntil = new Date(now.getTime() + leaseMs(this.options));
-    const parameters = [now, leaseUntil, JSON.stringify(Object.fromEntries(this.inFlight))];
-    let { rows } = await this.options.pool.query<Claimed>(CLAIM_FROM_OLDEST_DUE, parameters);
+    const parameters = [now, leaseUntil, JSON.stringify(this.held.heldByEndpoint())];
+    // Named: each connection plans them once, not at every claim.
+    let { rows } = await this.options.pool.query<Claimed>({
+      name: 'claim-oldest-due',
+      text: CLAIM_FROM_OLDEST_DUE,
+      values: parameters,
+    });
     // None among the oldest due (or no room): look at every customer's head, at most once per
     // poll interval, so that a busy endpoint's completions do not each pay for a full scan.
     if (rows.length === 0 && now.getTime() - this.lastFullClaimAt >= this.options.idlePollMs) {
       this.lastFullClaimAt = now.getTime();
-      ({ rows } = await this.options.pool.query<Claimed>(CLAIM_FROM_EVERY_HEAD, parameters));
+      ({ rows } = await this.options.pool.query<Claimed>({
+        name: 'claim-every-head',
+        text: CLAIM_FROM_EVERY_HEAD,
+        values: parameters,
+      }));
     }
-    for (const row of rows) {
-      const delivery = { ...row, leaseUntil };
-      this.inFlight.set(delivery.endpoint_id, (this.inFlight.get(delivery.endpoint_id) ?? 0) + 1);
-      const sent = this.deliver(delivery).finally(() => {
-        this.sending.delete(sent);
-        const left = (this.inFlight.get(delivery.endpoint_id) ?? 1) - 1;
-        if (left > 0) this.inFlight.set(delivery.endpoint_id, left);
-        else this.inFlight.delete(delivery.endpoint_id);
-        this.nudge(); // its customer's next event, or another customer's, may go now
-      });
-      this.sending.add(sent);
-    }
+    this.held.add(rows.map((row) => ({ ...row, leaseUntil })));
+    this.sendWhatHasRoom();
     return rows.length;
   }
 
-  private async deliver(delivery: Claimed & { leaseUntil: Date }): Promise<void> {
+  /** Starts every held delivery whose endpoint has a free slot. */
+  private sendWhatHasRoom(): void {
+    if (!this.running) return;
+    for (const delivery of this.held.takeSendable()) {
+      const done = this.deliver(delivery).finally(() => this.sending.delete(done));
+      this.sending.add(done);
+    }
+  }
+
+  private async deliver(delivery: Leased): Promise<void> {
+    // Never an attempt that could outlast the lease: another worker may take it then. Each
+    // slot frees within an attempt, so only a stalled process gets here.
+    if (delivery.leaseUntil.getTime() - this.options.clock.now().getTime() < attemptMs(this.options)) {
+      this.held.sent(delivery);
+      this.sendWhatHasRoom();
+      await this.release([delivery]).catch(() => {}); // or it goes when the lease ends
+      this.nudge();
+      return;
+    }
     const outcome = await this.send(delivery);
+    // The slot is free once the receiver has answered: the next waiting delivery goes now.
+    const { wantsMore } = this.held.sent(delivery);
+    this.sendWhatHasRoom();
     try {
       await this.record(delivery, outcome);
     } catch (error) {
       // The lease runs out and the delivery is sent again: at least once.
       this.options.logger.error({ err: error, delivery: delivery.id }, 'could not record a webhook delivery');
     }
+    // Once recorded, the customer's next event is a head: claim when the lane runs low (or,
+    // for an idle endpoint, at once), not after every delivery.
+    if (wantsMore) this.nudge();
+  }
+
+  /** Gives up leases not used, so that the deliveries can be claimed again at once. */
+  private async release(deliveries: readonly Leased[]): Promise<void> {
+    if (deliveries.length === 0) return;
+    await this.options.pool.query(
+      `UPDATE webhook_deliveries d SET lease_until = NULL
+       FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, lease_until timestamptz)
+       WHERE d.id = r.id AND d.lease_until = r.lease_until`,
+      [JSON.stringify(deliveries.map((d) => ({ id: d.id, lease_until: d.leaseUntil })))],
+    );
   }
 
   private async send(delivery: Claimed): Promise<AttemptOutcome> {
@@ -198,7 +246,7 @@ export class DeliveryWorker {
     }
   }
 
-  private async record(delivery: Claimed & { leaseUntil: Date }, outcome: AttemptOutcome): Promise<void> {
+  private async record(delivery: Leased, outcome: AttemptOutcome): Promise<void> {
     const now = this.options.clock.now();
     const attempts = delivery.attempts + 1;
     const delivered = outcome.status !== undefined && outcome.status >= 200 && outcome.status < 300;

@@ -3,7 +3,7 @@ import type { Catalog } from '../../domain/catalog.ts';
 import type { CustomerEvent } from '../../domain/customer-events/customer-event.ts';
 import { customerEventsOf } from '../../domain/customer-events/customer-events-of.ts';
 import type { CustomerPurchase } from '../../domain/entitlements.ts';
-import { isPurchaseEvent } from '../../domain/purchase/events.ts';
+import { isPurchaseEvent, type PurchaseEvent } from '../../domain/purchase/events.ts';
 import { parsePurchaseStreamId } from '../../domain/purchase/purchase-key.ts';
 import { evolve, initialState, type PurchaseState } from '../../domain/purchase/state.ts';
 import type { RecordedEvent } from '../../eventstore/event-store.ts';
@@ -29,6 +29,8 @@ export function customerEventsProjection(options: { readonly catalog: Catalog })
       if (facts.length === 0) return;
       const states = await loadStates(tx, [...new Set(facts.map((e) => e.streamId))]);
       const others = new PurchasesOfCustomers(tx, states);
+      // Everyone the batch's purchases name, read in one query rather than one per fact.
+      await others.load(ownersNamedBy(facts, states));
       const written: { event: CustomerEvent; id: string; ledger: RecordedEvent }[] = [];
 
       for (const ledger of facts) {
@@ -36,8 +38,6 @@ export function customerEventsProjection(options: { readonly catalog: Catalog })
         const before = states.get(ledger.streamId) ?? initialState();
         const after = evolve(before, ledger);
         states.set(ledger.streamId, after);
-        const owners = [...new Set(after.links.map((l) => l.value.appUserId))];
-        await others.load(owners);
         const setOff = customerEventsOf({
           event: ledger,
           key,
@@ -83,7 +83,22 @@ export function customerEventsProjection(options: { readonly catalog: Catalog })
   };
 }
 
-/** The other purchases of the customers a batch touches, read once per customer per batch. */
+/** Every app user the facts' purchases name, once folded (folded here on copies: `states` is left as it is). */
+function ownersNamedBy(
+  facts: readonly (RecordedEvent & PurchaseEvent)[],
+  states: ReadonlyMap<string, PurchaseState>,
+): string[] {
+  const folded = new Map(states);
+  const owners = new Set<string>();
+  for (const fact of facts) {
+    const after = evolve(folded.get(fact.streamId) ?? initialState(), fact);
+    folded.set(fact.streamId, after);
+    for (const link of after.links) owners.add(link.value.appUserId);
+  }
+  return [...owners];
+}
+
+/** The other purchases of the customers a batch touches, read once per batch. */
 class PurchasesOfCustomers {
   private readonly streamsOf = new Map<string, string[]>();
   private readonly tx: Queryable;
