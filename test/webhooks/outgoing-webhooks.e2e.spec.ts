@@ -118,6 +118,34 @@ describe('outgoing webhooks', () => {
     expect(change!.data.entitlements).toMatchObject({ before: [], after: [{ id: 'premium', active: true }] });
   });
 
+  it('count a customer’s other purchases, told earlier, in the entitlements before and after', async () => {
+    await addEndpoint();
+    const user = randomUUID();
+    await harness.notify(buy(user, '3000000000000011'));
+    await harness.processed();
+    await until(() => heardBy(user).length >= 2);
+    // Later, on a purchase of its own: premium they already had, coaching new.
+    const coaching = buy(user, '3000000000000012', T0 + 1_000);
+    coaching.transaction = { ...coaching.transaction, productId: 'com.example.pulse.coaching.monthly' };
+    await harness.notify(coaching);
+    await harness.processed();
+    await until(() => heardBy(user).length >= 4);
+    expect(heardBy(user)).toEqual([
+      'INITIAL_PURCHASE',
+      'ENTITLEMENTS_CHANGED',
+      'INITIAL_PURCHASE',
+      'ENTITLEMENTS_CHANGED',
+    ]);
+    const change = receiver.received.filter((r) => r.appUserId === user)[3]!;
+    expect(change.data.entitlements).toMatchObject({
+      before: [{ id: 'premium', active: true }],
+      after: [
+        { id: 'coaching', active: true },
+        { id: 'premium', active: true },
+      ],
+    });
+  });
+
   it('send nothing again for a duplicated notification', async () => {
     await addEndpoint();
     const user = randomUUID();
