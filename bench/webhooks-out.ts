@@ -60,6 +60,7 @@ import {
   type StageTimes,
 } from './webhooks-out-load.ts';
 import { Receiver, type ReceiverCounts } from './webhooks-out-receiver.ts';
+import { HELD_PER_SLOT } from '../src/webhooks/held-deliveries.ts';
 
 const env = process.env;
 const list = (value: string) => value.split(',').filter(Boolean).map(Number);
@@ -583,7 +584,10 @@ function report(throughput: ThroughputRun[], latency: LatencyRun[], postgresSett
         'PATCHes answered s': t.enabledS.toFixed(2),
         'db busy (mean connections)': t.activity ? busyText(t.activity.busyBy) : '',
         'db waits': t.activity ? busyText(t.activity.waitingOn) : '',
-        'max leased at once': t.activity ? `${t.activity.maxLeased} (limit ${t.endpoints * t.maxInFlight})` : '',
+        // Held by the worker (sending, or waiting for a slot), and sent but not yet recorded.
+        'max leased at once': t.activity
+          ? `${t.activity.maxLeased} (held at most ${HELD_PER_SLOT * t.endpoints * t.maxInFlight})`
+          : '',
         'after: delivered / pending / dead / retried': `${t.after.delivered} / ${t.after.pending} / ${t.after.dead} / ${t.after.retried}`,
         'last errors': JSON.stringify(t.after.lastErrors),
       })),

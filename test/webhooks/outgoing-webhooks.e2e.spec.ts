@@ -125,8 +125,11 @@ describe('outgoing webhooks', () => {
     await harness.processed();
     await until(() => heardBy(user).length >= 2);
     // Later, on a purchase of its own: premium they already had, coaching new.
-    const coaching = buy(user, '3000000000000012', T0 + 1_000);
-    coaching.transaction = { ...coaching.transaction, productId: 'com.example.pulse.coaching.monthly' };
+    const bought = buy(user, '3000000000000012', T0 + 1_000);
+    const coaching = {
+      ...bought,
+      transaction: { ...bought.transaction, productId: 'com.example.pulse.coaching.monthly' },
+    };
     await harness.notify(coaching);
     await harness.processed();
     await until(() => heardBy(user).length >= 4);
