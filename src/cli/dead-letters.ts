@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { DeadLetter } from '../intake/intake-queue.ts';
-import { PostgresIntakeQueue } from '../intake/postgres-intake-queue.ts';
+import { intakeQueueOf } from '../intake/intake-queue-of.ts';
 import { lines, operatorOf, type CliIo } from './io.ts';
 import { withCliServices } from './services.ts';
 import { textTable } from './table.ts';
@@ -22,10 +22,10 @@ export function registerDeadLetterCommands(program: Command, io: CliIo): void {
     .option('--limit <n>', 'how many at most', '50')
     .option('--json', 'print JSON')
     .action((options: { limit: string; json?: boolean }) =>
-      withCliServices(io, async ({ pool }) => {
+      withCliServices(io, async ({ pool, config }) => {
         const limit = Number(options.limit);
         if (!Number.isInteger(limit) || limit < 1) throw new Error('--limit must be a whole number above 0');
-        const letters = await new PostgresIntakeQueue(pool).deadLetters({ limit });
+        const letters = await (await intakeQueueOf(config.intake.queue, pool)).deadLetters({ limit });
         if (options.json) {
           out(JSON.stringify(letters, null, 2));
           return;
@@ -41,10 +41,8 @@ export function registerDeadLetterCommands(program: Command, io: CliIo): void {
     .argument('<messageId>', 'as listed')
     .option('--json', 'print JSON')
     .action((messageId: string, options: { json?: boolean }) =>
-      withCliServices(io, async ({ pool, logger }) => {
-        // Message ids are bigints: anything else names no dead letter (and must not reach SQL as one).
-        const known = /^\d{1,19}$/.test(messageId) && BigInt(messageId) < 2n ** 63n;
-        if (!known || !(await new PostgresIntakeQueue(pool).retryDeadLetter(messageId))) {
+      withCliServices(io, async ({ pool, config, logger }) => {
+        if (!(await (await intakeQueueOf(config.intake.queue, pool)).retryDeadLetter(messageId))) {
           throw new Error(`No dead letter ${messageId}`);
         }
         logger.info({ messageId, staff: operatorOf(io) }, 'dead letter put back in the intake queue');

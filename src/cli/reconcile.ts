@@ -57,11 +57,11 @@ interface ReconcileOptions {
 /** Each store the configuration lets us ask. */
 async function storeAccess(services: CliServices): Promise<CustomerReconcileDeps> {
   const { config, pool, catalog, eventStore, logger, clock, view } = services;
-  const [{ PlayDeveloperApi }, { SourceDocumentArchive }, { PostgresIntakeQueue }, { appleReconciler, appleVerifier }] =
+  const [{ PlayDeveloperApi }, { SourceDocumentArchive }, { intakeQueueOf }, { appleReconciler, appleVerifier }] =
     await Promise.all([
       import('../ingest/google/play-developer-api.ts'),
       import('../eventstore/source-documents.ts'),
-      import('../intake/postgres-intake-queue.ts'),
+      import('../intake/intake-queue-of.ts'),
       import('../ingest/apple/reconciler-from-config.ts'),
     ]);
   const documents = new SourceDocumentArchive(pool);
@@ -70,7 +70,7 @@ async function storeAccess(services: CliServices): Promise<CustomerReconcileDeps
     verifier: await appleVerifier(config, catalog),
     documents,
     eventStore,
-    queue: new PostgresIntakeQueue(pool),
+    queue: await intakeQueueOf(config.intake.queue, pool),
     logger,
   });
   return {

@@ -28,6 +28,12 @@ const environmentSchema = z.object({
   PROJECTION_IDLE_POLL_MS: positiveInt.max(60_000).default(200),
   INTAKE_WORKER: z.enum(['on', 'off']).default('on'),
   INTAKE_VISIBILITY_TIMEOUT_SECONDS: positiveInt.max(43_200).default(60),
+  INTAKE_QUEUE: z.enum(['postgres', 'sqs']).default('postgres'),
+  INTAKE_SQS_QUEUE_URL: z.url().optional(),
+  INTAKE_SQS_DEAD_LETTER_QUEUE_URL: z.url().optional(),
+  /** An SQS-compatible server instead of AWS's (an emulator, say); credentials then come from the usual AWS variables. */
+  SQS_ENDPOINT: z.url().optional(),
+  AWS_REGION: z.string().min(1).optional(),
   AUTH_ISSUER: z.string().min(1).optional(),
   AUTH_JWKS_URL: z.url().optional(),
   AUTH_AUDIENCE: z.string().min(1).optional(),
@@ -144,6 +150,16 @@ export interface Config {
     readonly worker: boolean;
     /** How long a received message stays hidden before another worker may retry it (a crashed worker's). */
     readonly visibilityTimeoutMs: number;
+    /** Where accepted notifications wait: PostgreSQL (the default), or an SQS FIFO queue. */
+    readonly queue:
+      | { readonly kind: 'postgres' }
+      | {
+          readonly kind: 'sqs';
+          readonly queueUrl: string;
+          readonly deadLetterQueueUrl?: string;
+          readonly endpoint?: string;
+          readonly region?: string;
+        };
   };
   readonly apple: {
     /** DER or PEM files of the roots App Store signatures must chain to. */
@@ -208,6 +224,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       'APPLE_API_KEY_FILE, APPLE_API_KEY_ID and APPLE_API_ISSUER_ID: set all three (App Store Server API access) or none',
     ]);
   }
+  if (e.INTAKE_QUEUE === 'sqs' && !e.INTAKE_SQS_QUEUE_URL) {
+    throw new ConfigError(['INTAKE_SQS_QUEUE_URL: the FIFO queue to use with INTAKE_QUEUE=sqs']);
+  }
+  if (e.INTAKE_QUEUE === 'sqs' && !e.INTAKE_SQS_QUEUE_URL!.endsWith('.fifo')) {
+    throw new ConfigError([
+      'INTAKE_SQS_QUEUE_URL: a FIFO queue (its name ends in .fifo), for the order per subscription',
+    ]);
+  }
   if (Boolean(e.GOOGLE_PUSH_AUDIENCE) !== Boolean(e.GOOGLE_PUSH_SERVICE_ACCOUNT)) {
     throw new ConfigError([
       'GOOGLE_PUSH_AUDIENCE and GOOGLE_PUSH_SERVICE_ACCOUNT: set both (who may push Play notifications) or neither',
@@ -259,7 +283,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       keyRotationMs: e.TOKEN_KEY_ROTATION_DAYS * 86_400_000,
       jwksCacheSeconds: e.TOKEN_JWKS_CACHE_SECONDS,
     },
-    intake: { worker: e.INTAKE_WORKER === 'on', visibilityTimeoutMs: e.INTAKE_VISIBILITY_TIMEOUT_SECONDS * 1000 },
+    intake: {
+      worker: e.INTAKE_WORKER === 'on',
+      visibilityTimeoutMs: e.INTAKE_VISIBILITY_TIMEOUT_SECONDS * 1000,
+      queue:
+        e.INTAKE_QUEUE === 'sqs'
+          ? {
+              kind: 'sqs',
+              queueUrl: e.INTAKE_SQS_QUEUE_URL!,
+              ...(e.INTAKE_SQS_DEAD_LETTER_QUEUE_URL && { deadLetterQueueUrl: e.INTAKE_SQS_DEAD_LETTER_QUEUE_URL }),
+              ...(e.SQS_ENDPOINT && { endpoint: e.SQS_ENDPOINT }),
+              ...(e.AWS_REGION && { region: e.AWS_REGION }),
+            }
+          : { kind: 'postgres' },
+    },
     webhooks: {
       delivery: e.WEBHOOK_DELIVERY === 'on',
       retryHorizonMs: e.WEBHOOK_RETRY_HOURS * 3_600_000,

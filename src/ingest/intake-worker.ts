@@ -25,6 +25,9 @@ export interface IntakeWorkerOptions {
   readonly idlePollMs?: number;
 }
 
+/** How long a receive may wait for a message, on a queue that can wait (SQS's longest). */
+const LONG_POLL_MS = 20_000;
+
 /**
  * Processes accepted notifications from the intake queue: at least once, so every
  * handler is idempotent (the event store keeps a fact once). A failure is retried
@@ -34,6 +37,7 @@ export class IntakeWorker {
   private running = false;
   private loop: Promise<void> | undefined;
   private readonly wakeUp = new WakeUp();
+  private stopping = new AbortController();
 
   private readonly options: IntakeWorkerOptions;
 
@@ -44,11 +48,13 @@ export class IntakeWorker {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopping = new AbortController();
     this.loop = this.follow();
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping.abort();
     this.wakeUp.nudge();
     await this.loop;
   }
@@ -63,9 +69,9 @@ export class IntakeWorker {
    * documents are read in one query and its successes acknowledged in one, so a
    * notification costs little more than its own append.
    */
-  async processBatch(): Promise<number> {
+  async processBatch({ waitMs = 0 }: { waitMs?: number } = {}): Promise<number> {
     const { queue, documents, batchSize = 50, visibilityTimeoutMs = 60_000 } = this.options;
-    const messages = await queue.receive({ max: batchSize, visibilityTimeoutMs });
+    const messages = await queue.receive({ max: batchSize, visibilityTimeoutMs, waitMs, signal: this.stopping.signal });
     if (messages.length === 0) return 0;
     const found = await documents.findAll([...new Set(messages.map((m) => m.documentId))]);
     const handled = await Promise.all(messages.map((message) => this.handle(message, found.get(message.documentId))));
@@ -97,8 +103,12 @@ export class IntakeWorker {
     const { idlePollMs = 200, logger } = this.options;
     while (this.running) {
       try {
-        if ((await this.processBatch()) === 0 && this.running) await this.wakeUp.wait(idlePollMs);
+        // A queue that can (SQS) waits for the next message itself rather than being polled.
+        if ((await this.processBatch({ waitMs: LONG_POLL_MS })) === 0 && this.running) {
+          await this.wakeUp.wait(idlePollMs);
+        }
       } catch (error) {
+        if (!this.running) return; // a long poll cut short by stop()
         logger.warn({ err: error }, 'intake worker could not receive; retrying');
         await sleep(idlePollMs * 5);
       }

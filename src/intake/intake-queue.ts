@@ -1,6 +1,6 @@
 /**
  * The intake queue port: where verified store notifications wait to be processed.
- * PostgreSQL now (postgres-intake-queue.ts); SQS later. Shaped like SQS FIFO:
+ * PostgreSQL (postgres-intake-queue.ts, the default) or SQS (sqs-intake-queue.ts). Shaped like SQS FIFO:
  * at-least-once delivery, visibility timeout, deduplication id, ordering key.
  */
 import type { SourceDocument } from '../eventstore/source-documents.ts';
@@ -69,8 +69,19 @@ export interface IntakeQueue {
    * false` when a message with the same deduplication id exists (in any state).
    */
   enqueue(message: NewIntakeMessage): Promise<{ enqueued: boolean; messageId: string; documentId: string }>;
-  /** Up to `max` messages, each hidden from other receivers for `visibilityTimeoutMs`. */
-  receive(options: { max: number; visibilityTimeoutMs: number }): Promise<ReceivedMessage[]>;
+  /**
+   * Up to `max` messages, each hidden from other receivers for `visibilityTimeoutMs`. With
+   * `waitMs`, a queue that can (SQS's long polling) waits that long for a first message when
+   * none is there; the others answer at once. `signal` cuts a wait short.
+   */
+  receive(options: {
+    max: number;
+    visibilityTimeoutMs: number;
+    waitMs?: number;
+    signal?: AbortSignal;
+  }): Promise<ReceivedMessage[]>;
+  /** Calls `listener` after each new message this instance enqueues (to wake a worker in this process). Returns an unsubscribe. */
+  onEnqueued(listener: () => void): () => void;
   /** Done: never delivered again. False when the receipt expired (another receiver may have it). */
   ack(message: ReceivedMessage): Promise<boolean>;
   /** `ack` for a batch at once (one round trip); returns how many were still theirs to ack. */

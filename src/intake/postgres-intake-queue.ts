@@ -155,6 +155,8 @@ export class PostgresIntakeQueue implements IntakeQueue {
   }
 
   async retryDeadLetter(messageId: string): Promise<boolean> {
+    // Message ids here are bigints: anything else names none (and must not reach SQL as one).
+    if (!/^\d{1,19}$/.test(messageId) || BigInt(messageId) >= 2n ** 63n) return false;
     const { rowCount } = await this.db.query(
       `UPDATE intake_messages SET state = 'pending', attempts = 0, visible_at = now(), finished_at = NULL
        WHERE message_id = $1 AND state = 'dead'`,

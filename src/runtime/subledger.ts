@@ -39,7 +39,7 @@ import { LapsedSubscriptionRecheck } from '../ingest/apple/recheck-lapsed.ts';
 import { VoidedPurchasesPoll } from '../ingest/google/voided-poll.ts';
 import { IntakeWorker } from '../ingest/intake-worker.ts';
 import type { IntakeQueue } from '../intake/intake-queue.ts';
-import { PostgresIntakeQueue } from '../intake/postgres-intake-queue.ts';
+import { intakeQueueOf } from '../intake/intake-queue-of.ts';
 import { openDatabase } from './database.ts';
 import { systemClock } from './system-clock.ts';
 import type { Clock } from '../domain/clock.ts';
@@ -128,7 +128,7 @@ export async function startSubledger(
     const webhookDeliveries = new WebhookDeliveries(pool, clock);
 
     const documents = new SourceDocumentArchive(pool);
-    const queue = new PostgresIntakeQueue(pool);
+    const queue = await intakeQueueOf(config.intake.queue, pool);
     const metrics = new Metrics({
       queueDepth: () => queue.depth(),
       projectionLag: async () => ({

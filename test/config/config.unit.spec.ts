@@ -32,7 +32,7 @@ describe('configuration', () => {
         keyRotationMs: 7 * 86_400_000,
         jwksCacheSeconds: 300,
       },
-      intake: { worker: true, visibilityTimeoutMs: 60_000 },
+      intake: { worker: true, visibilityTimeoutMs: 60_000, queue: { kind: 'postgres' } },
       webhooks: {
         delivery: true,
         retryHorizonMs: 86_400_000,
@@ -150,6 +150,22 @@ describe('configuration', () => {
     for (const bad of ['k1:short', `:${secret}`, `k1:${secret},k1:${secret}`, secret]) {
       expect(() => loadConfig({ EDGE_PROOF_KEYS: bad })).toThrow(/EDGE_PROOF_KEYS/);
     }
+  });
+
+  it('queues on SQS only with a FIFO queue named, and on PostgreSQL otherwise', () => {
+    const url = 'https://sqs.eu-west-1.amazonaws.com/123456789012/subledger-intake.fifo';
+    expect(
+      loadConfig({ INTAKE_QUEUE: 'sqs', INTAKE_SQS_QUEUE_URL: url, AWS_REGION: 'eu-west-1' }).intake.queue,
+    ).toEqual({
+      kind: 'sqs',
+      queueUrl: url,
+      region: 'eu-west-1',
+    });
+    expect(() => loadConfig({ INTAKE_QUEUE: 'sqs' })).toThrow(/INTAKE_SQS_QUEUE_URL/);
+    expect(() => loadConfig({ INTAKE_QUEUE: 'sqs', INTAKE_SQS_QUEUE_URL: url.replace('.fifo', '') })).toThrow(
+      /a FIFO queue/,
+    );
+    expect(() => loadConfig({ INTAKE_QUEUE: 'kafka' })).toThrow(/INTAKE_QUEUE/);
   });
 
   it('uses DATABASE_URL when it is set', () => {

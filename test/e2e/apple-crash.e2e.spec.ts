@@ -47,7 +47,7 @@ afterAll(async () => {
   await rm(certDir, { recursive: true, force: true });
 });
 beforeEach(async () => {
-  await db.pool.query('TRUNCATE events, purchases, intake_messages, source_documents, projection_checkpoints');
+  await db.pool.query('TRUNCATE events, purchases, intake_messages, intake_sqs_messages, source_documents, projection_checkpoints');
 });
 
 async function start(extra: Record<string, string> = {}): Promise<RunningProcess> {

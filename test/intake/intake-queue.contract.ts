@@ -2,14 +2,20 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { documentIdOf, type SourceDocument } from '../../src/eventstore/source-documents.ts';
 import type { IntakeQueue, NewIntakeMessage, RetryPolicy } from '../../src/intake/intake-queue.ts';
 
-/** The policy every adapter runs the contract with: short, so real time can be waited out. */
+/** The policy an adapter runs the contract with unless it says otherwise: short, so real time can be waited out. */
 export const CONTRACT_RETRY_POLICY: RetryPolicy = { maxAttempts: 3, firstBackoffMs: 40, maxBackoffMs: 1_000 };
 
 export interface IntakeQueueContractSetup {
   /** Empties the queue. */
   reset(): Promise<void>;
   /**
-   * A queue over it with CONTRACT_RETRY_POLICY. For a queue behind a server, each call a
+   * The queue's time steps, when it cannot take the contract's (SQS counts visibility in
+   * whole seconds): the retry policy its queues use, and the visibility timeout the contract
+   * uses to see a message come back. The contract's waits are multiples of these.
+   */
+  readonly timing?: { readonly retry: RetryPolicy; readonly shortVisibilityMs: number };
+  /**
+   * A queue over it with the timing's retry policy (CONTRACT_RETRY_POLICY by default). For a queue behind a server, each call a
    * separate instance, as separate processes would have; a queue in memory returns the same one.
    */
   connect(): IntakeQueue;
@@ -40,6 +46,9 @@ export function intakeQueueContract(adapter: string, setup: IntakeQueueContractS
       document: { kind: 'test', contentType: 'text/plain', body },
     });
     const receive = (visibilityTimeoutMs = 60_000, max = 10) => queue.receive({ max, visibilityTimeoutMs });
+    const { retry, shortVisibilityMs: short } = setup.timing ?? { retry: CONTRACT_RETRY_POLICY, shortVisibilityMs: 50 };
+    /** Waits `factor` times the first backoff (the second backoff is twice the first). */
+    const backoffs = (factor: number) => setup.elapse(factor * retry.firstBackoffMs);
 
     it('keeps one message per deduplication id, even after it was processed', async () => {
       const first = await queue.enqueue(message('n-1'));
@@ -68,11 +77,11 @@ export function intakeQueueContract(adapter: string, setup: IntakeQueueContractS
 
     it('hides a message while it is being processed and delivers it again when the visibility timeout passes', async () => {
       await queue.enqueue(message('n-1'));
-      const [first] = await receive(50);
+      const [first] = await receive(short);
       expect(first).toMatchObject({ deduplicationId: 'n-1', attempt: 1 });
-      expect(await receive(50)).toEqual([]);
-      await setup.elapse(80);
-      const [again] = await receive(50);
+      expect(await receive(short)).toEqual([]);
+      await setup.elapse(1.6 * short);
+      const [again] = await receive(short);
       expect(again).toMatchObject({ deduplicationId: 'n-1', attempt: 2 });
       // The first receiver was too slow: its ack no longer counts.
       expect(await queue.ack(first!)).toBe(false);
@@ -97,7 +106,7 @@ export function intakeQueueContract(adapter: string, setup: IntakeQueueContractS
       const [head] = await receive();
       expect(await queue.fail(head!, 'store API timed out')).toBe('retry');
       expect(await receive()).toEqual([]);
-      await setup.elapse(60);
+      await backoffs(1.5);
       const [again] = await receive();
       expect(again).toMatchObject({ deduplicationId: 'a-1', attempt: 2 });
       expect(await queue.fail(again!, 'unknown product', { permanent: true })).toBe('dead');
@@ -128,11 +137,11 @@ export function intakeQueueContract(adapter: string, setup: IntakeQueueContractS
       let delivery = (await receive())[0]!;
       expect(await queue.fail(delivery, 'store API timed out')).toBe('retry');
       expect(await receive()).toEqual([]); // backing off
-      await setup.elapse(60);
+      await backoffs(1.5);
       delivery = (await receive())[0]!;
       expect(delivery.attempt).toBe(2);
       expect(await queue.fail(delivery, 'store API timed out')).toBe('retry');
-      await setup.elapse(100);
+      await backoffs(2.5);
       delivery = (await receive())[0]!;
       expect(delivery.attempt).toBe(3);
       expect(await queue.fail(delivery, 'store API timed out again')).toBe('dead');
@@ -146,12 +155,12 @@ export function intakeQueueContract(adapter: string, setup: IntakeQueueContractS
 
     it('doubles the backoff: a second failure waits longer than the first', async () => {
       await queue.enqueue(message('n-1'));
-      expect(await queue.fail((await receive())[0]!, 'timed out')).toBe('retry'); // 40 ms
-      await setup.elapse(60);
-      expect(await queue.fail((await receive())[0]!, 'timed out')).toBe('retry'); // 80 ms
-      await setup.elapse(45); // past the first backoff, not the second
+      expect(await queue.fail((await receive())[0]!, 'timed out')).toBe('retry'); // one backoff
+      await backoffs(1.5);
+      expect(await queue.fail((await receive())[0]!, 'timed out')).toBe('retry'); // two
+      await backoffs(1.125); // past the first backoff, not the second
       expect(await receive()).toEqual([]);
-      await setup.elapse(60);
+      await backoffs(1.5);
       expect(await receive()).toEqual([expect.objectContaining({ attempt: 3 })]);
     });
 
@@ -181,8 +190,8 @@ export function intakeQueueContract(adapter: string, setup: IntakeQueueContractS
 
     it('ignores a failure reported by a receiver whose delivery has expired', async () => {
       await queue.enqueue(message('n-1'));
-      const [stale] = await receive(50);
-      await setup.elapse(80);
+      const [stale] = await receive(short);
+      await setup.elapse(1.6 * short);
       const [current] = await receive(60_000);
       await queue.fail(stale!, 'too late', { permanent: true });
       expect(await queue.deadLetters()).toEqual([]);

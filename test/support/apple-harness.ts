@@ -137,7 +137,7 @@ export async function startAppleHarness(
       // is PostgreSQL choosing a victim, and the TRUNCATE simply goes again.
       for (let attempt = 1; ; attempt++) {
         try {
-          await db.pool.query('TRUNCATE events, purchases, intake_messages, source_documents, projection_checkpoints');
+          await db.pool.query('TRUNCATE events, purchases, intake_messages, intake_sqs_messages, source_documents, projection_checkpoints');
           break;
         } catch (error) {
           if ((error as { code?: string }).code !== '40P01' || attempt === 5) throw error;

@@ -14,13 +14,9 @@ export interface AdminDeadLetterRouteDeps {
 
 /** The queue lists dead letters newest first with a limit and no cursor: this many at most. */
 const MAX_LIMIT = 500;
-const MAX_BIGINT = 2n ** 63n - 1n;
 
-// Message ids are PostgreSQL bigints: anything else could never name one (400, not a database error).
-const messageId = z
-  .string()
-  .regex(/^\d{1,19}$/, { abort: true })
-  .refine((id) => BigInt(id) <= MAX_BIGINT, 'not a message id');
+// A PostgreSQL queue's ids are numbers, SQS's are UUIDs: anything else names no message (400).
+const messageId = z.string().regex(/^[A-Za-z0-9-]{1,128}$/, 'not a message id');
 const deadLetter = z.object({
   messageId: z.string(),
   kind: z.string().describe('What the document is, e.g. apple.notification.v2'),

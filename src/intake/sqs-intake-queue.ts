@@ -1,0 +1,369 @@
+import { createHash } from 'node:crypto';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  ChangeMessageVisibilityCommand,
+  DeleteMessageBatchCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type Message,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { Queryable } from '../db/pool.ts';
+import { SourceDocumentArchive } from '../eventstore/source-documents.ts';
+import {
+  DEFAULT_RETRY_POLICY,
+  retryDecision,
+  type DeadLetter,
+  type IntakeMessageInput,
+  type IntakeQueue,
+  type NewIntakeMessage,
+  type ReceivedMessage,
+  type RetryPolicy,
+} from './intake-queue.ts';
+
+export interface SqsIntakeQueueOptions {
+  readonly sqs: SQSClient;
+  /** A FIFO queue (its name ends in `.fifo`). */
+  readonly queueUrl: string;
+  /**
+   * The FIFO queue its redrive policy moves a message to after `maxReceiveCount` receives
+   * (a message whose worker keeps dying before it can report a failure). Those are moved into
+   * the dead letters listed here; without it they stay where SQS put them.
+   */
+  readonly deadLetterQueueUrl?: string;
+  /** The source document archive, and this queue's memory (migration 0020). */
+  readonly db: Queryable;
+  readonly retry?: RetryPolicy;
+}
+
+/** What a message carries: the document stays in PostgreSQL (SQS messages are limited to 256 KB). */
+type Body = IntakeMessageInput;
+
+/** The longest an SQS message may stay hidden: how long a dead letter being written is kept hidden. */
+const MAX_VISIBILITY_SECONDS = 43_200;
+/** The longest SQS's long polling waits. */
+const MAX_WAIT_SECONDS = 20;
+/** SQS hands out at most this many messages per receive, and takes this many per batch. */
+const SQS_BATCH = 10;
+
+/**
+ * The intake queue on Amazon SQS (FIFO): the ordering key is the message group, so a
+ * subscription's notifications are handed out one at a time, oldest first; the
+ * deduplication id is SQS's. What SQS cannot do is kept in PostgreSQL, beside the source
+ * documents: the deduplication ids ever sent (SQS forgets them after five minutes; a later
+ * duplicate is recognised here, and one that slips through, say sent again by a store after
+ * a crash between the send and its record, is harmless: the ledger's event ids are
+ * idempotent), and the dead letters support lists and retries.
+ *
+ * A receipt is checked before it is acted on (SQS accepts a delete with a stale receipt and
+ * may delete nothing, or the message another receiver now holds): changing the message's
+ * visibility fails for a receipt that is no longer current.
+ */
+export class SqsIntakeQueue implements IntakeQueue {
+  private readonly options: SqsIntakeQueueOptions;
+  private readonly documents: SourceDocumentArchive;
+  private readonly retry: RetryPolicy;
+  private readonly enqueueListeners = new Set<() => void>();
+
+  constructor(options: SqsIntakeQueueOptions) {
+    this.options = options;
+    this.documents = new SourceDocumentArchive(options.db);
+    this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
+  }
+
+  onEnqueued(listener: () => void): () => void {
+    this.enqueueListeners.add(listener);
+    return () => this.enqueueListeners.delete(listener);
+  }
+
+  async enqueue(message: NewIntakeMessage): Promise<{ enqueued: boolean; messageId: string; documentId: string }> {
+    // The document first: a worker may receive the message the moment it is sent.
+    const { documentId } = await this.documents.keep(message.document);
+    const known = await this.sentBefore(message.deduplicationId);
+    if (known) return { enqueued: false, messageId: known, documentId };
+    const body: Body = {
+      deduplicationId: message.deduplicationId,
+      orderingKey: message.orderingKey,
+      kind: message.kind,
+      documentId,
+    };
+    const { MessageId } = await this.options.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: this.options.queueUrl,
+        MessageBody: JSON.stringify(body),
+        MessageGroupId: sqsId(message.orderingKey),
+        MessageDeduplicationId: sqsId(message.deduplicationId),
+      }),
+    );
+    // Two at once send once (SQS deduplicates) and record once: the second is told it was known.
+    const { rows } = await this.options.db.query<{ message_id: string }>(
+      `INSERT INTO intake_sqs_messages (deduplication_id, message_id, ordering_key, kind, document_id)
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (deduplication_id) DO NOTHING
+       RETURNING message_id`,
+      [message.deduplicationId, MessageId, message.orderingKey, message.kind, documentId],
+    );
+    if (rows.length === 0) {
+      return { enqueued: false, messageId: (await this.sentBefore(message.deduplicationId)) ?? MessageId!, documentId };
+    }
+    for (const listener of this.enqueueListeners) listener();
+    return { enqueued: true, messageId: MessageId!, documentId };
+  }
+
+  async receive({
+    max,
+    visibilityTimeoutMs,
+    waitMs = 0,
+    signal,
+  }: {
+    max: number;
+    visibilityTimeoutMs: number;
+    waitMs?: number;
+    signal?: AbortSignal;
+  }): Promise<ReceivedMessage[]> {
+    const received: ReceivedMessage[] = [];
+    while (received.length < max) {
+      const asked = Math.min(SQS_BATCH, max - received.length);
+      const { Messages = [] } = await this.options.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: this.options.queueUrl,
+          MaxNumberOfMessages: asked,
+          VisibilityTimeout: seconds(visibilityTimeoutMs),
+          // Long polling for the first message only: then take what is there.
+          WaitTimeSeconds: received.length === 0 ? Math.min(MAX_WAIT_SECONDS, Math.floor(waitMs / 1000)) : 0,
+          MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
+        }),
+        { ...(signal && { abortSignal: signal }) },
+      );
+      received.push(...Messages.map(receivedOf));
+      if (Messages.length < asked) break;
+    }
+    return received;
+  }
+
+  async ack(message: ReceivedMessage): Promise<boolean> {
+    return (await this.ackAll([message])) === 1;
+  }
+
+  async ackAll(messages: readonly ReceivedMessage[]): Promise<number> {
+    let acked = 0;
+    for (let i = 0; i < messages.length; i += SQS_BATCH) {
+      const batch = messages.slice(i, i + SQS_BATCH);
+      const current = await this.stillHeld(batch);
+      if (current.length === 0) continue;
+      const { Successful = [] } = await this.options.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: this.options.queueUrl,
+          Entries: current.map((m, n) => ({ Id: String(n), ReceiptHandle: m.receipt })),
+        }),
+      );
+      acked += Successful.length;
+    }
+    return acked;
+  }
+
+  async fail(message: ReceivedMessage, reason: string, { permanent = false } = {}): Promise<'retry' | 'dead'> {
+    const decision = retryDecision(this.retry, message.attempt, permanent);
+    if (decision.outcome === 'retry') {
+      // Hidden for the backoff; its message group waits behind it, as FIFO groups do.
+      await this.changeVisibility(message, seconds(decision.backoffMs));
+      return 'retry';
+    }
+    // Kept hidden while it is written down, so nobody else takes it meanwhile; a stale
+    // receipt gets no further. Written down before it is deleted: a crash between the two
+    // leaves a dead letter whose message comes back, never a message lost.
+    if (!(await this.changeVisibility(message, MAX_VISIBILITY_SECONDS))) return 'dead';
+    await this.recordDead(message, { attempts: message.attempt, reason });
+    await this.options.sqs.send(
+      new DeleteMessageCommand({ QueueUrl: this.options.queueUrl, ReceiptHandle: message.receipt }),
+    );
+    return 'dead';
+  }
+
+  async deadLetters({ limit = 100 }: { limit?: number } = {}): Promise<DeadLetter[]> {
+    await this.takeInRedriven();
+    const { rows } = await this.options.db.query<{
+      message_id: string;
+      deduplication_id: string;
+      ordering_key: string;
+      kind: string;
+      document_id: string;
+      attempts: number;
+      reason: string;
+      enqueued_at: Date;
+      dead_at: Date;
+    }>(
+      `SELECT message_id, deduplication_id, ordering_key, kind, document_id, attempts, reason, enqueued_at, dead_at
+       FROM intake_sqs_messages WHERE dead_at IS NOT NULL ORDER BY dead_at DESC, message_id DESC LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => ({
+      messageId: r.message_id,
+      deduplicationId: r.deduplication_id,
+      orderingKey: r.ordering_key,
+      kind: r.kind,
+      documentId: r.document_id,
+      attempts: r.attempts,
+      reason: r.reason,
+      enqueuedAt: r.enqueued_at,
+      failedAt: r.dead_at,
+    }));
+  }
+
+  async retryDeadLetter(messageId: string): Promise<boolean> {
+    const { rows } = await this.options.db.query<Body>(
+      `SELECT deduplication_id AS "deduplicationId", ordering_key AS "orderingKey", kind, document_id AS "documentId"
+       FROM intake_sqs_messages WHERE message_id = $1 AND dead_at IS NOT NULL`,
+      [messageId],
+    );
+    const dead = rows[0];
+    if (!dead) return false;
+    // Sent before it stops being a dead letter: a crash between leaves it both queued and
+    // listed, never neither. A deduplication id of its own, or SQS would drop it as a
+    // duplicate of the first within five minutes.
+    const { MessageId } = await this.options.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: this.options.queueUrl,
+        MessageBody: JSON.stringify(dead),
+        MessageGroupId: sqsId(dead.orderingKey),
+        MessageDeduplicationId: sqsId(`${dead.deduplicationId}#retry:${messageId}`),
+      }),
+    );
+    const { rowCount } = await this.options.db.query(
+      `UPDATE intake_sqs_messages SET dead_at = NULL, attempts = NULL, reason = NULL, message_id = $2
+       WHERE message_id = $1 AND dead_at IS NOT NULL`,
+      [messageId, MessageId],
+    );
+    return rowCount === 1;
+  }
+
+  async depth(): Promise<number> {
+    const { Attributes = {} } = await this.options.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: this.options.queueUrl,
+        AttributeNames: [
+          'ApproximateNumberOfMessages',
+          'ApproximateNumberOfMessagesNotVisible',
+          'ApproximateNumberOfMessagesDelayed',
+        ],
+      }),
+    );
+    return Object.values(Attributes).reduce((sum, n) => sum + Number(n ?? 0), 0);
+  }
+
+  private async sentBefore(deduplicationId: string): Promise<string | undefined> {
+    const { rows } = await this.options.db.query<{ message_id: string }>(
+      'SELECT message_id FROM intake_sqs_messages WHERE deduplication_id = $1',
+      [deduplicationId],
+    );
+    return rows[0]?.message_id;
+  }
+
+  /** The messages whose receipts are still current, kept hidden a little longer to be deleted. */
+  private async stillHeld(messages: readonly ReceivedMessage[]): Promise<ReceivedMessage[]> {
+    const { Successful = [] } = await this.options.sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: this.options.queueUrl,
+        Entries: messages.map((m, n) => ({ Id: String(n), ReceiptHandle: m.receipt, VisibilityTimeout: 30 })),
+      }),
+    );
+    return Successful.map((s) => messages[Number(s.Id)]!);
+  }
+
+  /** False when the receipt is no longer current (the message was received again, or deleted). */
+  private async changeVisibility(message: ReceivedMessage, visibilitySeconds: number): Promise<boolean> {
+    try {
+      await this.options.sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: this.options.queueUrl,
+          ReceiptHandle: message.receipt,
+          VisibilityTimeout: visibilitySeconds,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isStaleReceipt(error)) return false;
+      throw error;
+    }
+  }
+
+  private async recordDead(
+    message: IntakeMessageInput & { messageId: string },
+    dead: { attempts: number; reason: string },
+  ) {
+    await this.options.db.query(
+      `INSERT INTO intake_sqs_messages (deduplication_id, message_id, ordering_key, kind, document_id, dead_at, attempts, reason)
+       VALUES ($1, $2, $3, $4, $5, now(), $6, $7)
+       ON CONFLICT (deduplication_id) DO UPDATE
+       SET message_id = excluded.message_id, dead_at = now(), attempts = excluded.attempts, reason = excluded.reason`,
+      [
+        message.deduplicationId,
+        message.messageId,
+        message.orderingKey,
+        message.kind,
+        message.documentId,
+        dead.attempts,
+        dead.reason,
+      ],
+    );
+  }
+
+  /** Moves what SQS's redrive policy put in the dead-letter queue into the dead letters listed here. */
+  private async takeInRedriven(): Promise<void> {
+    const queueUrl = this.options.deadLetterQueueUrl;
+    if (!queueUrl) return;
+    for (;;) {
+      const { Messages = [] } = await this.options.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: SQS_BATCH,
+          VisibilityTimeout: 60,
+          MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
+        }),
+      );
+      if (Messages.length === 0) return;
+      for (const raw of Messages) {
+        const message = receivedOf(raw);
+        await this.recordDead(message, {
+          attempts: message.attempt,
+          reason: 'received too often without an answer (moved by the SQS redrive policy)',
+        });
+        await this.options.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: raw.ReceiptHandle }));
+      }
+    }
+  }
+}
+
+function receivedOf(message: Message): ReceivedMessage {
+  const body = JSON.parse(message.Body ?? '{}') as Body;
+  return {
+    messageId: message.MessageId!,
+    deduplicationId: body.deduplicationId,
+    orderingKey: body.orderingKey,
+    kind: body.kind,
+    documentId: body.documentId,
+    receipt: message.ReceiptHandle!,
+    attempt: Number(message.Attributes?.ApproximateReceiveCount ?? 1),
+    enqueuedAt: new Date(Number(message.Attributes?.SentTimestamp ?? Date.now())),
+  };
+}
+
+/** SQS counts visibility in whole seconds: never shorter than asked. */
+function seconds(ms: number): number {
+  return Math.min(MAX_VISIBILITY_SECONDS, Math.ceil(ms / 1000));
+}
+
+/**
+ * A group or deduplication id as SQS takes it (up to 128 printable ASCII characters): as it
+ * is when it fits, else its SHA-256 (a Play purchase token can be longer).
+ */
+function sqsId(id: string): string {
+  return /^[\x21-\x7e]{1,128}$/.test(id) ? id : createHash('sha256').update(id).digest('hex');
+}
+
+function isStaleReceipt(error: unknown): boolean {
+  const name = (error as { name?: string }).name ?? '';
+  return ['MessageNotInflight', 'ReceiptHandleIsInvalid', 'InvalidParameterValue'].includes(name);
+}
