@@ -60,6 +60,24 @@ describe('SQS intake queue', () => {
     ]);
   });
 
+  it('remembers a deduplication id after SQS has forgotten it', async () => {
+    queues = await emulator.fifoQueue();
+    const first = new SqsIntakeQueue({ sqs: emulator.sqs, ...queues, db: db.pool, retry: SQS_RETRY });
+    const sent = await first.enqueue({ deduplicationId: 'remembered', orderingKey: 'r', kind: 'test', document });
+    await first.ackAll(await first.receive({ max: 1, visibilityTimeoutMs: 60_000 }));
+    // A queue with no memory of it, as SQS is five minutes on; the same PostgreSQL.
+    const forgetful = new SqsIntakeQueue({
+      sqs: emulator.sqs,
+      ...(await emulator.fifoQueue()),
+      db: db.pool,
+      retry: SQS_RETRY,
+    });
+    expect(
+      await forgetful.enqueue({ deduplicationId: 'remembered', orderingKey: 'r', kind: 'test', document }),
+    ).toEqual({ ...sent, enqueued: false });
+    expect(await forgetful.receive({ max: 1, visibilityTimeoutMs: 60_000 })).toEqual([]);
+  });
+
   it('takes ordering keys and deduplication ids longer than SQS allows (a Play purchase token)', async () => {
     queues = await emulator.fifoQueue();
     const queue = new SqsIntakeQueue({ sqs: emulator.sqs, ...queues, db: db.pool, retry: SQS_RETRY });
