@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
+import pg from 'pg';
 
 /** Linux's USER_HZ: /proc reports CPU time in these ticks. */
 const TICKS_PER_SECOND = 100;
@@ -64,6 +65,18 @@ export class CpuMeter {
       other: Math.max(0, busy - subledger - postgres - loadGenerator),
       idle: cores(to.idle - from.idle),
     };
+  }
+}
+
+/** The pid of the PostgreSQL server at `serverUrl` (Linux only), from one of its backends. */
+export async function findPostmaster(serverUrl: string): Promise<number | undefined> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    return postmasterOf(rows[0]!.pid);
+  } finally {
+    await client.end();
   }
 }
 

@@ -36,8 +36,8 @@ import { createPool } from '../src/db/pool.ts';
 import { documentIdOf } from '../src/eventstore/source-documents.ts';
 import { AppleVerifier, loadTrustedRoots } from '../src/ingest/apple/apple-verifier.ts';
 import { PostgresIntakeQueue } from '../src/intake/postgres-intake-queue.ts';
-import { benchPostgres, inParallel, machine, median } from './support.ts';
-import { CpuMeter, postmasterOf, type CpuShares } from './webhook-cpu.ts';
+import { benchPostgres, inParallel, machine, median, percentile } from './support.ts';
+import { CpuMeter, findPostmaster, type CpuShares } from './webhook-cpu.ts';
 import { pacedRun, parseAnswer } from './webhook-latency.ts';
 import { NotificationSigner, type SignedNotification } from './webhook-notifications.ts';
 import { summarizeProfile } from './webhook-profile.ts';
@@ -582,17 +582,6 @@ async function measureCeilings(notifications: readonly SignedNotification[], tru
   }
 }
 
-async function findPostmaster(serverUrl: string): Promise<number | undefined> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-    return postmasterOf(rows[0]!.pid);
-  } finally {
-    await client.end();
-  }
-}
-
 /** The median of the valid runs, then every run ("x" for one that does not count). */
 function columnOf<R extends { invalid?: string }>(runs: R[], pick: (r: R) => number, show: (n: number) => string) {
   const valid = runs.filter((r) => !r.invalid);
@@ -602,13 +591,6 @@ function columnOf<R extends { invalid?: string }>(runs: R[], pick: (r: R) => num
 function medianRun<R extends { invalid?: string }>(runs: R[], by: (r: R) => number): R {
   const valid = runs.filter((r) => !r.invalid).sort((a, b) => by(a) - by(b));
   return valid[valid.length >> 1] ?? runs[0]!;
-}
-
-/** Nearest rank; an empty list is NaN. */
-function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
 /** Notifications never seen in the read model count as infinitely late. */

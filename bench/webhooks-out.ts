@@ -37,8 +37,8 @@ import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { benchPostgres, machine } from './support.ts';
-import { CpuMeter, postmasterOf, type CpuShares } from './webhook-cpu.ts';
+import { benchPostgres, machine, percentile } from './support.ts';
+import { CpuMeter, findPostmaster, type CpuShares } from './webhook-cpu.ts';
 import { NotificationSigner, type SignedNotification } from './webhook-notifications.ts';
 import { startService, tail, type RunningService } from './webhook-service.ts';
 import {
@@ -647,28 +647,10 @@ function report(throughput: ThroughputRun[], latency: LatencyRun[], postgresSett
   );
 }
 
-async function findPostmaster(serverUrl: string): Promise<number | undefined> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-    return postmasterOf(rows[0]!.pid);
-  } finally {
-    await client.end();
-  }
-}
-
 function difference(to: ReceiverCounts, from: ReceiverCounts): ReceiverCounts {
   return Object.fromEntries(
     Object.entries(to).map(([k, v]) => [k, v - from[k as keyof ReceiverCounts]]),
   ) as unknown as ReceiverCounts;
-}
-
-/** Nearest rank; an empty list is NaN. */
-function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
 function passFail(ok: boolean): string {
