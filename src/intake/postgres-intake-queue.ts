@@ -1,3 +1,4 @@
+import { GroupCommit, type Pending } from '../db/group-commit.ts';
 import type { Queryable } from '../db/pool.ts';
 import { documentIdOf } from '../eventstore/source-documents.ts';
 import {
@@ -21,9 +22,23 @@ interface MessageRow {
   enqueued_at: Date;
 }
 
+type Enqueued = Awaited<ReturnType<IntakeQueue['enqueue']>>;
+
+/** Messages enqueued together at most, when webhooks arrive concurrently. */
+const MAX_GROUP = 100;
+
 /** The intake queue in PostgreSQL (schema: src/db/migrations/0003_intake_queue.sql). */
 export class PostgresIntakeQueue implements IntakeQueue {
   private readonly enqueueListeners = new Set<() => void>();
+  /** Notifications that arrive while another is being committed share its successor's transaction. */
+  private readonly enqueues = new GroupCommit<NewIntakeMessage, Enqueued>({
+    maxGroup: MAX_GROUP,
+    commitTogether: (group) => this.enqueueTogether(group),
+    commitAlone: (message) => this.enqueueAlone(message),
+    afterCommit: () => {
+      for (const listener of this.enqueueListeners) listener();
+    },
+  });
 
   private readonly db: Queryable;
   private readonly retry: RetryPolicy;
@@ -39,38 +54,76 @@ export class PostgresIntakeQueue implements IntakeQueue {
     return () => this.enqueueListeners.delete(listener);
   }
 
-  async enqueue(message: NewIntakeMessage): Promise<{ enqueued: boolean; messageId: string; documentId: string }> {
-    const { document } = message;
-    const documentId = documentIdOf(document.body);
-    // One statement, so one commit: accepting a webhook costs a single WAL flush.
-    const { rows } = await this.db.query<{ message_id: string; inserted: boolean }>(
-      `WITH document AS (
-         INSERT INTO source_documents (document_id, kind, content_type, body) VALUES ($4, $5, $6, $7)
+  async enqueue(message: NewIntakeMessage): Promise<Enqueued> {
+    return this.enqueues.submit(message);
+  }
+
+  /**
+   * Keeps the documents and queues the messages of a group in one statement, so one
+   * commit. A deduplication id seen before, or earlier in the same group, is not queued
+   * again: its caller learns the message that holds it.
+   */
+  private async enqueueTogether(group: readonly Pending<NewIntakeMessage, Enqueued>[]): Promise<void> {
+    const messages = group.map(({ request }) => request);
+    const documentIds = messages.map((m) => documentIdOf(m.document.body));
+    const { rows } = await this.db.query<{ ordinal: number; message_id: string | null; inserted: boolean }>(
+      `WITH input AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+           WITH ORDINALITY AS i(deduplication_id, ordering_key, kind, document_id, document_kind, content_type, body,
+                                ordinal)
+       ),
+       documents AS (
+         INSERT INTO source_documents (document_id, kind, content_type, body)
+         SELECT DISTINCT ON (document_id) document_id, document_kind, content_type, body FROM input
          ON CONFLICT (document_id) DO NOTHING
        ),
        inserted AS (
          INSERT INTO intake_messages (deduplication_id, ordering_key, kind, document_id)
-         VALUES ($1, $2, $3, $4)
+         SELECT DISTINCT ON (deduplication_id) deduplication_id, ordering_key, kind, document_id
+         FROM input ORDER BY deduplication_id, ordinal
          ON CONFLICT (deduplication_id) DO NOTHING
-         RETURNING message_id
+         RETURNING message_id, deduplication_id
        )
-       SELECT message_id, true AS inserted FROM inserted
-       UNION ALL
-       SELECT message_id, false FROM intake_messages
-       WHERE deduplication_id = $1 AND NOT EXISTS (SELECT 1 FROM inserted)`,
+       SELECT i.ordinal::int,
+              coalesce(new.message_id, old.message_id) AS message_id,
+              new.message_id IS NOT NULL
+                AND i.ordinal = min(i.ordinal) OVER (PARTITION BY i.deduplication_id) AS inserted
+       FROM input i
+       LEFT JOIN inserted new USING (deduplication_id)
+       LEFT JOIN intake_messages old ON old.deduplication_id = i.deduplication_id
+       ORDER BY i.ordinal`,
       [
-        message.deduplicationId,
-        message.orderingKey,
-        message.kind,
-        documentId,
-        document.kind,
-        document.contentType,
-        document.body,
+        messages.map((m) => m.deduplicationId),
+        messages.map((m) => m.orderingKey),
+        messages.map((m) => m.kind),
+        documentIds,
+        messages.map((m) => m.document.kind),
+        messages.map((m) => m.document.contentType),
+        messages.map((m) => m.document.body),
       ],
     );
-    const row = rows[0]!;
-    if (row.inserted) for (const listener of this.enqueueListeners) listener();
-    return { enqueued: row.inserted, messageId: row.message_id, documentId };
+    for (const [i, { request, resolve, reject }] of group.entries()) {
+      const row = rows[i]!;
+      // Another transaction queued this id after the statement began: it is theirs, and committed.
+      const messageId = row.message_id ?? (await this.messageIdOf(request.deduplicationId));
+      if (messageId === undefined) reject(new Error(`No message holds ${request.deduplicationId}`));
+      else resolve({ enqueued: row.inserted, messageId, documentId: documentIds[i]! });
+    }
+  }
+
+  /** The group statement, for one: a single statement, so a single commit. */
+  private enqueueAlone(message: NewIntakeMessage): Promise<Enqueued> {
+    return new Promise((resolve, reject) => {
+      this.enqueueTogether([{ request: message, resolve, reject }]).catch(reject);
+    });
+  }
+
+  private async messageIdOf(deduplicationId: string): Promise<string | undefined> {
+    const { rows } = await this.db.query<{ message_id: string }>(
+      'SELECT message_id FROM intake_messages WHERE deduplication_id = $1',
+      [deduplicationId],
+    );
+    return rows[0]?.message_id;
   }
 
   async receive({

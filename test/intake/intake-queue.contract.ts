@@ -60,6 +60,19 @@ export function intakeQueueContract(adapter: string, setup: IntakeQueueContractS
       expect(await receive()).toEqual([]);
     });
 
+    it('keeps one message per deduplication id when the same notification arrives many times at once', async () => {
+      const answers = await Promise.all([...Array(20)].map((_, i) => queue.enqueue(message(`n-${i % 5}`))));
+      // Per id: one caller queued it; every caller learned the same message.
+      for (const id of [0, 1, 2, 3, 4]) {
+        const same = answers.filter((_, i) => i % 5 === id);
+        expect(same.filter((a) => a.enqueued)).toHaveLength(1);
+        expect(new Set(same.map((a) => a.messageId)).size).toBe(1);
+      }
+      expect(new Set(answers.map((a) => a.messageId)).size).toBe(5);
+      const received = await receive(60_000, 10);
+      expect(received.map((m) => m.deduplicationId).sort()).toEqual(['n-0', 'n-1', 'n-2', 'n-3', 'n-4']);
+    });
+
     it('keeps the document in the archive and hands it out with the message', async () => {
       const { enqueued, messageId, documentId } = await queue.enqueue(message('n-1'));
       expect(enqueued).toBe(true);

@@ -34,4 +34,22 @@ describe('PostgreSQL intake queue', () => {
       { deduplication_id: 'n-2', state: 'pending' },
     ]);
   });
+
+  it('fails only the notification the database refuses when it arrives with others (group commit)', async () => {
+    await db.pool.query('TRUNCATE intake_messages');
+    const queue = new PostgresIntakeQueue(db.pool, CONTRACT_RETRY_POLICY);
+    const document = (body: string) => ({ kind: 'test', contentType: 'text/plain', body });
+    const enqueue = (id: string, body: string) =>
+      queue.enqueue({ deduplicationId: id, orderingKey: id, kind: 'test', document: document(body) });
+    // Sent together, they share a commit; a NUL character is text PostgreSQL refuses.
+    const answers = await Promise.allSettled([
+      enqueue('first', 'one'),
+      enqueue('good-1', 'two'),
+      enqueue('poison', 'bad \u0000 body'),
+      enqueue('good-2', 'three'),
+    ]);
+    expect(answers.map((a) => a.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    const { rows } = await db.pool.query(`SELECT deduplication_id FROM intake_messages ORDER BY message_id`);
+    expect(rows.map((r) => r.deduplication_id)).toEqual(['first', 'good-1', 'good-2']);
+  });
 });

@@ -1,4 +1,5 @@
 import type { DatabaseError } from 'pg';
+import { GroupCommit, type Pending } from '../../db/group-commit.ts';
 import type { Queryable } from '../../db/pool.ts';
 import {
   WrongExpectedVersionError,
@@ -39,11 +40,6 @@ interface AppendRequest {
   readonly events: readonly NewEvent[];
 }
 
-interface QueuedAppend extends AppendRequest {
-  resolve(result: AppendResult): void;
-  reject(error: unknown): void;
-}
-
 const EVENT_COLUMNS = `event_id, stream_id, stream_version, type, data, metadata, recorded_at,
   transaction_id::text AS commit_position, global_position AS sequence_position`;
 /** How many times an append is run again after racing another writer (same event ids, or 'any'). */
@@ -55,16 +51,20 @@ const MAX_GROUP = 200;
 /**
  * The PostgreSQL event store (schema in src/db/migrations/0001_event_store.sql).
  *
- * Group commit: appends that arrive while another is being committed wait and
- * then go together, in one round trip and one transaction (append_to_streams), so
- * one WAL flush makes all of them durable. Each keeps its own expected-version
- * check, idempotency and outcome. A lone writer finds the queue empty and appends
- * alone (append_to_stream), with no added wait.
+ * Appends are group-committed: those that arrive while another is being committed go
+ * together (append_to_streams), each with its own expected-version check, idempotency
+ * and outcome; a lone writer appends alone (append_to_stream).
  */
 export class PostgresEventStore implements EventStore {
-  private readonly queue: QueuedAppend[] = [];
-  private committing = false;
   private readonly appendListeners = new Set<() => void>();
+  private readonly appends = new GroupCommit<AppendRequest, AppendResult>({
+    maxGroup: MAX_GROUP,
+    commitTogether: (group) => this.appendTogether(group),
+    commitAlone: (request) => this.appendAlone(request),
+    afterCommit: () => {
+      for (const listener of this.appendListeners) listener();
+    },
+  });
 
   private readonly db: Queryable;
 
@@ -90,50 +90,30 @@ export class PostgresEventStore implements EventStore {
     { expectedVersion }: { expectedVersion: ExpectedVersion },
   ): Promise<AppendResult> {
     assertAppendable(streamId, events, expectedVersion); // before anything is queued
-    return new Promise((resolve, reject) => {
-      this.queue.push({ streamId, expectedVersion, events, resolve, reject });
-      void this.commitQueued();
-    });
+    return this.appends.submit({ streamId, expectedVersion, events });
   }
 
-  private async commitQueued(): Promise<void> {
-    if (this.committing) return;
-    this.committing = true;
-    try {
-      while (this.queue.length > 0) {
-        const group = this.queue.splice(0, MAX_GROUP);
-        if (group.length === 1) await settle(group[0]!, () => this.appendAlone(group[0]!));
-        else await this.appendTogether(group);
-        for (const listener of this.appendListeners) listener();
+  /** One statement for the group. A failure (it raced a writer in another process, say) wrote nothing. */
+  private async appendTogether(group: readonly Pending<AppendRequest, AppendResult>[]): Promise<void> {
+    const { rows } = await this.db.query<AppendRow & { ordinal: string }>(
+      'SELECT * FROM append_to_streams($1::jsonb) ORDER BY ordinal',
+      [
+        JSON.stringify(
+          group.map(({ request }) => ({
+            stream: request.streamId,
+            expected: toSqlExpectedVersion(request.expectedVersion),
+            events: request.events,
+          })),
+        ),
+      ],
+    );
+    for (const [i, { request, resolve, reject }] of group.entries()) {
+      try {
+        resolve(toAppendResult(request, rows[i]!));
+      } catch (error) {
+        reject(error);
       }
-    } finally {
-      this.committing = false;
     }
-  }
-
-  private async appendTogether(group: QueuedAppend[]): Promise<void> {
-    let rows: AppendRow[];
-    try {
-      ({ rows } = await this.db.query<AppendRow & { ordinal: string }>(
-        'SELECT * FROM append_to_streams($1::jsonb) ORDER BY ordinal',
-        [
-          JSON.stringify(
-            group.map((a) => ({
-              stream: a.streamId,
-              expected: toSqlExpectedVersion(a.expectedVersion),
-              events: a.events,
-            })),
-          ),
-        ],
-      ));
-    } catch {
-      // One append broke the shared transaction (it raced a writer in another process, say):
-      // nothing of the group was written; give each its own transaction and its own outcome,
-      // in the order they arrived.
-      for (const append of group) await settle(append, () => this.appendAlone(append));
-      return;
-    }
-    group.forEach((a, i) => void settle(a, async () => toAppendResult(a, rows[i]!)));
   }
 
   private async appendAlone(request: AppendRequest): Promise<AppendResult> {
@@ -201,14 +181,6 @@ export class PostgresEventStore implements EventStore {
     );
     const version = rows[0]?.version;
     return version == null ? 'no_stream' : Number(version);
-  }
-}
-
-async function settle(append: QueuedAppend, work: () => Promise<AppendResult>): Promise<void> {
-  try {
-    append.resolve(await work());
-  } catch (error) {
-    append.reject(error);
   }
 }
 
