@@ -1,7 +1,6 @@
 import type { GlobalPosition } from '../eventstore/global-position.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { CustomerCache } from '../projections/entitlements/customer-cache.ts';
-import type { ProjectionRunner } from '../projections/runner.ts';
 
 /**
  * What a use case needs of the read model after it wrote (read your writes). The service
@@ -19,15 +18,20 @@ export interface ReadModelView {
   forget(appUserIds: Iterable<string>): void;
 }
 
+/** What read-your-writes needs of the entitlements projection: to learn when it has got somewhere. */
+export interface ProjectionProgress {
+  waitFor(position: GlobalPosition, timeoutMs: number): Promise<boolean>;
+}
+
 /** How long a write waits for the read model to show what it recorded. */
 const READ_YOUR_WRITES_TIMEOUT_MS = 5_000;
 
 /**
- * The service's view: its projection runner and its customer cache. After the timeout it
+ * The service's view: its projection (run here, or followed) and its customer cache. After the timeout it
  * returns anyway, with a warning: the write is recorded, only the read model is late.
  */
 export function liveReadModelView(deps: {
-  readonly entitlements: ProjectionRunner;
+  readonly entitlements: ProjectionProgress;
   readonly customers: CustomerCache;
   readonly logger: Logger;
 }): ReadModelView {

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { registerApiKeyCommands, registerDevTokenCommand } from './credentials.ts';
 import { registerAppleDevCommands } from './apple-dev.ts';
 import { registerDeadLetterCommands } from './dead-letters.ts';
@@ -30,6 +30,21 @@ export function cli(io: CliIo): Command {
       getErrHelpWidth: () => io.terminals?.stderr?.columns ?? 80,
     })
     .exitOverride();
+
+  program
+    .command('serve')
+    .description('Run Subledger (as npm start does) until a signal')
+    .addOption(
+      new Option(
+        '--role <role>',
+        'what this instance does: accept and serve (api), process (worker), or both (all; default: SUBLEDGER_ROLE, else all)',
+      ).choices(['all', 'api', 'worker']),
+    )
+    .action(async ({ role }: { role?: string }) => {
+      const { serve } = await import('../runtime/serve.ts');
+      const code = await serve({ ...io.env, ...(role && { SUBLEDGER_ROLE: role }) });
+      if (code !== 0) throw new Error('stopped after a failure');
+    });
 
   program
     .command('rebuild-projections')

@@ -11,10 +11,11 @@ const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 
 const environmentSchema = z.object({
+  SUBLEDGER_ROLE: z.enum(['api', 'worker', 'all']).default('all'),
   PORT: port.default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }).optional(),
-  // At least 3: the customer cache holds one for LISTEN, and a projection batch holds one
+  // At least 3: the database signals hold one for LISTEN, and a projection batch holds one
   // while it reads events on another.
   DATABASE_POOL_SIZE: positiveInt.min(3).max(200).default(10),
   SUBLEDGER_DATA_DIR: z.string().min(1).default('.data'),
@@ -28,6 +29,7 @@ const environmentSchema = z.object({
   PROJECTION_IDLE_POLL_MS: positiveInt.max(60_000).default(200),
   INTAKE_WORKER: z.enum(['on', 'off']).default('on'),
   INTAKE_VISIBILITY_TIMEOUT_SECONDS: positiveInt.max(43_200).default(60),
+  INTAKE_IDLE_POLL_MS: positiveInt.max(60_000).default(200),
   INTAKE_QUEUE: z.enum(['postgres', 'sqs']).default('postgres'),
   INTAKE_SQS_QUEUE_URL: z.url().optional(),
   INTAKE_SQS_DEAD_LETTER_QUEUE_URL: z.url().optional(),
@@ -79,7 +81,15 @@ const environmentSchema = z.object({
   NODE_ENV: z.string().optional(),
 });
 
+/**
+ * What an instance does. `api` accepts store webhooks and serves apps and support staff;
+ * `worker` processes what was accepted (the intake queue, projections, outgoing webhooks,
+ * the stores' polls) and serves only health and metrics; `all` does both, in one process.
+ */
+export type Role = 'api' | 'worker' | 'all';
+
 export interface Config {
+  readonly role: Role;
   readonly http: {
     readonly port: number;
     readonly host: string;
@@ -150,6 +160,8 @@ export interface Config {
     readonly worker: boolean;
     /** How long a received message stays hidden before another worker may retry it (a crashed worker's). */
     readonly visibilityTimeoutMs: number;
+    /** How often an idle worker looks at the PostgreSQL queue when nothing woke it. */
+    readonly idlePollMs: number;
     /** Where accepted notifications wait: PostgreSQL (the default), or an SQS FIFO queue. */
     readonly queue:
       | { readonly kind: 'postgres' }
@@ -238,6 +250,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     ]);
   }
   return {
+    role: e.SUBLEDGER_ROLE,
     http: {
       port: e.PORT,
       host: e.HOST,
@@ -286,6 +299,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     intake: {
       worker: e.INTAKE_WORKER === 'on',
       visibilityTimeoutMs: e.INTAKE_VISIBILITY_TIMEOUT_SECONDS * 1000,
+      idlePollMs: e.INTAKE_IDLE_POLL_MS,
       queue:
         e.INTAKE_QUEUE === 'sqs'
           ? {

@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/pool.ts';
-import { START, type GlobalPosition } from '../eventstore/global-position.ts';
+import { START, formatPosition, parsePosition, type GlobalPosition } from '../eventstore/global-position.ts';
 
 interface CheckpointRow {
   commit_position: string;
@@ -47,11 +47,35 @@ export async function lockCheckpoint(
   return readCheckpoint(tx, projection);
 }
 
+/** Where projections announce their new checkpoints: `<projection> <commit.sequence>`. */
+export const CHECKPOINTS_CHANNEL = 'subledger_checkpoints';
+
+/**
+ * Moves the checkpoint, and announces it to every instance when the transaction commits:
+ * instances that do not run the projection learn from it that their writes are readable.
+ */
 export async function saveCheckpoint(tx: Queryable, projection: string, position: GlobalPosition): Promise<void> {
   await tx.query(
-    `INSERT INTO projection_checkpoints (projection, commit_position, sequence_position) VALUES ($1, $2, $3)
-     ON CONFLICT (projection) DO UPDATE
-     SET commit_position = excluded.commit_position, sequence_position = excluded.sequence_position, updated_at = now()`,
-    [projection, position.commit.toString(), position.sequence.toString()],
+    `WITH saved AS (
+       INSERT INTO projection_checkpoints (projection, commit_position, sequence_position) VALUES ($1, $2, $3)
+       ON CONFLICT (projection) DO UPDATE
+       SET commit_position = excluded.commit_position, sequence_position = excluded.sequence_position,
+           updated_at = now()
+     )
+     SELECT pg_notify($4, $1 || ' ' || $5)`,
+    [
+      projection,
+      position.commit.toString(),
+      position.sequence.toString(),
+      CHECKPOINTS_CHANNEL,
+      formatPosition(position),
+    ],
   );
+}
+
+/** What `saveCheckpoint` announced, or undefined for anything else. */
+export function parseAnnouncement(payload: string): { projection: string; position: GlobalPosition } | undefined {
+  const [projection, at, ...rest] = payload.split(' ');
+  const position = at === undefined ? undefined : parsePosition(at);
+  return projection && position && rest.length === 0 ? { projection, position } : undefined;
 }

@@ -3,10 +3,11 @@ import pRetry from 'p-retry';
 import type { Pool } from '../db/pool.ts';
 import { withTransaction } from '../db/transaction.ts';
 import type { EventStore } from '../eventstore/event-store.ts';
-import { START, comparePositions, isAtOrAfter, type GlobalPosition } from '../eventstore/global-position.ts';
+import { comparePositions, type GlobalPosition } from '../eventstore/global-position.ts';
 import type { Logger } from '../observability/logger.ts';
 import { WakeUp } from '../jobs/wake-up.ts';
 import { lockCheckpoint, readCheckpoint, saveCheckpoint } from './checkpoints.ts';
+import { PositionWaiters } from './position-waiters.ts';
 import type { Projection } from './projection.ts';
 
 /** How soon to look again for committed events an open transaction holds back. */
@@ -39,13 +40,13 @@ export interface ProjectionRunnerStatus {
  * projection: an advisory lock lets one advance it at a time.
  */
 export class ProjectionRunner {
-  private checkpoint: GlobalPosition = START;
   private running = false;
   private loop: Promise<void> | undefined;
   private stopping = new AbortController();
   private readonly wakeUp = new WakeUp();
   private failing: ProjectionRunnerStatus['failing'];
-  private readonly waiters = new Set<{ target: GlobalPosition; resolve: (reached: boolean) => void }>();
+  /** The checkpoint as this runner last saw it, and who waits for it to move. */
+  private readonly waiters = new PositionWaiters();
 
   private readonly options: ProjectionRunnerOptions;
 
@@ -59,7 +60,7 @@ export class ProjectionRunner {
 
   async start(): Promise<void> {
     if (this.running) return;
-    this.advanceTo(await readCheckpoint(this.options.pool, this.name));
+    this.waiters.advanceTo(await readCheckpoint(this.options.pool, this.name));
     this.stopping = new AbortController();
     this.running = true;
     this.loop = this.follow();
@@ -70,8 +71,7 @@ export class ProjectionRunner {
     this.stopping.abort();
     this.wakeUp.nudge();
     await this.loop;
-    for (const waiter of this.waiters) waiter.resolve(false);
-    this.waiters.clear();
+    this.waiters.giveUp();
   }
 
   /** Something was appended: look now rather than at the next poll. */
@@ -83,7 +83,7 @@ export class ProjectionRunner {
     return {
       projection: this.name,
       running: this.running,
-      checkpoint: this.checkpoint,
+      checkpoint: this.waiters.reached,
       ...(this.failing && { failing: this.failing }),
     };
   }
@@ -93,20 +93,9 @@ export class ProjectionRunner {
    * (read-your-writes after an append), false when `timeoutMs` passes first.
    */
   waitFor(position: GlobalPosition, timeoutMs: number): Promise<boolean> {
-    if (isAtOrAfter(this.checkpoint, position)) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const waiter = {
-        target: position,
-        resolve: (reached: boolean) => {
-          clearTimeout(timer);
-          this.waiters.delete(waiter);
-          resolve(reached);
-        },
-      };
-      const timer = setTimeout(() => waiter.resolve(false), timeoutMs);
-      this.waiters.add(waiter);
-      this.nudge();
-    });
+    const reached = this.waiters.waitFor(position, timeoutMs);
+    this.nudge();
+    return reached;
   }
 
   /**
@@ -121,7 +110,7 @@ export class ProjectionRunner {
     const from = await readCheckpoint(pool, projection.name);
     const events = await eventStore.readAll({ after: from, limit: batchSize });
     if (events.length === 0) {
-      this.advanceTo(from);
+      this.waiters.advanceTo(from);
       // Committed events an older, still open transaction holds back (readAll never
       // skips past it): come back for them soon, not at the next idle poll.
       const heldBack = comparePositions(await eventStore.headPosition(), from) > 0;
@@ -136,7 +125,7 @@ export class ProjectionRunner {
       await saveCheckpoint(tx, projection.name, reached);
       return { applied: events.length, reached };
     });
-    this.advanceTo(outcome.reached ?? (await readCheckpoint(pool, projection.name)));
+    this.waiters.advanceTo(outcome.reached ?? (await readCheckpoint(pool, projection.name)));
     if (outcome.applied > 0) this.options.onApplied?.();
     return { applied: outcome.applied, busy: outcome.applied === 0 };
   }
@@ -195,10 +184,5 @@ export class ProjectionRunner {
 
   private idle(ms: number): Promise<void> {
     return this.running ? this.wakeUp.wait(ms) : Promise.resolve();
-  }
-
-  private advanceTo(position: GlobalPosition): void {
-    this.checkpoint = position;
-    for (const waiter of this.waiters) if (isAtOrAfter(position, waiter.target)) waiter.resolve(true);
   }
 }

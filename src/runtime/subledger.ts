@@ -46,7 +46,18 @@ import type { Clock } from '../domain/clock.ts';
 import { liveReadModelView } from '../application/read-model-view.ts';
 import { PeriodicJob } from '../jobs/periodic-job.ts';
 import { checkReadiness, projectionLagSeconds } from './readiness.ts';
+import { DatabaseSignals } from '../db/database-signals.ts';
+import { ProjectionFollower } from '../projections/projection-follower.ts';
+import type { ProjectionProgress } from '../application/read-model-view.ts';
 
+/** Who listens: workers, for notifications accepted and events appended by API instances. */
+const INTAKE_CHANNEL = 'subledger_intake';
+const EVENTS_CHANNEL = 'subledger_events';
+
+/**
+ * A running instance. Every part is here in every role; those of a role the instance does
+ * not have are built but not started (an API instance's projection runners stay idle).
+ */
 export interface Subledger {
   readonly config: Config;
   readonly catalog: Catalog;
@@ -72,7 +83,9 @@ export interface Subledger {
 
 /**
  * The composition root: configuration in, a running service out. Reads top to
- * bottom: catalog, database and schema, event store, projections, HTTP.
+ * bottom: catalog, database and schema, event store, projections, intake, HTTP.
+ * `config.role` says which parts run here: processing (`worker`), serving (`api`), or
+ * both (`all`). Processes of different roles wake each other through the database.
  */
 export async function startSubledger(
   config: Config,
@@ -96,6 +109,12 @@ export async function startSubledger(
     if (applied.length > 0) logger.info({ versions: applied }, 'applied schema migrations');
     const expectedSchemaVersion = Math.max(...(await loadMigrations()).map((m) => m.version));
 
+    const processing = config.role !== 'api';
+    const serving = config.role !== 'worker';
+    const signals = new DatabaseSignals({ pool, logger });
+    await signals.start();
+    stops.push(() => signals.stop());
+
     const eventStore = new PostgresEventStore(pool);
     const purchases = new ProjectionRunner({
       pool,
@@ -105,12 +124,9 @@ export async function startSubledger(
       idlePollMs: config.projections.idlePollMs,
       logger,
     });
-    await purchases.start();
-    stops.push(() => purchases.stop());
-    eventStore.onAppended(() => purchases.nudge());
 
     // Outgoing webhooks: the customer events the ledger sets off, and their deliveries. The
-    // worker is woken when this instance schedules deliveries; it polls for other instances'.
+    // delivery worker is woken when this instance schedules deliveries; it polls for other instances'.
     let deliveriesScheduled = () => {};
     const customerEvents = new ProjectionRunner({
       pool,
@@ -121,9 +137,17 @@ export async function startSubledger(
       logger,
       onApplied: () => deliveriesScheduled(),
     });
-    await customerEvents.start();
-    stops.push(() => customerEvents.stop());
-    eventStore.onAppended(() => customerEvents.nudge());
+    if (processing) {
+      for (const runner of [purchases, customerEvents]) {
+        await runner.start();
+        stops.push(() => runner.stop());
+        eventStore.onAppended(() => runner.nudge());
+        signals.subscribe(EVENTS_CHANNEL, () => runner.nudge());
+      }
+    } else {
+      // The workers run the projections: tell them of appends made here.
+      eventStore.onAppended(() => signals.notify(EVENTS_CHANNEL));
+    }
     const webhookEndpoints = new WebhookEndpoints(pool, clock, { allowPrivate: config.webhooks.allowPrivateUrls });
     const webhookDeliveries = new WebhookDeliveries(pool, clock);
 
@@ -131,13 +155,17 @@ export async function startSubledger(
     const queue = await intakeQueueOf(config.intake.queue, pool);
     const metrics = new Metrics({
       queueDepth: () => queue.depth(),
-      projectionLag: async () => ({
-        [purchases.status().projection]: await projectionLagSeconds(eventStore, purchases),
-        [customerEvents.status().projection]: await projectionLagSeconds(eventStore, customerEvents),
-      }),
+      // Reported by the instances that run the projections.
+      projectionLag: async () =>
+        processing
+          ? {
+              [purchases.status().projection]: await projectionLagSeconds(eventStore, purchases),
+              [customerEvents.status().projection]: await projectionLagSeconds(eventStore, customerEvents),
+            }
+          : {},
       webhookBacklog: () => webhookDeliveries.backlog(),
     });
-    if (config.webhooks.delivery) {
+    if (processing && config.webhooks.delivery) {
       const deliveryWorker = new DeliveryWorker({
         pool,
         clock,
@@ -170,15 +198,20 @@ export async function startSubledger(
         [GOOGLE_NOTIFICATION_KIND]: (document) => processGoogleNotification(document, googleProcessing),
       },
       visibilityTimeoutMs: config.intake.visibilityTimeoutMs,
+      idlePollMs: config.intake.idlePollMs,
     });
-    if (config.intake.worker) {
+    if (processing && config.intake.worker) {
       intake.start();
       stops.push(() => intake.stop());
       queue.onEnqueued(() => intake.nudge());
+      // Another instance accepted a notification (a queue that long-polls needs no wake-up).
+      if (config.intake.queue.kind === 'postgres') signals.subscribe(INTAKE_CHANNEL, () => intake.nudge());
+    } else if (config.intake.queue.kind === 'postgres') {
+      queue.onEnqueued(() => signals.notify(INTAKE_CHANNEL));
     }
     const verifier = await appleVerifier(config, catalog);
     const reconciler = await appleReconciler(config, { catalog, verifier, documents, eventStore, queue, logger });
-    if (reconciler && config.apple.recheckIntervalMs > 0) {
+    if (processing && reconciler && config.apple.recheckIntervalMs > 0) {
       const recheck = new LapsedSubscriptionRecheck({
         pool,
         reconciler,
@@ -188,7 +221,7 @@ export async function startSubledger(
       recheck.start();
       stops.push(() => recheck.stop());
     }
-    if (googleProcessing.api && config.google.voidedPollIntervalMs > 0) {
+    if (processing && googleProcessing.api && config.google.voidedPollIntervalMs > 0) {
       const voidedPoll = new VoidedPurchasesPoll({
         ...googleProcessing,
         api: googleProcessing.api,
@@ -212,40 +245,31 @@ export async function startSubledger(
       maxLifetimeMs: config.tokens.maxLifetimeMs,
       clock,
     });
-    // The first key is published before any token is asked for, and each next one well
-    // before it takes over, whether or not tokens are issued meanwhile.
-    await tokenKeys.signingKey();
-    const prepareEvery = Math.min(60_000, config.tokens.jwksCacheSeconds * 1000);
-    const prepareKeys = new PeriodicJob('token key rotation', prepareEvery, () => tokenKeys.signingKey(), logger);
-    prepareKeys.start();
-    stops.push(() => prepareKeys.stop());
-
-    const customers = new CustomerCache({ pool, logger, maxEntries: config.customerCacheEntries });
-    await customers.start();
-    stops.push(() => customers.stop());
-    const view = liveReadModelView({ entitlements: purchases, customers, logger });
-    const idempotency = new IdempotencyKeys(pool);
-    // Expired keys are ignored anyway; this only keeps the table small.
-    const purgeKeys = new PeriodicJob('idempotency key purge', 3_600_000, () => idempotency.purgeExpired(), logger);
-    purgeKeys.start();
-    stops.push(() => purgeKeys.stop());
-
+    const customers = new CustomerCache({ signals, db: pool, logger, maxEntries: config.customerCacheEntries });
     const authenticator = new Authenticator(new ApiKeys(pool), config.identityProvider, {
       clock,
       ...(config.devTokens && { devTokens: new DevTokens(pool, clock) }),
       apiKeyCacheMs: config.apiKeyCacheMs,
     });
     if (config.devTokens) logger.warn('AUTH_DEV_TOKENS=on: app-user tokens from `subledger dev-token` are trusted');
-    const clientConfigs = new ClientConfigs(pool);
-    const seeded = await clientConfigs.seed(config.clientConfigSeedPath);
-    if (seeded.length > 0) logger.info({ clients: seeded }, 'created client configurations from the seed file');
-    const content = new ContentItems(pool);
-    const newItems = await content.seed(config.contentSeedPath);
-    if (newItems > 0) logger.info({ items: newItems }, 'created content items from the seed file');
+    const parts = {
+      config,
+      catalog,
+      reconciler,
+      tokens,
+      customers,
+      pool,
+      eventStore,
+      queue,
+      intake,
+      purchases,
+      customerEvents,
+      webhookEndpoints,
+    };
     // A new connection is the first sign the database is back after an outage.
     const databaseOutage = new DatabaseOutageLog();
     pool.on('connect', () => databaseOutage.recovered(logger));
-    const api = await buildApi({
+    const operations = {
       logger,
       databaseOutage,
       authenticator,
@@ -253,9 +277,51 @@ export async function startSubledger(
       trustProxy: config.http.trustProxy,
       requestTimeoutMs: config.http.requestTimeoutMs,
       operatorRoutes: config.http.operatorRoutes,
-      tokenKeys,
-      readiness: () => checkReadiness({ pool, eventStore, runners: [purchases], expectedSchemaVersion }),
+      readiness: () =>
+        checkReadiness({ pool, eventStore, runners: processing ? [purchases] : [], expectedSchemaVersion }),
       metrics,
+    };
+    if (!serving) {
+      // A worker answers health checks and metrics only.
+      const api = await buildApi(operations);
+      stops.push(() => api.close());
+      const url = await api.listen({ port: config.http.port, host: config.http.host });
+      return { ...parts, api, url, stop };
+    }
+
+    // The first key is published before any token is asked for, and each next one well
+    // before it takes over, whether or not tokens are issued meanwhile.
+    await tokenKeys.signingKey();
+    const prepareEvery = Math.min(60_000, config.tokens.jwksCacheSeconds * 1000);
+    const prepareKeys = new PeriodicJob('token key rotation', prepareEvery, () => tokenKeys.signingKey(), logger);
+    prepareKeys.start();
+    stops.push(() => prepareKeys.stop());
+    customers.start();
+    stops.push(async () => customers.stop());
+    // Read your writes: this instance's own projection, or the workers' as they announce it.
+    let entitlements: ProjectionProgress = purchases;
+    if (!processing) {
+      const follower = new ProjectionFollower({ projection: purchases.name, db: pool, signals, logger });
+      await follower.start();
+      stops.push(async () => follower.stop());
+      entitlements = follower;
+    }
+    const view = liveReadModelView({ entitlements, customers, logger });
+    const idempotency = new IdempotencyKeys(pool);
+    // Expired keys are ignored anyway; this only keeps the table small.
+    const purgeKeys = new PeriodicJob('idempotency key purge', 3_600_000, () => idempotency.purgeExpired(), logger);
+    purgeKeys.start();
+    stops.push(() => purgeKeys.stop());
+
+    const clientConfigs = new ClientConfigs(pool);
+    const seeded = await clientConfigs.seed(config.clientConfigSeedPath);
+    if (seeded.length > 0) logger.info({ clients: seeded }, 'created client configurations from the seed file');
+    const content = new ContentItems(pool);
+    const newItems = await content.seed(config.contentSeedPath);
+    if (newItems > 0) logger.info({ items: newItems }, 'created content items from the seed file');
+    const api = await buildApi({
+      ...operations,
+      tokenKeys,
       apple: { verifier, queue, metrics },
       google: {
         ...(config.google.push && { push: new PushAuthenticator(config.google.push) }),
@@ -304,24 +370,7 @@ export async function startSubledger(
     });
     stops.push(() => api.close());
     const url = await api.listen({ port: config.http.port, host: config.http.host });
-
-    return {
-      config,
-      catalog,
-      reconciler,
-      tokens,
-      customers,
-      pool,
-      eventStore,
-      queue,
-      intake,
-      purchases,
-      customerEvents,
-      webhookEndpoints,
-      api,
-      url,
-      stop,
-    };
+    return { ...parts, api, url, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -3,9 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/config.ts';
 
 describe('configuration', () => {
+  it('names the roles an instance can have when given another', () => {
+    expect(loadConfig({ SUBLEDGER_ROLE: 'worker' }).role).toBe('worker');
+    expect(() => loadConfig({ SUBLEDGER_ROLE: 'both' })).toThrow(/SUBLEDGER_ROLE.*"api".*"worker".*"all"/s);
+  });
+
   it('runs on the embedded database with no configuration at all', () => {
     const config = loadConfig({}, '/srv/subledger');
     expect(config).toEqual({
+      role: 'all',
       http: {
         port: 3000,
         host: '127.0.0.1',
@@ -32,7 +38,7 @@ describe('configuration', () => {
         keyRotationMs: 7 * 86_400_000,
         jwksCacheSeconds: 300,
       },
-      intake: { worker: true, visibilityTimeoutMs: 60_000, queue: { kind: 'postgres' } },
+      intake: { worker: true, visibilityTimeoutMs: 60_000, idlePollMs: 200, queue: { kind: 'postgres' } },
       webhooks: {
         delivery: true,
         retryHorizonMs: 86_400_000,

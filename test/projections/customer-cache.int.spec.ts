@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseCatalog } from '../../src/config/catalog-file.ts';
+import { DatabaseSignals } from '../../src/db/database-signals.ts';
 import type { Queryable } from '../../src/db/pool.ts';
 import { PostgresEventStore } from '../../src/eventstore/postgres/postgres-event-store.ts';
 import { recordPurchase } from '../../src/ingest/record-purchase.ts';
@@ -22,6 +23,7 @@ let db: TestDatabase;
 let eventStore: PostgresEventStore;
 let runner: ProjectionRunner;
 let caches: CustomerCache[];
+let signals: DatabaseSignals[];
 let queries: number;
 /** The pool, counting the queries that read customers. */
 const counting = (): Queryable => ({
@@ -48,11 +50,15 @@ beforeEach(async () => {
     logger: silentLogger,
   });
   await runner.start();
-  caches = [0, 1].map(() => new CustomerCache({ pool: db.pool, db: counting(), logger: silentLogger }));
-  await Promise.all(caches.map((c) => c.start()));
+  // Two instances: each with its own LISTEN connection.
+  signals = [0, 1].map(() => new DatabaseSignals({ pool: db.pool, logger: silentLogger }));
+  caches = signals.map((s) => new CustomerCache({ signals: s, db: counting(), logger: silentLogger }));
+  for (const cache of caches) cache.start();
+  await Promise.all(signals.map((s) => s.start()));
 });
 afterEach(async () => {
-  await Promise.all(caches.map((c) => c.stop()));
+  for (const cache of caches) cache.stop();
+  await Promise.all(signals.map((s) => s.stop()));
   await runner.stop();
 });
 

@@ -1,5 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Pool, PoolClient, Queryable } from '../../db/pool.ts';
+import type { DatabaseSignals } from '../../db/database-signals.ts';
+import type { Queryable } from '../../db/pool.ts';
 import type { CustomerPurchase } from '../../domain/entitlements.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { findPurchasesOfCustomers } from './customer-purchases.ts';
@@ -7,10 +7,10 @@ import { CUSTOMER_CHANGES_CHANNEL } from './purchases-projection.ts';
 import { isDatabaseUnavailable } from '../../db/unavailable.ts';
 
 export interface CustomerCacheOptions {
-  /** Where LISTEN runs: one connection held for as long as the cache runs. */
-  readonly pool: Pool;
-  /** Where customers are read from (the pool, or anything that queries like it). */
-  readonly db?: Queryable;
+  /** Where the read model's notices of changed customers arrive. */
+  readonly signals: DatabaseSignals;
+  /** Where customers are read from. */
+  readonly db: Queryable;
   readonly logger: Logger;
   readonly maxEntries?: number;
 }
@@ -23,7 +23,7 @@ export interface CustomerCacheOptions {
  *
  * Misses that arrive together are read together: one query per turn of the event
  * loop for every customer asked for meanwhile, so a burst of cold customers costs a
- * few round trips, not one each. Whenever the LISTEN connection is down, nothing is
+ * few round trips, not one each. Whenever the signals are not listening, nothing is
  * cached: with no way to hear about changes, every read goes to the database.
  */
 interface Waiter {
@@ -36,11 +36,7 @@ export class CustomerCache {
   /** Moves on every invalidation; a read that started before one must not fill the cache. */
   private epoch = 0;
   private listening = false;
-  private running = false;
-  private client: PoolClient | undefined;
-  private loop: Promise<void> | undefined;
-  /** Settles when the LISTEN connection breaks. */
-  private connectionLost: Promise<void> | undefined;
+  private unsubscribe: (() => void)[] = [];
   /**
    * What was cached when the LISTEN connection broke: no longer trusted (a change may be
    * missed), but answered while the database cannot be reached at all, when nothing can
@@ -78,54 +74,31 @@ export class CustomerCache {
     else this.entries.delete(appUserId);
   }
 
-  /** Starts listening; resolves once the first LISTEN is in place. */
-  async start(): Promise<void> {
-    this.running = true;
-    await this.listen();
-    this.loop = this.keepListening();
+  /** Follows the read model's notices; caches from when the signals listen. */
+  start(): void {
+    const { signals } = this.options;
+    this.unsubscribe = [
+      signals.subscribe(CUSTOMER_CHANGES_CHANNEL, (payload) => this.invalidate(payload || '*')),
+      signals.onListening((listening) => (listening ? this.listeningAgain() : this.deaf())),
+    ];
+    if (signals.listening) this.listeningAgain();
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    this.client?.release(true);
-    await this.loop;
+  stop(): void {
+    for (const unsubscribe of this.unsubscribe) unsubscribe();
+    this.deaf();
   }
 
-  private async listen(): Promise<void> {
-    const client = await this.options.pool.connect();
-    const lost = new Promise<void>((resolve) => {
-      client.once('error', (err) => {
-        this.options.logger.warn({ err }, 'customer cache lost its LISTEN connection; not caching until back');
-        resolve();
-      });
-      client.once('end', () => resolve());
-    });
-    client.on('notification', (message) => this.invalidate(message.payload ?? '*'));
-    await client.query(`LISTEN ${CUSTOMER_CHANGES_CHANNEL}`);
-    this.client = client;
+  /** Changes may be missed from now on: nothing cached is trusted, but it is kept for an outage. */
+  private deaf(): void {
+    this.listening = false;
+    for (const [appUserId, purchases] of this.entries) this.lastKnown.set(appUserId, purchases);
+    this.invalidate('*');
+  }
+
+  private listeningAgain(): void {
     this.listening = true;
     this.lastKnown.clear();
-    this.connectionLost = lost;
-  }
-
-  private async keepListening(): Promise<void> {
-    while (this.running) {
-      await this.connectionLost;
-      this.listening = false;
-      // Changes may be missed from now on: nothing cached is trusted, but it is kept for an outage.
-      for (const [appUserId, purchases] of this.entries) this.lastKnown.set(appUserId, purchases);
-      this.invalidate('*');
-      if (!this.running) return;
-      this.client?.release(true);
-      this.client = undefined;
-      await sleep(1_000);
-      try {
-        await this.listen();
-      } catch (err) {
-        this.options.logger.warn({ err }, 'customer cache could not LISTEN; retrying');
-        this.connectionLost = Promise.resolve();
-      }
-    }
   }
 
   private async readBatch(): Promise<void> {
@@ -138,7 +111,7 @@ export class CustomerCache {
   private async read(batch: Map<string, Waiter[]>, epoch: number): Promise<void> {
     let found: Map<string, CustomerPurchase[]>;
     try {
-      found = await findPurchasesOfCustomers(this.options.db ?? this.options.pool, [...batch.keys()]);
+      found = await findPurchasesOfCustomers(this.options.db, [...batch.keys()]);
     } catch (error) {
       const outage = isDatabaseUnavailable(error);
       // One id the database refuses must not fail the others read with it: read each on its own.
