@@ -4,7 +4,7 @@ import { detachedReadModelView, type ReadModelView } from '../application/read-m
 import type { Config } from '../config/config.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Catalog } from '../domain/catalog.ts';
-import type { PostgresEventStore } from '../eventstore/postgres/postgres-event-store.ts';
+import type { ServiceEventStore } from '../eventstore/event-store-of.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Projection } from '../projections/projection.ts';
 import type { CliIo } from './io.ts';
@@ -15,7 +15,7 @@ export interface CliServices {
   readonly logger: Logger;
   readonly catalog: Catalog;
   readonly pool: Pool;
-  readonly eventStore: PostgresEventStore;
+  readonly eventStore: ServiceEventStore;
   readonly projection: Projection;
   readonly clock: Clock;
   /** No projection runs in the CLI: a running service shows what a command recorded within moments. */
@@ -43,16 +43,20 @@ export async function withCliServices(io: CliIo, work: (services: CliServices) =
   const catalog = await loadCatalog(config.catalogPath);
   const database = await openDatabase(config.database, logger);
   try {
-    const [, { PostgresEventStore }, { purchasesProjection }] = await Promise.all([
+    const [, { eventStoreOf }, { purchasesProjection }] = await Promise.all([
       migrate(database.pool),
-      import('../eventstore/postgres/postgres-event-store.ts'),
+      import('../eventstore/event-store-of.ts'),
       import('../projections/entitlements/purchases-projection.ts'),
     ]);
-    const eventStore = new PostgresEventStore(database.pool);
+    const eventStore = await eventStoreOf(config.eventStore, database.pool);
     const projection = purchasesProjection({ catalog, logger });
     const pool = database.pool;
     const [clock, view] = [systemClock, detachedReadModelView];
-    await work({ config, logger, catalog, pool, eventStore, projection, clock, view });
+    try {
+      await work({ config, logger, catalog, pool, eventStore, projection, clock, view });
+    } finally {
+      await eventStore.close?.();
+    }
   } finally {
     await database.close();
   }

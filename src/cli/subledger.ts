@@ -72,7 +72,8 @@ export function cli(io: CliIo): Command {
         );
         const started = Date.now();
         let done = 0;
-        bar.start(await eventStore.countEvents(), 0, { speed: 0 });
+        // KurrentDB cannot count its events cheaply: there the bar has no total.
+        bar.start((await eventStore.countEvents?.()) ?? 0, 0, { speed: 0 });
         await runner.catchUp((applied) => {
           done += applied;
           bar.update(done, { speed: Math.round(done / Math.max(0.001, (Date.now() - started) / 1000)) });

@@ -31,6 +31,14 @@ const environmentSchema = z.object({
   INTAKE_VISIBILITY_TIMEOUT_SECONDS: positiveInt.max(43_200).default(60),
   INTAKE_IDLE_POLL_MS: positiveInt.max(60_000).default(200),
   INTAKE_QUEUE: z.enum(['postgres', 'sqs']).default('postgres'),
+  EVENT_STORE: z.enum(['postgres', 'kurrentdb']).default('postgres'),
+  KURRENTDB_URL: z
+    .string()
+    .regex(
+      /^(kurrentdb|kdb|esdb|eventstore)(\+discover)?:\/\/\S+$/,
+      'must be a kurrentdb:// (or esdb://) connection string',
+    )
+    .optional(),
   INTAKE_SQS_QUEUE_URL: z.url().optional(),
   INTAKE_SQS_DEAD_LETTER_QUEUE_URL: z.url().optional(),
   /** An SQS-compatible server instead of AWS's (an emulator, say); credentials then come from the usual AWS variables. */
@@ -152,6 +160,11 @@ export interface Config {
     readonly allowPrivateUrls: boolean;
     readonly idlePollMs: number;
   };
+  /**
+   * Where the ledger's events are kept: PostgreSQL (the default, in the database above), or
+   * KurrentDB. The read models, the archive and the queue stay in PostgreSQL either way.
+   */
+  readonly eventStore: { readonly kind: 'postgres' } | { readonly kind: 'kurrentdb'; readonly url: string };
   readonly intake: {
     /**
      * Whether this instance processes accepted notifications. Off for an instance
@@ -236,6 +249,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       'APPLE_API_KEY_FILE, APPLE_API_KEY_ID and APPLE_API_ISSUER_ID: set all three (App Store Server API access) or none',
     ]);
   }
+  if (e.EVENT_STORE === 'kurrentdb' && !e.KURRENTDB_URL) {
+    throw new ConfigError(['KURRENTDB_URL: the KurrentDB server to use with EVENT_STORE=kurrentdb']);
+  }
   if (e.INTAKE_QUEUE === 'sqs' && !e.INTAKE_SQS_QUEUE_URL) {
     throw new ConfigError(['INTAKE_SQS_QUEUE_URL: the FIFO queue to use with INTAKE_QUEUE=sqs']);
   }
@@ -296,6 +312,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       keyRotationMs: e.TOKEN_KEY_ROTATION_DAYS * 86_400_000,
       jwksCacheSeconds: e.TOKEN_JWKS_CACHE_SECONDS,
     },
+    eventStore: e.EVENT_STORE === 'kurrentdb' ? { kind: 'kurrentdb', url: e.KURRENTDB_URL! } : { kind: 'postgres' },
     intake: {
       worker: e.INTAKE_WORKER === 'on',
       visibilityTimeoutMs: e.INTAKE_VISIBILITY_TIMEOUT_SECONDS * 1000,

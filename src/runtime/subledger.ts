@@ -8,7 +8,7 @@ import { loadMigrations, migrate } from '../db/migrate.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Catalog } from '../domain/catalog.ts';
 import type { EventStore } from '../eventstore/event-store.ts';
-import { PostgresEventStore } from '../eventstore/postgres/postgres-event-store.ts';
+import { eventStoreOf } from '../eventstore/event-store-of.ts';
 import type { Logger } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { ApiKeys } from '../auth/api-keys.ts';
@@ -115,7 +115,8 @@ export async function startSubledger(
     await signals.start();
     stops.push(() => signals.stop());
 
-    const eventStore = new PostgresEventStore(pool);
+    const eventStore = await eventStoreOf(config.eventStore, pool);
+    stops.push(async () => eventStore.close?.());
     const purchases = new ProjectionRunner({
       pool,
       eventStore,

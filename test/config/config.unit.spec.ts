@@ -8,6 +8,13 @@ describe('configuration', () => {
     expect(() => loadConfig({ SUBLEDGER_ROLE: 'both' })).toThrow(/SUBLEDGER_ROLE.*"api".*"worker".*"all"/s);
   });
 
+  it('keeps events in KurrentDB only with a server to reach', () => {
+    expect(() => loadConfig({ EVENT_STORE: 'kurrentdb' })).toThrow(/KURRENTDB_URL/);
+    expect(() => loadConfig({ EVENT_STORE: 'kurrentdb', KURRENTDB_URL: 'http://x' })).toThrow(/kurrentdb:\/\//);
+    const url = 'kurrentdb://127.0.0.1:2113?tls=false';
+    expect(loadConfig({ EVENT_STORE: 'kurrentdb', KURRENTDB_URL: url }).eventStore).toEqual({ kind: 'kurrentdb', url });
+  });
+
   it('runs on the embedded database with no configuration at all', () => {
     const config = loadConfig({}, '/srv/subledger');
     expect(config).toEqual({
@@ -38,6 +45,7 @@ describe('configuration', () => {
         keyRotationMs: 7 * 86_400_000,
         jwksCacheSeconds: 300,
       },
+      eventStore: { kind: 'postgres' },
       intake: { worker: true, visibilityTimeoutMs: 60_000, idlePollMs: 200, queue: { kind: 'postgres' } },
       webhooks: {
         delivery: true,
