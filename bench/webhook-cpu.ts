@@ -8,6 +8,8 @@ const TICKS_PER_SECOND = 100;
 export interface CpuShares {
   /** Busy CPU time as cores, over the interval (2 = both cores of a 2-core machine all the time). */
   readonly subledger: number;
+  /** The same, per Subledger process, in the order their pids were given. */
+  readonly byProcess: readonly number[];
   readonly postgres: number;
   readonly loadGenerator: number;
   /** Everything else on the machine: other people's tests, for one. */
@@ -17,7 +19,7 @@ export interface CpuShares {
 
 interface Sample {
   readonly at: number;
-  readonly subledger: number;
+  readonly byProcess: readonly number[];
   readonly postgres: number;
   readonly self: number;
   readonly busy: number;
@@ -43,7 +45,7 @@ export class CpuMeter {
     const self = process.cpuUsage();
     return {
       at: performance.now(),
-      subledger: this.subledgerPids.reduce((sum, pid) => sum + processTicks(pid), 0),
+      byProcess: this.subledgerPids.map(processTicks),
       postgres: this.postmasterPid === undefined ? 0 : postgresTicks(this.postmasterPid),
       self: ((self.user + self.system) / 1e6) * TICKS_PER_SECOND,
       busy,
@@ -54,12 +56,14 @@ export class CpuMeter {
   between(from: Sample, to: Sample): CpuShares {
     const seconds = (to.at - from.at) / 1000;
     const cores = (ticks: number) => ticks / TICKS_PER_SECOND / seconds;
-    const subledger = cores(to.subledger - from.subledger);
+    const byProcess = to.byProcess.map((ticks, i) => cores(ticks - from.byProcess[i]!));
+    const subledger = byProcess.reduce((sum, c) => sum + c, 0);
     const postgres = cores(to.postgres - from.postgres);
     const loadGenerator = cores(to.self - from.self);
     const busy = cores(to.busy - from.busy);
     return {
       subledger,
+      byProcess,
       postgres,
       loadGenerator,
       other: Math.max(0, busy - subledger - postgres - loadGenerator),

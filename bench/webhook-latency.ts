@@ -161,3 +161,42 @@ export function parseAnswer(body: Buffer | string): { status?: unknown; code?: u
     return {};
   }
 }
+
+/** Where a notification's time went, from the rows' own timestamps (the database's clock). */
+export interface LatencyStages {
+  /** From its acceptance (queued) until its facts are in the ledger: the intake worker. */
+  readonly toLedgerMs: { readonly p50: number; readonly p99: number };
+  /** From the ledger until the read model shows them: the projection. */
+  readonly toReadModelMs: { readonly p50: number; readonly p99: number };
+}
+
+/**
+ * Stages of the notifications processed in the service's database: one purchase each,
+ * so the purchase's first event and its read-model row are that notification's. Either
+ * queue: PostgreSQL's messages, or the SQS queue's memory of what it sent.
+ */
+export async function stageTimes(db: pg.Client): Promise<LatencyStages> {
+  const { rows } = await db.query<{ ledger_p50: number; ledger_p99: number; model_p50: number; model_p99: number }>(
+    `WITH accepted AS (
+       SELECT ordering_key, enqueued_at FROM intake_messages
+       UNION ALL SELECT ordering_key, enqueued_at FROM intake_sqs_messages
+     ),
+     stages AS (
+       SELECT extract(epoch FROM first.recorded_at - a.enqueued_at) * 1000 AS to_ledger,
+              extract(epoch FROM p.updated_at - first.recorded_at) * 1000 AS to_read_model
+       FROM accepted a
+       JOIN purchases p ON p.store = 'app_store' AND p.purchase_id = split_part(a.ordering_key, ':', 3)
+       CROSS JOIN LATERAL (SELECT min(recorded_at) AS recorded_at FROM events WHERE stream_id = p.stream_id) first
+     )
+     SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY to_ledger) AS ledger_p50,
+            percentile_disc(0.99) WITHIN GROUP (ORDER BY to_ledger) AS ledger_p99,
+            percentile_disc(0.5) WITHIN GROUP (ORDER BY to_read_model) AS model_p50,
+            percentile_disc(0.99) WITHIN GROUP (ORDER BY to_read_model) AS model_p99
+     FROM stages`,
+  );
+  const row = rows[0]!;
+  return {
+    toLedgerMs: { p50: Number(row.ledger_p50), p99: Number(row.ledger_p99) },
+    toReadModelMs: { p50: Number(row.model_p50), p99: Number(row.model_p99) },
+  };
+}

@@ -124,8 +124,8 @@ export interface ServiceGroup {
 }
 
 /**
- * With `separateWorker`, the `count` instances only accept (INTAKE_WORKER=off) and one
- * more, which gets no webhooks, processes what they accept.
+ * With `separateWorker`, the `count` instances only accept and serve (SUBLEDGER_ROLE=api)
+ * and one more, a worker, processes what they accept.
  */
 export async function startServices(
   count: number,
@@ -137,10 +137,11 @@ export async function startServices(
   try {
     // One after the other: the first applies the schema migrations.
     for (let i = 0; i < count; i++) {
-      const env = separateWorker ? { ...common.env, INTAKE_WORKER: 'off' } : common.env;
+      const env = separateWorker ? { ...common.env, SUBLEDGER_ROLE: 'api' } : common.env;
       services.push(await startService({ ...common, ...(env && { env }) }));
     }
-    if (separateWorker) services.push(await startService({ ...common, env: { ...common.env, INTAKE_WORKER: 'on' } }));
+    if (separateWorker)
+      services.push(await startService({ ...common, env: { ...common.env, SUBLEDGER_ROLE: 'worker' } }));
   } catch (error) {
     await stop();
     throw error;

@@ -19,7 +19,7 @@
  *   RUNS=3 CONNECTIONS=16,32,64 THROUGHPUT_SECONDS=15 LATENCY_RATES=500,100 LATENCY_SECONDS=20
  *   WARMUP=500 PROCESSES=1 (instances of the service on one database, sharing the load)
  *   SEPARATE_WORKER=1 (those only accept; one more instance processes) LOG_LEVEL=info (theirs)
- *   SERVICE_ENV=DATABASE_POOL_SIZE=20,INTAKE_WORKER=off  CEILINGS=0 (skip 0.)
+ *   SERVICE_ENV=DATABASE_POOL_SIZE=20,INTAKE_QUEUE=sqs  CEILINGS=0 (skip 0.)
  *   HISTORY=100000 (processed messages already in the queue, as after a while in production)
  *   PROFILE=1 (one more throughput run under --cpu-prof, summarized)
  *   BENCH_DATABASE_URL=... (another PostgreSQL server)
@@ -38,7 +38,7 @@ import { AppleVerifier, loadTrustedRoots } from '../src/ingest/apple/apple-verif
 import { PostgresIntakeQueue } from '../src/intake/postgres-intake-queue.ts';
 import { benchPostgres, inParallel, machine, median, percentile } from './support.ts';
 import { CpuMeter, findPostmaster, type CpuShares } from './webhook-cpu.ts';
-import { pacedRun, parseAnswer } from './webhook-latency.ts';
+import { pacedRun, parseAnswer, stageTimes, type LatencyStages } from './webhook-latency.ts';
 import { NotificationSigner, type SignedNotification } from './webhook-notifications.ts';
 import { summarizeProfile } from './webhook-profile.ts';
 import { startServices, type ServiceGroup } from './webhook-service.ts';
@@ -54,7 +54,7 @@ const SETTINGS = {
   warmup: Number(env.WARMUP ?? 500),
   /** Instances of the service on the one database; the load is spread over them. */
   processes: Number(env.PROCESSES ?? 1),
-  /** Those instances only accept (INTAKE_WORKER=off); one more processes. */
+  /** Those instances only accept (SUBLEDGER_ROLE=api); a worker processes. */
   separateWorker: env.SEPARATE_WORKER === '1',
   logLevel: env.LOG_LEVEL ?? 'info',
   serviceEnv: Object.fromEntries(
@@ -175,6 +175,7 @@ try {
           settleMs: SETTINGS.settleSeconds * 1000,
         });
         const shares = cpu.between(from, cpu.sample());
+        const stages = await stageTimes(db);
         const entitlement = withMissing(paced.entitlementMs, paced.neverVisible);
         return {
           rate,
@@ -192,6 +193,7 @@ try {
           polls: paced.polls,
           meanPollQueryMs: paced.meanPollQueryMs,
           cpu: shares,
+          stages,
           ...(service.exit && { invalid: `the service ${service.exit} during the run` }),
         };
       });
@@ -200,7 +202,9 @@ try {
         `latency     ${result.rate}/s: entitlement p50 ${ms(result.p50Ms)} p95 ${ms(result.p95Ms)} ` +
           `p99 ${ms(result.p99Ms)} max ${ms(result.maxMs)}; 2xx p50 ${ms(result.acceptP50Ms)} ` +
           `p99 ${ms(result.acceptP99Ms)}; accepted ${result.accepted}/${result.sent}, not visible ` +
-          `${SETTINGS.settleSeconds} s after the last send: ${result.neverVisible}; cpu ${cpuText(result.cpu)}` +
+          `${SETTINGS.settleSeconds} s after the last send: ${result.neverVisible}; cpu ${cpuText(result.cpu)}; ` +
+          `stages p50/p99: to ledger ${ms(result.stages.toLedgerMs.p50)}/${ms(result.stages.toLedgerMs.p99)}, ` +
+          `to read model ${ms(result.stages.toReadModelMs.p50)}/${ms(result.stages.toReadModelMs.p99)}` +
           `${result.invalid ? ` INVALID: ${result.invalid}` : ''}`,
       );
     }
@@ -283,6 +287,12 @@ try {
           '2xx p99 ms': col((l) => l.acceptP99Ms),
           'accepted / sent': runs.map((l) => `${l.accepted}/${l.sent}`).join(', '),
           'never visible': runs.map((l) => l.neverVisible).join(', '),
+          'to ledger p50/p99': runs
+            .map((l) => `${ms(l.stages.toLedgerMs.p50)}/${ms(l.stages.toLedgerMs.p99)}`)
+            .join(', '),
+          'to read model p50/p99': runs
+            .map((l) => `${ms(l.stages.toReadModelMs.p50)}/${ms(l.stages.toReadModelMs.p99)}`)
+            .join(', '),
           'cpu (median run)': cpuText(medianRun(runs, (l) => l.p99Ms).cpu),
         };
       }),
@@ -365,6 +375,7 @@ interface LatencyRun {
   polls: number;
   meanPollQueryMs: number;
   cpu: CpuShares;
+  stages: LatencyStages;
   invalid?: string;
 }
 
@@ -601,12 +612,17 @@ function withMissing(values: readonly number[], missing: number): number[] {
 function serviceShape(): string {
   const { processes, separateWorker } = SETTINGS;
   return separateWorker
-    ? `${processes} Node process(es) accepting webhooks, with INTAKE_WORKER=off, and one processing them`
+    ? `${processes} Node process(es) accepting webhooks (SUBLEDGER_ROLE=api), and a worker processing them`
     : `${processes} Node process(es), each accepting webhooks and running the intake worker and the projection`;
 }
 
+/** subledger / postgres / load generator / other; the Subledger processes one by one when more than one. */
 function cpuText(c: CpuShares): string {
-  return [c.subledger, c.postgres, c.loadGenerator, c.other].map((x) => x.toFixed(2)).join(' / ');
+  const subledger =
+    c.byProcess.length > 1 ? `${c.subledger.toFixed(2)} (${c.byProcess.map((x) => x.toFixed(2)).join(' + ')})` : '';
+  return [subledger || c.subledger.toFixed(2), ...[c.postgres, c.loadGenerator, c.other].map((x) => x.toFixed(2))].join(
+    ' / ',
+  );
 }
 
 function fmt(n: number): string {

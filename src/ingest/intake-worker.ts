@@ -23,6 +23,12 @@ export interface IntakeWorkerOptions {
   readonly batchSize?: number;
   readonly visibilityTimeoutMs?: number;
   readonly idlePollMs?: number;
+  /**
+   * Batches handled at once. The next is received while one is being handled, so the
+   * worker is not idle while a batch waits on the database; the queue still hands out a
+   * subscription's notifications one at a time, so batches never hold the same one.
+   */
+  readonly batchesInFlight?: number;
 }
 
 /** How long a receive may wait for a message, on a queue that can wait (SQS's longest). */
@@ -35,33 +41,35 @@ const LONG_POLL_MS = 20_000;
  */
 export class IntakeWorker {
   private running = false;
-  private loop: Promise<void> | undefined;
-  private readonly wakeUp = new WakeUp();
+  private loops: Promise<void>[] = [];
+  /** One per loop: a nudge wakes them all. */
+  private readonly wakeUps: WakeUp[];
   private stopping = new AbortController();
 
   private readonly options: IntakeWorkerOptions;
 
   constructor(options: IntakeWorkerOptions) {
     this.options = options;
+    this.wakeUps = Array.from({ length: options.batchesInFlight ?? 2 }, () => new WakeUp());
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
     this.stopping = new AbortController();
-    this.loop = this.follow();
+    this.loops = this.wakeUps.map((wakeUp) => this.follow(wakeUp));
   }
 
   async stop(): Promise<void> {
     this.running = false;
     this.stopping.abort();
-    this.wakeUp.nudge();
-    await this.loop;
+    this.nudge();
+    await Promise.all(this.loops);
   }
 
   /** Something was enqueued: look now. */
   nudge(): void {
-    this.wakeUp.nudge();
+    for (const wakeUp of this.wakeUps) wakeUp.nudge();
   }
 
   /**
@@ -99,13 +107,13 @@ export class IntakeWorker {
     }
   }
 
-  private async follow(): Promise<void> {
+  private async follow(wakeUp: WakeUp): Promise<void> {
     const { idlePollMs = 200, logger } = this.options;
     while (this.running) {
       try {
         // A queue that can (SQS) waits for the next message itself rather than being polled.
         if ((await this.processBatch({ waitMs: LONG_POLL_MS })) === 0 && this.running) {
-          await this.wakeUp.wait(idlePollMs);
+          await wakeUp.wait(idlePollMs);
         }
       } catch (error) {
         if (!this.running) return; // a long poll cut short by stop()
