@@ -1,5 +1,4 @@
 import type { Config } from '../config/config.ts';
-import { startEmbeddedPostgres } from '../db/embedded-postgres.ts';
 import { createPool, type Pool } from '../db/pool.ts';
 import type { Logger } from '../observability/logger.ts';
 
@@ -16,6 +15,8 @@ export async function openDatabase(config: Config['database'], logger: Logger): 
     return { pool, close: () => pool.end() };
   }
   logger.info({ dataDir: config.dataDir, port: config.port }, 'starting the embedded PostgreSQL');
+  // Loaded only here: a deployment on its own PostgreSQL (the container image) has no binaries for it.
+  const { startEmbeddedPostgres } = await import('../db/embedded-postgres.ts');
   const server = await startEmbeddedPostgres({
     dataDir: config.dataDir,
     port: config.port,
