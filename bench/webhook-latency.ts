@@ -1,12 +1,13 @@
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import type { SignedNotification } from './webhook-notifications.ts';
+import type { Delivery } from './webhook-workloads.ts';
 
 export interface PacedRunOptions {
-  /** Notification i goes to urls[i % urls.length]. */
+  /** Notification i goes to urls[i % urls.length], at `path`. */
   readonly urls: readonly string[];
-  readonly notifications: readonly SignedNotification[];
+  readonly path: string;
+  readonly deliveries: readonly Delivery[];
   readonly rate: number;
   readonly seconds: number;
   /** A connection to the service's database, to see when purchases appear in the read model. */
@@ -48,9 +49,9 @@ interface InFlight {
  * plus one query.
  */
 export async function pacedRun(options: PacedRunOptions): Promise<PacedRunResult> {
-  const { notifications, rate, seconds, db } = options;
-  const total = Math.min(notifications.length, Math.round(rate * seconds));
-  const targets = options.urls.map((url) => new URL('/v1/webhooks/apple', url));
+  const { deliveries, rate, seconds, db } = options;
+  const total = Math.min(deliveries.length, Math.round(rate * seconds));
+  const targets = options.urls.map((url) => new URL(options.path, url));
   const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
   const flights: InFlight[] = [];
   const unseen = new Set<number>();
@@ -60,14 +61,10 @@ export async function pacedRun(options: PacedRunOptions): Promise<PacedRunResult
     const flight: InFlight = { scheduledAt };
     flights[i] = flight;
     unseen.add(i);
-    const { body } = notifications[i]!;
+    const { body, headers } = deliveries[i]!;
     const request = http.request(
       targets[i % targets.length]!,
-      {
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': body.length },
-      },
+      { method: 'POST', agent, headers: { ...headers, 'content-length': body.length } },
       (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -117,7 +114,7 @@ export async function pacedRun(options: PacedRunOptions): Promise<PacedRunResult
       const { rows } = await db.query<{ stream_id: string }>(
         `SELECT stream_id FROM purchases
          WHERE stream_id = ANY($1::text[]) AND app_user_id IS NOT NULL AND product_id IS NOT NULL`,
-        [looking.map((i) => notifications[i]!.streamId)],
+        [looking.map((i) => deliveries[i]!.streamId)],
       );
       const answered = performance.now();
       polls++;
@@ -126,7 +123,7 @@ export async function pacedRun(options: PacedRunOptions): Promise<PacedRunResult
       waitMs = Math.max(options.pollMs, 2 * (answered - asked));
       const found = new Set(rows.map((r) => r.stream_id));
       for (const i of looking) {
-        if (found.has(notifications[i]!.streamId)) {
+        if (found.has(deliveries[i]!.streamId)) {
           flights[i]!.visibleAt = answered;
           unseen.delete(i);
         }
@@ -185,7 +182,8 @@ export async function stageTimes(db: pg.Client): Promise<LatencyStages> {
        SELECT extract(epoch FROM first.recorded_at - a.enqueued_at) * 1000 AS to_ledger,
               extract(epoch FROM p.updated_at - first.recorded_at) * 1000 AS to_read_model
        FROM accepted a
-       JOIN purchases p ON p.store = 'app_store' AND p.purchase_id = split_part(a.ordering_key, ':', 3)
+       -- app_store:<environment>:<originalTransactionId>, play_store:<purchaseToken>
+       JOIN purchases p ON p.purchase_id = regexp_replace(a.ordering_key, '^(app_store:[^:]*|play_store):', '')
        CROSS JOIN LATERAL (SELECT min(recorded_at) AS recorded_at FROM events WHERE stream_id = p.stream_id) first
      )
      SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY to_ledger) AS ledger_p50,

@@ -9,7 +9,8 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface ServiceOptions {
   readonly databaseUrl: string;
-  readonly trustedRootPath: string;
+  /** APPLE_TRUSTED_ROOTS, unless `env` sets it. */
+  readonly trustedRootPath?: string;
   /** Folder for the service's log (and CPU profile). */
   readonly workDir: string;
   readonly logLevel: string;
@@ -48,7 +49,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         DATABASE_URL: options.databaseUrl,
         PORT: String(port),
         HOST: '127.0.0.1',
-        APPLE_TRUSTED_ROOTS: options.trustedRootPath,
+        ...(options.trustedRootPath && { APPLE_TRUSTED_ROOTS: options.trustedRootPath }),
         LOG_LEVEL: options.logLevel,
         ...options.env,
       },

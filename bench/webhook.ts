@@ -24,7 +24,7 @@
  *   PROFILE=1 (one more throughput run under --cpu-prof, summarized)
  *   BENCH_DATABASE_URL=... (another PostgreSQL server)
  */
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -33,13 +33,13 @@ import pg from 'pg';
 import { loadCatalog } from '../src/config/catalog-file.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { createPool } from '../src/db/pool.ts';
-import { documentIdOf } from '../src/eventstore/source-documents.ts';
 import { AppleVerifier, loadTrustedRoots } from '../src/ingest/apple/apple-verifier.ts';
 import { PostgresIntakeQueue } from '../src/intake/postgres-intake-queue.ts';
 import { benchPostgres, inParallel, machine, median, percentile } from './support.ts';
 import { CpuMeter, findPostmaster, type CpuShares } from './webhook-cpu.ts';
 import { pacedRun, parseAnswer, stageTimes, type LatencyStages } from './webhook-latency.ts';
-import { NotificationSigner, type SignedNotification } from './webhook-notifications.ts';
+import { appleWorkload, googleWorkload, type Delivery, type WebhookWorkload } from './webhook-workloads.ts';
+import { startSqsEmulator } from '../test/support/sqs-emulator.ts';
 import { summarizeProfile } from './webhook-profile.ts';
 import { startServices, type ServiceGroup } from './webhook-service.ts';
 
@@ -70,12 +70,15 @@ const SETTINGS = {
   history: Number(env.HISTORY ?? 0),
   ceilings: env.CEILINGS !== '0',
   profile: env.PROFILE === '1',
+  /** Whose webhook: the App Store's (signed notifications) or Google Play's (Pub/Sub pushes). */
+  store: (env.STORE ?? 'apple') as 'apple' | 'google',
+  /** Where accepted notifications wait: PostgreSQL, or SQS (an emulator started here). */
+  queue: (env.QUEUE ?? 'postgres') as 'postgres' | 'sqs',
 };
 // Warm-up sends notifications [0, WARMUP); a connection may have built one more it never sent.
 const WARMUP_CONNECTIONS = 16;
 const FIRST_MEASURED = SETTINGS.warmup + WARMUP_CONNECTIONS;
 const CATALOG = new URL('../catalog/sample-fitness.json', import.meta.url);
-const WEBHOOK = '/v1/webhooks/apple';
 /** The archive + enqueue ceiling: concurrent writers, and the service's default pool size. */
 const CEILING_WRITERS = 32;
 const CEILING_POOL = 10;
@@ -90,17 +93,31 @@ interface Counts {
 
 const postgres = await benchPostgres();
 const workDir = await mkdtemp(path.join(os.tmpdir(), 'subledger-webhook-bench-'));
+const workload: WebhookWorkload = SETTINGS.store === 'google' ? await googleWorkload() : await appleWorkload(workDir);
+// The SQS queue: an emulator in this process (its CPU counts as the load generator's), a new queue per service.
+const sqs = SETTINGS.queue === 'sqs' ? await startSqsEmulator() : undefined;
+const queueEnv = async (): Promise<Record<string, string>> => {
+  if (!sqs) return {};
+  const { queueUrl, deadLetterQueueUrl } = await sqs.fifoQueue();
+  return {
+    INTAKE_QUEUE: 'sqs',
+    INTAKE_SQS_QUEUE_URL: queueUrl,
+    INTAKE_SQS_DEAD_LETTER_QUEUE_URL: deadLetterQueueUrl,
+    SQS_ENDPOINT: sqs.endpoint,
+    AWS_REGION: 'us-east-1',
+    // The emulator takes any credentials.
+    AWS_ACCESS_KEY_ID: 'bench',
+    AWS_SECRET_ACCESS_KEY: 'bench',
+  };
+};
 try {
   const postgresVersion = (await postgres.settings()).server_version;
   const postmasterPid = await findPostmaster(postgres.serverUrl);
-  const signer = await NotificationSigner.create();
-  const trustedRootPath = path.join(workDir, 'apple-test-root.pem');
-  await writeFile(trustedRootPath, signer.rootPem);
   const firstPool =
     FIRST_MEASURED +
     Math.max(Math.max(...SETTINGS.latencyRates) * SETTINGS.latencySeconds, 1000 * SETTINGS.throughputSeconds);
-  progress(`signing ${firstPool} notifications (not measured) ...`);
-  signer.ensure(firstPool);
+  progress(`signing ${firstPool} ${SETTINGS.store} notifications (not measured) ...`);
+  workload.ensure(firstPool);
 
   const withService = async <T>(
     tag: string,
@@ -110,10 +127,9 @@ try {
     const databaseUrl = await postgres.freshDatabase(tag);
     const service = await startServices(SETTINGS.processes, {
       databaseUrl,
-      trustedRootPath,
       workDir,
       logLevel: SETTINGS.logLevel,
-      env: SETTINGS.serviceEnv,
+      env: { ...workload.env, ...(await queueEnv()), ...SETTINGS.serviceEnv },
       separateWorker: SETTINGS.separateWorker,
       ...options,
     });
@@ -121,7 +137,7 @@ try {
     await db.connect();
     try {
       if (SETTINGS.history > 0) await addHistory(db, SETTINGS.history);
-      await cannon(service.urls, signer.notifications, 0, { connections: WARMUP_CONNECTIONS, amount: SETTINGS.warmup });
+      await cannon(service.urls, workload, 0, { connections: WARMUP_CONNECTIONS, amount: SETTINGS.warmup });
       await drained(db, SETTINGS.warmup);
       return await work(service, db, new CpuMeter(service.pids, postmasterPid));
     } catch (error) {
@@ -135,16 +151,20 @@ try {
   };
 
   // 0. Ceilings
-  const ceilings = SETTINGS.ceilings ? await measureCeilings(signer.notifications, trustedRootPath) : undefined;
+  // Verification's cost is the App Store's (three JWS and their chains); Google's push is one token.
+  const ceilings =
+    SETTINGS.ceilings && SETTINGS.store === 'apple'
+      ? await measureCeilings(workload.deliveries, workload.env.APPLE_TRUSTED_ROOTS!)
+      : undefined;
 
   // 1. Throughput
   const throughput: ThroughputRun[] = [];
   for (let run = 0; run < SETTINGS.runs; run++) {
     for (const connections of SETTINGS.connections) {
       const best = Math.max(0, ...throughput.map((t) => t.acceptedPerSecond));
-      signer.ensure(FIRST_MEASURED + Math.ceil(2 * best * SETTINGS.throughputSeconds));
+      workload.ensure(FIRST_MEASURED + Math.ceil(2 * best * SETTINGS.throughputSeconds));
       const result = await withService('webhook_throughput', (service, db, cpu) =>
-        throughputRun(service, db, cpu, signer.notifications, connections),
+        throughputRun(service, db, cpu, workload, connections),
       );
       throughput.push(result);
       progress(
@@ -162,12 +182,13 @@ try {
   const latency: LatencyRun[] = [];
   for (let run = 0; run < SETTINGS.runs; run++) {
     for (const rate of SETTINGS.latencyRates) {
-      signer.ensure(FIRST_MEASURED + rate * SETTINGS.latencySeconds);
+      workload.ensure(FIRST_MEASURED + rate * SETTINGS.latencySeconds);
       const result = await withService('webhook_latency', async (service, db, cpu) => {
         const from = cpu.sample();
         const paced = await pacedRun({
           urls: service.urls,
-          notifications: signer.notifications.slice(FIRST_MEASURED),
+          path: workload.path,
+          deliveries: workload.deliveries.slice(FIRST_MEASURED),
           rate,
           seconds: SETTINGS.latencySeconds,
           db,
@@ -218,7 +239,7 @@ try {
     const before = new Set(await readdir(workDir));
     profiled = await withService(
       'webhook_profile',
-      (service, db, cpu) => throughputRun(service, db, cpu, signer.notifications, connections),
+      (service, db, cpu) => throughputRun(service, db, cpu, workload, connections),
       { cpuProfile: true },
     );
     const file = (await readdir(workDir)).find((f) => f.endsWith('.cpuprofile') && !before.has(f));
@@ -332,6 +353,8 @@ try {
     }),
   );
 } finally {
+  await workload.close();
+  await sqs?.stop();
   await postgres.stop();
   await rm(workDir, { recursive: true, force: true });
 }
@@ -383,27 +406,27 @@ async function throughputRun(
   service: ServiceGroup,
   db: pg.Client,
   cpu: CpuMeter,
-  notifications: readonly SignedNotification[],
+  workload: WebhookWorkload,
   connections: number,
 ): Promise<ThroughputRun> {
   const before = await counts(db);
   const from = cpu.sample();
-  const run = await cannon(service.urls, notifications, FIRST_MEASURED, {
+  const run = await cannon(service.urls, workload, FIRST_MEASURED, {
     connections,
     duration: SETTINGS.throughputSeconds,
   });
   const shares = cpu.between(from, cpu.sample());
   const after = await counts(db);
   const seconds = run.result.duration;
-  const durability = await checkDurable(db, notifications, run.acceptedUUIDs);
+  const durability = await checkDurable(db, workload.deliveries, run.acceptedIds);
   const drainFrom = await counts(db);
   await sleep(SETTINGS.drainSeconds * 1000);
   const drainTo = await counts(db);
   return {
     connections,
     seconds,
-    accepted: run.acceptedUUIDs.length,
-    acceptedPerSecond: run.acceptedUUIDs.length / seconds,
+    accepted: run.acceptedIds.length,
+    acceptedPerSecond: run.acceptedIds.length / seconds,
     p50Ms: run.result.latency.p50,
     p99Ms: run.result.latency.p99,
     non2xx: run.result.non2xx,
@@ -421,21 +444,22 @@ async function throughputRun(
 
 interface CannonRun {
   result: autocannon.Result;
-  acceptedUUIDs: string[];
+  acceptedIds: string[];
   answers: Record<string, number>;
   poolExhausted: boolean;
 }
 
-/** autocannon posting notifications[from], notifications[from + 1], ...: each once, while they last. */
+/** autocannon posting deliveries[from], deliveries[from + 1], ...: each once, while they last. */
 function cannon(
   urls: readonly string[],
-  notifications: readonly SignedNotification[],
+  workload: WebhookWorkload,
   from: number,
   options: { connections: number; duration?: number; amount?: number },
 ): Promise<CannonRun> {
+  const { deliveries } = workload;
   let next = from;
   let poolExhausted = false;
-  const acceptedUUIDs: string[] = [];
+  const acceptedIds: string[] = [];
   const answers: Record<string, number> = {};
   return new Promise((resolve, reject) => {
     const instance: autocannon.Instance = autocannon(
@@ -446,18 +470,18 @@ function cannon(
         requests: [
           {
             method: 'POST',
-            path: WEBHOOK,
-            headers: { 'content-type': 'application/json' },
+            path: workload.path,
             setupRequest: (request) => {
-              if (next < notifications.length) return { ...request, body: notifications[next++]!.body };
+              const send = (d: Delivery) => ({ ...request, headers: { ...d.headers }, body: d.body });
+              if (next < deliveries.length) return send(deliveries[next++]!);
               // Out of distinct notifications: stop, and send one already sent (answered `duplicate`, not counted).
               if (!poolExhausted) setImmediate(() => instance.stop());
               poolExhausted = true;
-              return { ...request, body: notifications[from]!.body };
+              return send(deliveries[from]!);
             },
             onResponse: (status, body) => {
               const answer = parseAnswer(body);
-              if (status === 200 && answer.status === 'accepted') acceptedUUIDs.push(String(answer.notificationUUID));
+              if (status === 200 && answer.status === 'accepted') acceptedIds.push(workload.acceptedId(answer));
               else {
                 const key = `${status} ${String(answer.code ?? answer.status ?? '')}`;
                 answers[key] = (answers[key] ?? 0) + 1;
@@ -466,39 +490,40 @@ function cannon(
           },
         ],
       },
-      (error, result) => (error ? reject(error) : resolve({ result, acceptedUUIDs, answers, poolExhausted })),
+      (error, result) => (error ? reject(error) : resolve({ result, acceptedIds, answers, poolExhausted })),
     );
   });
 }
 
 /**
- * "Accepted durably", checked: each notification answered `accepted` has exactly one
- * row in the intake queue, whose archived document is the payload that was sent
- * (its id is the SHA-256 of what we signed, and the stored body still hashes to it).
+ * "Accepted durably", checked: each delivery answered `accepted` has exactly one message
+ * in the intake queue (or in the SQS queue's record of what it sent), whose archived
+ * document is what was sent (its id is the SHA-256 of what the store signed or pushed, and
+ * the stored body still hashes to it).
  */
 async function checkDurable(
   db: pg.Client,
-  notifications: readonly SignedNotification[],
-  acceptedUUIDs: readonly string[],
+  deliveries: readonly Delivery[],
+  acceptedIds: readonly string[],
 ): Promise<{ durable: number }> {
   const { rows } = await db.query<{ deduplication_id: string; document_id: string; intact: boolean }>(
     `SELECT m.deduplication_id, m.document_id,
             d.document_id = 'sha256:' || encode(sha256(convert_to(d.body, 'UTF8')), 'hex') AS intact
-     FROM intake_messages m JOIN source_documents d USING (document_id)`,
+     FROM (SELECT deduplication_id, document_id FROM intake_messages
+           UNION ALL SELECT deduplication_id, document_id FROM intake_sqs_messages) m
+     JOIN source_documents d USING (document_id)`,
   );
   const queued = new Map<string, { document_id: string; intact: boolean; copies: number }>();
   for (const row of rows) {
     const seen = queued.get(row.deduplication_id);
     queued.set(row.deduplication_id, { ...row, copies: (seen?.copies ?? 0) + 1 });
   }
-  const byUUID = new Map(notifications.map((n) => [n.notificationUUID, n]));
+  const byId = new Map(deliveries.map((d) => [d.deduplicationId, d]));
   let durable = 0;
-  for (const uuid of acceptedUUIDs) {
-    const row = queued.get(`apple:${uuid}`);
-    const sent = byUUID.get(uuid);
-    if (!row || !sent || row.copies !== 1 || !row.intact) continue;
-    const { signedPayload } = JSON.parse(sent.body.toString()) as { signedPayload: string };
-    if (row.document_id === documentIdOf(signedPayload)) durable++;
+  for (const id of acceptedIds) {
+    const row = queued.get(id);
+    const sent = byId.get(id);
+    if (row && sent && row.copies === 1 && row.intact && row.document_id === sent.documentId) durable++;
   }
   return { durable };
 }
@@ -520,9 +545,10 @@ async function addHistory(db: pg.Client, count: number): Promise<void> {
 async function counts(db: pg.Client): Promise<Counts> {
   const { rows } = await db.query<Counts>(
     `SELECT (SELECT count(*) FROM source_documents)::int AS documents,
-            (SELECT count(*) FROM intake_messages)::int AS queued,
+            (SELECT count(*) FROM intake_messages)::int + (SELECT count(*) FROM intake_sqs_messages)::int AS queued,
             (SELECT count(*) FROM intake_messages WHERE state = 'pending')::int AS pending,
-            (SELECT count(*) FROM intake_messages WHERE state = 'dead')::int AS dead,
+            (SELECT count(*) FROM intake_messages WHERE state = 'dead')::int
+              + (SELECT count(*) FROM intake_sqs_messages WHERE dead_at IS NOT NULL)::int AS dead,
             (SELECT count(*) FROM purchases)::int AS purchases`,
   );
   return rows[0]!;
@@ -542,7 +568,7 @@ async function drained(db: pg.Client, expected: number, timeoutMs = 120_000): Pr
   }
 }
 
-async function measureCeilings(notifications: readonly SignedNotification[], trustedRootPath: string) {
+async function measureCeilings(notifications: readonly Delivery[], trustedRootPath: string) {
   const payloads = notifications
     .slice(0, 3000)
     .map((n) => (JSON.parse(n.body.toString()) as { signedPayload: string }).signedPayload);
