@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Refusal, type RefusalKind } from '../domain/refusal.ts';
 import { isDatabaseUnavailable } from '../db/unavailable.ts';
+import { isQueueUnavailable } from '../intake/queue-unavailable.ts';
 import { problemDocument } from './problem-document.ts';
 
 /** The one table from a refusal's kind to its HTTP status. */
@@ -78,6 +79,10 @@ export function installProblemHandlers(app: FastifyInstance, outage = new Databa
     if (error.statusCode === 429) return sendProblem(reply, 429, 'rate_limited', error.message);
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       return sendProblem(reply, error.statusCode, 'malformed_request', error.message);
+    }
+    if (isQueueUnavailable(error)) {
+      request.log.error({ err: { message: error.message } }, 'the intake queue cannot be reached: answering 503');
+      return sendProblem(reply, 503, 'queue_unavailable', 'The intake queue cannot be reached; try again shortly');
     }
     if (isDatabaseUnavailable(error)) {
       outage.failed(request, error);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NotificationSpec } from '../../src/dev/apple/test-notifications.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
 import { eventually } from '../support/eventually.ts';
+import { freePort } from '../support/free-port.ts';
 import { startSqsEmulator, type SqsEmulator } from '../support/sqs-emulator.ts';
 
 /*
@@ -109,5 +110,24 @@ describe('the intake queue on SQS', () => {
     expect(await ledgerSize()).toBe(before);
     expect(await harness.entitlementsOf(user, now + 1_000)).toEqual(granted);
     expect(await harness.subledger.queue.deadLetters()).toEqual([]);
+  });
+
+  it('answers 503 queue_unavailable when SQS cannot be reached, and the store retries it later', async () => {
+    const away = await startAppleHarness({
+      INTAKE_QUEUE: 'sqs',
+      INTAKE_SQS_QUEUE_URL: `http://127.0.0.1:${await freePort()}/000000000000/away.fifo`,
+      SQS_ENDPOINT: `http://127.0.0.1:${await freePort()}`,
+      AWS_REGION: 'us-east-1',
+      INTAKE_WORKER: 'off',
+    });
+    try {
+      const answer = await away.notify(buy(randomUUID(), '4000000000000003', Date.now()));
+      expect(answer).toMatchObject({ status: 503, body: { code: 'queue_unavailable' } });
+      expect(answer.type).toContain('application/problem+json');
+      // Nothing sent, so nothing remembered as sent: the store's retry is queued then.
+      expect((await away.db.pool.query('SELECT count(*)::int AS n FROM intake_sqs_messages')).rows[0].n).toBe(0);
+    } finally {
+      await away.stop();
+    }
   });
 });
