@@ -56,6 +56,11 @@ const SETTINGS = {
   processes: Number(env.PROCESSES ?? 1),
   /** Those instances only accept (SUBLEDGER_ROLE=api); a worker processes. */
   separateWorker: env.SEPARATE_WORKER === '1',
+  /**
+   * With SEPARATE_WORKER: the worker is paused (SIGSTOP) while throughput is measured and let
+   * go after, as when a burst outruns processing: acceptance alone, then the drain.
+   */
+  pauseWorker: env.PAUSE_WORKER === '1',
   logLevel: env.LOG_LEVEL ?? 'info',
   serviceEnv: Object.fromEntries(
     (env.SERVICE_ENV ?? '')
@@ -410,11 +415,13 @@ async function throughputRun(
   connections: number,
 ): Promise<ThroughputRun> {
   const before = await counts(db);
+  const worker = SETTINGS.separateWorker && SETTINGS.pauseWorker ? service.pids.at(-1) : undefined;
+  if (worker) process.kill(worker, 'SIGSTOP');
   const from = cpu.sample();
   const run = await cannon(service.urls, workload, FIRST_MEASURED, {
     connections,
     duration: SETTINGS.throughputSeconds,
-  });
+  }).finally(() => worker && process.kill(worker, 'SIGCONT'));
   const shares = cpu.between(from, cpu.sample());
   const after = await counts(db);
   const seconds = run.result.duration;

@@ -55,7 +55,11 @@ export class SourceDocumentArchive {
       content_type: string;
       body: string;
       received_at: Date;
-    }>('SELECT * FROM source_documents WHERE document_id = ANY($1::text[])', [documentIds]);
+    }>({
+      name: 'documents-find-all',
+      text: 'SELECT * FROM source_documents WHERE document_id = ANY($1::text[])',
+      values: [documentIds],
+    });
     return new Map(
       rows.map((row) => [
         row.document_id,

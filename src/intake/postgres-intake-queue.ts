@@ -66,8 +66,9 @@ export class PostgresIntakeQueue implements IntakeQueue {
   private async enqueueTogether(group: readonly Pending<NewIntakeMessage, Enqueued>[]): Promise<void> {
     const messages = group.map(({ request }) => request);
     const documentIds = messages.map((m) => documentIdOf(m.document.body));
-    const { rows } = await this.db.query<{ ordinal: number; message_id: string | null; inserted: boolean }>(
-      `WITH input AS (
+    const { rows } = await this.db.query<{ ordinal: number; message_id: string | null; inserted: boolean }>({
+      name: 'intake-enqueue',
+      text: `WITH input AS (
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
            WITH ORDINALITY AS i(deduplication_id, ordering_key, kind, document_id, document_kind, content_type, body,
                                 ordinal)
@@ -92,7 +93,7 @@ export class PostgresIntakeQueue implements IntakeQueue {
        LEFT JOIN inserted new USING (deduplication_id)
        LEFT JOIN intake_messages old ON old.deduplication_id = i.deduplication_id
        ORDER BY i.ordinal`,
-      [
+      values: [
         messages.map((m) => m.deduplicationId),
         messages.map((m) => m.orderingKey),
         messages.map((m) => m.kind),
@@ -101,7 +102,7 @@ export class PostgresIntakeQueue implements IntakeQueue {
         messages.map((m) => m.document.contentType),
         messages.map((m) => m.document.body),
       ],
-    );
+    });
     for (const [i, { request, resolve, reject }] of group.entries()) {
       const row = rows[i]!;
       // Another transaction queued this id after the statement began: it is theirs, and committed.
@@ -137,8 +138,9 @@ export class PostgresIntakeQueue implements IntakeQueue {
     // it is visible: while it is in flight, the rest of its group waits. Pending messages
     // are walked oldest first and the walk stops after a batch, so a backlog costs
     // nothing (both conditions are index probes).
-    const { rows } = await this.db.query<MessageRow>(
-      `WITH chosen AS (
+    const { rows } = await this.db.query<MessageRow>({
+      name: 'intake-receive',
+      text: `WITH chosen AS (
          SELECT m.message_id FROM intake_messages m
          WHERE m.state = 'pending' AND m.visible_at <= now()
            AND NOT EXISTS (
@@ -156,8 +158,8 @@ export class PostgresIntakeQueue implements IntakeQueue {
        FROM chosen WHERE m.message_id = chosen.message_id
        RETURNING m.message_id, m.deduplication_id, m.ordering_key, m.kind, m.document_id, m.attempts,
                  m.receipt, m.enqueued_at`,
-      [max, visibilityTimeoutMs],
-    );
+      values: [max, visibilityTimeoutMs],
+    });
     return rows
       .sort((a, b) => Number(a.message_id) - Number(b.message_id))
       .map((r) => ({ ...messageOf(r), receipt: r.receipt, attempt: r.attempts }));
@@ -174,12 +176,13 @@ export class PostgresIntakeQueue implements IntakeQueue {
 
   async ackAll(messages: readonly ReceivedMessage[]): Promise<number> {
     if (messages.length === 0) return 0;
-    const { rowCount } = await this.db.query(
-      `UPDATE intake_messages m SET state = 'done', receipt = NULL, finished_at = now(), last_error = NULL
+    const { rowCount } = await this.db.query({
+      name: 'intake-ack-all',
+      text: `UPDATE intake_messages m SET state = 'done', receipt = NULL, finished_at = now(), last_error = NULL
        FROM unnest($1::bigint[], $2::uuid[]) AS acked(message_id, receipt)
        WHERE m.message_id = acked.message_id AND m.receipt = acked.receipt AND m.state = 'pending'`,
-      [messages.map((m) => m.messageId), messages.map((m) => m.receipt)],
-    );
+      values: [messages.map((m) => m.messageId), messages.map((m) => m.receipt)],
+    });
     return rowCount ?? 0;
   }
 

@@ -13,10 +13,11 @@ const toPosition = (row: CheckpointRow): GlobalPosition => ({
 
 /** Where the projection has got to; the start for a projection that never ran. */
 export async function readCheckpoint(db: Queryable, projection: string): Promise<GlobalPosition> {
-  const { rows } = await db.query<CheckpointRow>(
-    'SELECT commit_position, sequence_position FROM projection_checkpoints WHERE projection = $1',
-    [projection],
-  );
+  const { rows } = await db.query<CheckpointRow>({
+    name: 'checkpoint-read',
+    text: 'SELECT commit_position, sequence_position FROM projection_checkpoints WHERE projection = $1',
+    values: [projection],
+  });
   return rows[0] ? toPosition(rows[0]) : START;
 }
 
@@ -39,9 +40,11 @@ export async function lockCheckpoint(
   if (wait) {
     await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lockKey]);
   } else {
-    const { rows } = await tx.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked', [
-      lockKey,
-    ]);
+    const { rows } = await tx.query<{ locked: boolean }>({
+      name: 'checkpoint-try-lock',
+      text: 'SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked',
+      values: [lockKey],
+    });
     if (!rows[0]?.locked) return undefined;
   }
   return readCheckpoint(tx, projection);
@@ -55,22 +58,23 @@ export const CHECKPOINTS_CHANNEL = 'subledger_checkpoints';
  * instances that do not run the projection learn from it that their writes are readable.
  */
 export async function saveCheckpoint(tx: Queryable, projection: string, position: GlobalPosition): Promise<void> {
-  await tx.query(
-    `WITH saved AS (
+  await tx.query({
+    name: 'checkpoint-save',
+    text: `WITH saved AS (
        INSERT INTO projection_checkpoints (projection, commit_position, sequence_position) VALUES ($1, $2, $3)
        ON CONFLICT (projection) DO UPDATE
        SET commit_position = excluded.commit_position, sequence_position = excluded.sequence_position,
            updated_at = now()
      )
      SELECT pg_notify($4, $1 || ' ' || $5)`,
-    [
+    values: [
       projection,
       position.commit.toString(),
       position.sequence.toString(),
       CHECKPOINTS_CHANNEL,
       formatPosition(position),
     ],
-  );
+  });
 }
 
 /** What `saveCheckpoint` announced, or undefined for anything else. */

@@ -95,9 +95,10 @@ export class PostgresEventStore implements EventStore {
 
   /** One statement for the group. A failure (it raced a writer in another process, say) wrote nothing. */
   private async appendTogether(group: readonly Pending<AppendRequest, AppendResult>[]): Promise<void> {
-    const { rows } = await this.db.query<AppendRow & { ordinal: string }>(
-      'SELECT * FROM append_to_streams($1::jsonb) ORDER BY ordinal',
-      [
+    const { rows } = await this.db.query<AppendRow & { ordinal: string }>({
+      name: 'events-append-together',
+      text: 'SELECT * FROM append_to_streams($1::jsonb) ORDER BY ordinal',
+      values: [
         JSON.stringify(
           group.map(({ request }) => ({
             stream: request.streamId,
@@ -106,7 +107,7 @@ export class PostgresEventStore implements EventStore {
           })),
         ),
       ],
-    );
+    });
     for (const [i, { request, resolve, reject }] of group.entries()) {
       try {
         resolve(toAppendResult(request, rows[i]!));
@@ -120,11 +121,11 @@ export class PostgresEventStore implements EventStore {
     const { streamId, expectedVersion, events } = request;
     for (let attempt = 0; ; attempt++) {
       try {
-        const { rows } = await this.db.query<AppendRow>('SELECT * FROM append_to_stream($1, $2, $3::jsonb)', [
-          streamId,
-          toSqlExpectedVersion(expectedVersion),
-          JSON.stringify(events),
-        ]);
+        const { rows } = await this.db.query<AppendRow>({
+          name: 'events-append',
+          text: 'SELECT * FROM append_to_stream($1, $2, $3::jsonb)',
+          values: [streamId, toSqlExpectedVersion(expectedVersion), JSON.stringify(events)],
+        });
         return toAppendResult(request, rows[0]!);
       } catch (error) {
         const constraint = (error as DatabaseError).constraint;
@@ -145,31 +146,34 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readStream(streamId: string, options: { fromVersion?: number } = {}): Promise<RecordedEvent[]> {
-    const { rows } = await this.db.query<EventRow>(
-      `SELECT ${EVENT_COLUMNS} FROM events
+    const { rows } = await this.db.query<EventRow>({
+      name: 'events-read-stream',
+      text: `SELECT ${EVENT_COLUMNS} FROM events
        WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version`,
-      [streamId, options.fromVersion ?? 0],
-    );
+      values: [streamId, options.fromVersion ?? 0],
+    });
     return rows.map(toRecordedEvent);
   }
 
   async readAll({ after, limit }: ReadAllOptions): Promise<RecordedEvent[]> {
-    const { rows } = await this.db.query<EventRow>(
-      `SELECT ${EVENT_COLUMNS} FROM events
+    const { rows } = await this.db.query<EventRow>({
+      name: 'events-read-all',
+      text: `SELECT ${EVENT_COLUMNS} FROM events
        WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
        ORDER BY transaction_id, global_position
        LIMIT $3`,
-      [after.commit.toString(), after.sequence.toString(), limit],
-    );
+      values: [after.commit.toString(), after.sequence.toString(), limit],
+    });
     return rows.map(toRecordedEvent);
   }
 
   async headPosition(): Promise<GlobalPosition> {
-    const { rows } = await this.db.query<{ commit_position: string; sequence_position: string }>(
-      `SELECT transaction_id::text AS commit_position, global_position AS sequence_position FROM events
+    const { rows } = await this.db.query<{ commit_position: string; sequence_position: string }>({
+      name: 'events-head',
+      text: `SELECT transaction_id::text AS commit_position, global_position AS sequence_position FROM events
        ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
-    );
+    });
     const row = rows[0];
     return row ? { commit: BigInt(row.commit_position), sequence: BigInt(row.sequence_position) } : START;
   }

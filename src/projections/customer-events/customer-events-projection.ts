@@ -112,10 +112,11 @@ class PurchasesOfCustomers {
   async load(appUserIds: readonly string[]): Promise<void> {
     const missing = appUserIds.filter((id) => !this.streamsOf.has(id));
     if (missing.length === 0) return;
-    const { rows } = await this.tx.query<{ stream_id: string; state: PurchaseState; named: string[] }>(
-      'SELECT stream_id, state, named FROM customer_event_purchases WHERE named && $1::text[]',
-      [missing],
-    );
+    const { rows } = await this.tx.query<{ stream_id: string; state: PurchaseState; named: string[] }>({
+      name: 'customer-events-load-named',
+      text: 'SELECT stream_id, state, named FROM customer_event_purchases WHERE named && $1::text[]',
+      values: [missing],
+    });
     for (const id of missing) this.streamsOf.set(id, []);
     for (const row of rows) {
       if (!this.states.has(row.stream_id)) this.states.set(row.stream_id, row.state);

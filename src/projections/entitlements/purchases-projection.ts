@@ -106,10 +106,11 @@ export function readModelRow(
 export type ReadModelRow = ReturnType<typeof readModelRow>;
 
 async function loadStates(tx: Queryable, streamIds: string[]) {
-  const { rows } = await tx.query<{ stream_id: string; state: PurchaseState }>(
-    'SELECT stream_id, state FROM purchases WHERE stream_id = ANY($1)',
-    [streamIds],
-  );
+  const { rows } = await tx.query<{ stream_id: string; state: PurchaseState }>({
+    name: 'purchases-load-states',
+    text: 'SELECT stream_id, state FROM purchases WHERE stream_id = ANY($1)',
+    values: [streamIds],
+  });
   return new Map(rows.map((r) => [r.stream_id, r.state]));
 }
 
@@ -123,8 +124,9 @@ export const CUSTOMER_CHANGES_CHANNEL = 'subledger_customer_changes';
  */
 export async function upsertRows(tx: Queryable, rows: readonly ReadModelRow[]): Promise<void> {
   if (rows.length === 0) return;
-  await tx.query(
-    `WITH incoming AS (
+  await tx.query({
+    name: 'purchases-upsert',
+    text: `WITH incoming AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(
          stream_id text, store text, environment text, purchase_id text, app_user_id text, store_product_id text,
          product_id text, access_from timestamptz, access_until timestamptz, lifetime_access boolean,
@@ -153,8 +155,8 @@ export async function upsertRows(tx: Queryable, rows: readonly ReadModelRow[]): 
      SELECT pg_notify($2, changed.app_user_id)
      FROM (SELECT app_user_id FROM previous UNION SELECT app_user_id FROM written) changed
      WHERE changed.app_user_id IS NOT NULL`,
-    [JSON.stringify(rows), CUSTOMER_CHANGES_CHANNEL],
-  );
+    values: [JSON.stringify(rows), CUSTOMER_CHANGES_CHANNEL],
+  });
 }
 
 function warnOnce(warned: Set<string>, event: RecordedEvent, logger: Logger): void {
