@@ -34,13 +34,27 @@ export class SourceDocumentArchive {
   }
 
   async keep(document: SourceDocument): Promise<SourceReference> {
-    const documentId = documentIdOf(document.body);
-    await this.db.query(
-      `INSERT INTO source_documents (document_id, kind, content_type, body) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (document_id) DO NOTHING`,
-      [documentId, document.kind, document.contentType, document.body],
-    );
-    return { documentId, kind: document.kind };
+    const [kept] = await this.keepAll([document]);
+    return kept!;
+  }
+
+  /** Several documents in one statement; their references in the same order. */
+  async keepAll(documents: readonly SourceDocument[]): Promise<SourceReference[]> {
+    const documentIds = documents.map((d) => documentIdOf(d.body));
+    await this.db.query({
+      name: 'documents-keep-all',
+      text: `INSERT INTO source_documents (document_id, kind, content_type, body)
+             SELECT DISTINCT ON (document_id) * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+               AS d(document_id, kind, content_type, body)
+             ON CONFLICT (document_id) DO NOTHING`,
+      values: [
+        documentIds,
+        documents.map((d) => d.kind),
+        documents.map((d) => d.contentType),
+        documents.map((d) => d.body),
+      ],
+    });
+    return documents.map((d, i) => ({ documentId: documentIds[i]!, kind: d.kind }));
   }
 
   async find(documentId: string): Promise<ArchivedDocument | undefined> {

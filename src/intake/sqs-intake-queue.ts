@@ -6,10 +6,12 @@ import {
   DeleteMessageCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
+  SendMessageBatchCommand,
   SendMessageCommand,
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { GroupCommit } from '../db/group-commit.ts';
 import type { Queryable } from '../db/pool.ts';
 import { SourceDocumentArchive } from '../eventstore/source-documents.ts';
 import {
@@ -37,6 +39,8 @@ export interface SqsIntakeQueueOptions {
   readonly db: Queryable;
   readonly retry?: RetryPolicy;
 }
+
+type Enqueued = Awaited<ReturnType<IntakeQueue['enqueue']>>;
 
 /** What a message carries: the document stays in PostgreSQL (SQS messages are limited to 256 KB). */
 type Body = IntakeMessageInput;
@@ -66,6 +70,15 @@ export class SqsIntakeQueue implements IntakeQueue {
   private readonly documents: SourceDocumentArchive;
   private readonly retry: RetryPolicy;
   private readonly enqueueListeners = new Set<() => void>();
+  /** Notifications that arrive while a group is being sent go together in the next. */
+  private readonly enqueues = new GroupCommit<NewIntakeMessage, Enqueued>({
+    maxGroup: SQS_BATCH,
+    commitTogether: async (group) => {
+      const results = await this.enqueueGroup(group.map(({ request }) => request));
+      group.forEach(({ resolve }, i) => resolve(results[i]!));
+    },
+    commitAlone: async (message) => (await this.enqueueGroup([message]))[0]!,
+  });
 
   constructor(options: SqsIntakeQueueOptions) {
     this.options = options;
@@ -78,38 +91,72 @@ export class SqsIntakeQueue implements IntakeQueue {
     return () => this.enqueueListeners.delete(listener);
   }
 
-  async enqueue(message: NewIntakeMessage): Promise<{ enqueued: boolean; messageId: string; documentId: string }> {
-    // The document first: a worker may receive the message the moment it is sent.
-    const { documentId } = await this.documents.keep(message.document);
-    const known = await this.sentBefore(message.deduplicationId);
-    if (known) return { enqueued: false, messageId: known, documentId };
-    const body: Body = {
-      deduplicationId: message.deduplicationId,
-      orderingKey: message.orderingKey,
-      kind: message.kind,
-      documentId,
-    };
-    const { MessageId } = await this.options.sqs.send(
-      new SendMessageCommand({
-        QueueUrl: this.options.queueUrl,
-        MessageBody: JSON.stringify(body),
-        MessageGroupId: sqsId(message.orderingKey),
-        MessageDeduplicationId: sqsId(message.deduplicationId),
-      }),
-    );
-    // Two at once send once (SQS deduplicates) and record once: the second is told it was known.
-    const { rows } = await this.options.db.query<{ message_id: string }>(
-      `INSERT INTO intake_sqs_messages (deduplication_id, message_id, ordering_key, kind, document_id)
-       VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (deduplication_id) DO NOTHING
-       RETURNING message_id`,
-      [message.deduplicationId, MessageId, message.orderingKey, message.kind, documentId],
-    );
-    if (rows.length === 0) {
-      return { enqueued: false, messageId: (await this.sentBefore(message.deduplicationId)) ?? MessageId!, documentId };
+  async enqueue(message: NewIntakeMessage): Promise<Enqueued> {
+    return this.enqueues.submit(message);
+  }
+
+  /**
+   * Sends a group (up to SQS's batch of ten) in one SendMessageBatch, with one statement
+   * each to archive the documents, look up the ids sent before and record the new ones.
+   * A failure anywhere throws, and each message is then sent on its own: doing again what
+   * was done is harmless (the archive and the record ignore what they hold, and SQS drops a
+   * deduplication id it saw within five minutes).
+   */
+  private async enqueueGroup(messages: readonly NewIntakeMessage[]): Promise<Enqueued[]> {
+    // The documents first: a worker may receive a message the moment it is sent.
+    const kept = await this.documents.keepAll(messages.map((m) => m.document));
+    const ids = messages.map((m) => m.deduplicationId);
+    const sentBefore = await this.sentBefore(ids);
+    // One send per deduplication id not sent before: the first message of the group with it.
+    const firsts = messages.map((m, i) => ids.indexOf(m.deduplicationId) === i);
+    const toSend = messages
+      .map((message, i) => ({ message, i }))
+      .filter(({ message, i }) => firsts[i] && !sentBefore.has(message.deduplicationId));
+    const sent = new Map<string, string>();
+    if (toSend.length > 0) {
+      const { Successful = [], Failed = [] } = await this.options.sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: this.options.queueUrl,
+          Entries: toSend.map(({ message, i }) => ({
+            Id: String(i),
+            MessageBody: JSON.stringify({
+              deduplicationId: message.deduplicationId,
+              orderingKey: message.orderingKey,
+              kind: message.kind,
+              documentId: kept[i]!.documentId,
+            } satisfies Body),
+            MessageGroupId: sqsId(message.orderingKey),
+            MessageDeduplicationId: sqsId(message.deduplicationId),
+          })),
+        }),
+      );
+      if (Failed.length > 0) throw new Error(`SQS refused ${Failed.length} of ${toSend.length}: ${Failed[0]!.Message}`);
+      for (const { Id, MessageId } of Successful) sent.set(ids[Number(Id)]!, MessageId!);
     }
-    for (const listener of this.enqueueListeners) listener();
-    return { enqueued: true, messageId: MessageId!, documentId };
+    // Two instances sending one id at once send once (SQS deduplicates) and record once.
+    const { rows } = await this.options.db.query<{ deduplication_id: string }>({
+      name: 'sqs-intake-record',
+      text: `INSERT INTO intake_sqs_messages (deduplication_id, message_id, ordering_key, kind, document_id)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+             ON CONFLICT (deduplication_id) DO NOTHING
+             RETURNING deduplication_id`,
+      values: [
+        toSend.map(({ message }) => message.deduplicationId),
+        toSend.map(({ message }) => sent.get(message.deduplicationId)!),
+        toSend.map(({ message }) => message.orderingKey),
+        toSend.map(({ message }) => message.kind),
+        toSend.map(({ i }) => kept[i]!.documentId),
+      ],
+    });
+    const recorded = new Set(rows.map((r) => r.deduplication_id));
+    const recordedByOthers = await this.sentBefore(ids.filter((id) => sent.has(id) && !recorded.has(id)));
+    if (recorded.size > 0) for (const listener of this.enqueueListeners) listener();
+    return messages.map((message, i) => {
+      const id = message.deduplicationId;
+      const enqueued = firsts[i]! && recorded.has(id);
+      const messageId = sentBefore.get(id) ?? recordedByOthers.get(id) ?? sent.get(id)!;
+      return { enqueued, messageId, documentId: kept[i]!.documentId };
+    });
   }
 
   async receive({
@@ -253,12 +300,15 @@ export class SqsIntakeQueue implements IntakeQueue {
     return Object.values(Attributes).reduce((sum, n) => sum + Number(n ?? 0), 0);
   }
 
-  private async sentBefore(deduplicationId: string): Promise<string | undefined> {
-    const { rows } = await this.options.db.query<{ message_id: string }>(
-      'SELECT message_id FROM intake_sqs_messages WHERE deduplication_id = $1',
-      [deduplicationId],
-    );
-    return rows[0]?.message_id;
+  /** The SQS message ids of those of these deduplication ids sent before. */
+  private async sentBefore(deduplicationIds: readonly string[]): Promise<Map<string, string>> {
+    if (deduplicationIds.length === 0) return new Map();
+    const { rows } = await this.options.db.query<{ deduplication_id: string; message_id: string }>({
+      name: 'sqs-intake-sent-before',
+      text: 'SELECT deduplication_id, message_id FROM intake_sqs_messages WHERE deduplication_id = ANY($1::text[])',
+      values: [deduplicationIds],
+    });
+    return new Map(rows.map((r) => [r.deduplication_id, r.message_id]));
   }
 
   /** The messages whose receipts are still current, kept hidden a little longer to be deleted. */
