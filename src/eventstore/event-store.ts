@@ -123,3 +123,17 @@ export function assertAppendable(
     throw new RangeError(`Invalid expected version ${expectedVersion}`);
   }
 }
+
+/** Whether a stream at `current` (-1: no stream) is what the writer expected. */
+export function satisfiesExpectedVersion(expected: ExpectedVersion, current: number): boolean {
+  switch (expected) {
+    case 'any':
+      return true;
+    case 'no_stream':
+      return current === -1;
+    case 'stream_exists':
+      return current !== -1;
+    default:
+      return current === expected;
+  }
+}

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NotificationSpec } from '../../src/dev/apple/test-notifications.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
+import { initialBuy } from '../support/apple-notifications.ts';
 import { eventually } from '../support/eventually.ts';
 import { freePort } from '../support/free-port.ts';
 import { startSqsEmulator, type SqsEmulator } from '../support/sqs-emulator.ts';
@@ -38,20 +38,7 @@ afterAll(async () => {
 });
 
 const DAY = 86_400_000;
-const buy = (user: string, purchaseId: string, signedDate: number): NotificationSpec => ({
-  type: 'SUBSCRIBED',
-  subtype: 'INITIAL_BUY',
-  signedDate,
-  uuid: randomUUID(),
-  transaction: {
-    appAccountToken: user,
-    originalTransactionId: purchaseId,
-    transactionId: purchaseId,
-    purchaseDate: signedDate,
-    originalPurchaseDate: signedDate,
-    expiresDate: signedDate + 30 * DAY,
-  },
-});
+const buy = initialBuy;
 const ledgerSize = async () =>
   (await harness.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM events')).rows[0]!.n;
 

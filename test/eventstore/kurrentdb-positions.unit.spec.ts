@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { satisfiesExpectedVersion } from '../../src/eventstore/event-store.ts';
 import { START, comparePositions } from '../../src/eventstore/global-position.ts';
 import {
   StreamNames,
@@ -6,7 +7,6 @@ import {
   newest,
   parseLink,
   pinnedStreamState,
-  satisfies,
   toGlobalPosition,
   toReadPosition,
   type KurrentRecord,
@@ -48,7 +48,7 @@ describe('KurrentDB expected versions', () => {
     [2, 1, false],
     [0, -1, false],
   ] as const)('%s against a stream at %i: %s', (expected, current, ok) => {
-    expect(satisfies(expected, current)).toBe(ok);
+    expect(satisfiesExpectedVersion(expected, current)).toBe(ok);
   });
 
   it('pins a write to the revision read: no stream, or that revision', () => {

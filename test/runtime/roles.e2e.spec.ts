@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeys } from '../../src/auth/api-keys.ts';
 import { loadConfig } from '../../src/config/config.ts';
-import type { NotificationSpec } from '../../src/dev/apple/test-notifications.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { startSubledger, type Subledger } from '../../src/runtime/subledger.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
+import { initialBuy } from '../support/apple-notifications.ts';
 import { eventually } from '../support/eventually.ts';
 import { freePort } from '../support/free-port.ts';
 import { startTsProcess, waitForHttp } from '../support/subledger-process.ts';
@@ -58,20 +58,7 @@ const call = async (base: string, pathname: string, init: { method?: string; key
 const customer = (appUserId: string) => call(api.subledger.url, `/v1/customers/${appUserId}`, { key: serverKey });
 
 const DAY = 86_400_000;
-const buy = (user: string, purchaseId: string, signedDate: number): NotificationSpec => ({
-  type: 'SUBSCRIBED',
-  subtype: 'INITIAL_BUY',
-  signedDate,
-  uuid: randomUUID(),
-  transaction: {
-    appAccountToken: user,
-    originalTransactionId: purchaseId,
-    transactionId: purchaseId,
-    purchaseDate: signedDate,
-    originalPurchaseDate: signedDate,
-    expiresDate: signedDate + 30 * DAY,
-  },
-});
+const buy = initialBuy;
 
 describe('an API instance and a worker', () => {
   it('a notification accepted by the API instance is processed by the worker it wakes', async () => {

@@ -8,6 +8,7 @@ import {
   type ReadAllOptions,
   type RecordedEvent,
   assertAppendable,
+  satisfiesExpectedVersion,
 } from '../event-store.ts';
 import { START, comparePositions, type GlobalPosition } from '../global-position.ts';
 
@@ -88,7 +89,7 @@ export class InMemoryEventStore implements EventStore {
       const position = positions.reduce((a, b) => (comparePositions(a, b) >= 0 ? a : b));
       return { outcome: 'already_recorded', streamVersion: current, position };
     }
-    if (!matches(expectedVersion, current)) {
+    if (!satisfiesExpectedVersion(expectedVersion, current)) {
       throw new WrongExpectedVersionError(streamId, expectedVersion, current < 0 ? 'no_stream' : current);
     }
 
@@ -144,19 +145,6 @@ function firstAfter(log: readonly StoredEvent[], position: GlobalPosition): numb
     else low = middle + 1;
   }
   return low;
-}
-
-function matches(expected: ExpectedVersion, current: number): boolean {
-  switch (expected) {
-    case 'any':
-      return true;
-    case 'no_stream':
-      return current === -1;
-    case 'stream_exists':
-      return current !== -1;
-    default:
-      return current === expected;
-  }
 }
 
 function toRecordedEvent(e: StoredEvent): RecordedEvent {

@@ -20,6 +20,7 @@ import {
   type ReadAllOptions,
   type RecordedEvent,
   assertAppendable,
+  satisfiesExpectedVersion,
 } from '../event-store.ts';
 import { START, comparePositions, type GlobalPosition } from '../global-position.ts';
 import {
@@ -29,7 +30,6 @@ import {
   newest,
   parseLink,
   pinnedStreamState,
-  satisfies,
   toGlobalPosition,
   toReadPosition,
   type KurrentRecord,
@@ -122,7 +122,7 @@ export class KurrentDbEventStore implements EventStore {
         // another stream), and the position of the newest of them.
         return { outcome: 'already_recorded', streamVersion: current, position: newest(known.map((k) => k.position)) };
       }
-      if (!satisfies(expectedVersion, current)) {
+      if (!satisfiesExpectedVersion(expectedVersion, current)) {
         throw new WrongExpectedVersionError(streamId, expectedVersion, current < 0 ? 'no_stream' : current);
       }
       const written = await this.write(streamName, fresh, current);

@@ -3,7 +3,7 @@
  * they are tested without a server (test/eventstore/kurrentdb-positions.unit.spec.ts).
  */
 import type { AppendStreamState, Position, ReadPosition } from '@kurrent/kurrentdb-client';
-import type { EventMetadata, ExpectedVersion, RecordedEvent } from '../event-store.ts';
+import type { EventMetadata, RecordedEvent } from '../event-store.ts';
 import { START, comparePositions, type GlobalPosition } from '../global-position.ts';
 
 /** What we need of a record the client reads (its own type is a conditional generic). */
@@ -31,20 +31,6 @@ export function toReadPosition(position: GlobalPosition): ReadPosition {
 /** The newest of some positions (at least one). */
 export function newest(positions: readonly GlobalPosition[]): GlobalPosition {
   return positions.reduce((a, b) => (comparePositions(a, b) >= 0 ? a : b));
-}
-
-/** Whether a stream at `current` (-1: no stream) is what the writer expected. */
-export function satisfies(expected: ExpectedVersion, current: number): boolean {
-  switch (expected) {
-    case 'any':
-      return true;
-    case 'no_stream':
-      return current === -1;
-    case 'stream_exists':
-      return current !== -1;
-    default:
-      return current === expected;
-  }
 }
 
 /**
