@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Refusal } from '../domain/refusal.ts';
+import { isJsonInUtf8 } from './media-types.ts';
 
 /** Methods whose requests fastify reads a body of. */
 export const WITH_BODY = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -41,17 +42,6 @@ export function installRequestHygiene(app: FastifyInstance): void {
       );
     }
   });
-}
-
-function isJsonInUtf8(contentType: string): boolean {
-  const [essence = '', ...parameters] = contentType.toLowerCase().split(';');
-  const media = essence.trim();
-  if (media !== 'application/json' && !/^application\/[\w.+-]+\+json$/.test(media)) return false;
-  const charset = parameters
-    .map((p) => p.trim().split('='))
-    .find(([name]) => name === 'charset')?.[1]
-    ?.replaceAll('"', '');
-  return charset === undefined || charset === 'utf-8' || charset === 'utf8';
 }
 
 const storable = (text: string) => text.isWellFormed() && !text.includes('\u0000');

@@ -1,24 +1,13 @@
-import { z } from 'zod';
 import { ConfigError } from '../config/config.ts';
 import { Refusal } from '../domain/refusal.ts';
 import { acceptGoogleNotification } from '../ingest/google/accept-notification.ts';
+import { pubSubPushSchema } from '../ingest/google/play-payloads.ts';
 import { PushAuthenticator } from '../ingest/google/push-auth.ts';
 import { jsonResult } from './http-event.ts';
 import { jsonBodyOf } from './json-body.ts';
 import { lambdaConfig, webhookFunction, type WebhookFunction } from './lambda-runtime.ts';
 
-/** A Pub/Sub push, as the service's route takes it (src/api/routes/google-webhook.ts): both spellings. */
-const body = z.object({
-  message: z.object({
-    data: z.string().min(1),
-    messageId: z.string().min(1).optional(),
-    message_id: z.string().min(1).optional(),
-    publishTime: z.string().optional(),
-    publish_time: z.string().optional(),
-    attributes: z.record(z.string(), z.string()).optional(),
-  }),
-  subscription: z.string().optional(),
-});
+const body = pubSubPushSchema;
 
 /**
  * Google Play real-time developer notifications on AWS Lambda: the service's

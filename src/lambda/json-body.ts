@@ -1,4 +1,5 @@
 import { unstorableIn } from '../api/request-hygiene.ts';
+import { isJsonInUtf8, mediaOf } from '../api/media-types.ts';
 import { Refusal } from '../domain/refusal.ts';
 import type { HttpRequest } from './http-event.ts';
 import { HttpProblem } from './problem-answer.ts';
@@ -69,17 +70,3 @@ function parseJson(text: string): unknown {
 }
 
 const isObject = (value: unknown): value is object => value !== null && typeof value === 'object';
-
-const mediaOf = (contentType: string) => (contentType.toLowerCase().split(';')[0] ?? '').trim();
-
-/** As the service's request hygiene has it: JSON (or a `+json` type), in UTF-8 or no charset named. */
-function isJsonInUtf8(contentType: string): boolean {
-  const [, ...parameters] = contentType.toLowerCase().split(';');
-  const media = mediaOf(contentType);
-  if (media !== 'application/json' && !/^application\/[\w.+-]+\+json$/.test(media)) return false;
-  const charset = parameters
-    .map((p) => p.trim().split('='))
-    .find(([name]) => name === 'charset')?.[1]
-    ?.replaceAll('"', '');
-  return charset === undefined || charset === 'utf-8' || charset === 'utf8';
-}

@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Catalog } from '../../domain/catalog.ts';
 import { acceptGoogleNotification } from '../../ingest/google/accept-notification.ts';
+import { pubSubPushSchema } from '../../ingest/google/play-payloads.ts';
 import type { VerifiedPusher } from '../../ingest/google/push-auth.ts';
 import type { PushAuthenticator } from '../../ingest/google/push-auth.ts';
 import type { IntakeQueue } from '../../intake/intake-queue.ts';
@@ -18,18 +19,7 @@ export interface GoogleWebhookDeps {
   readonly metrics: Metrics;
 }
 
-// Real pushes carry both spellings of the message id and publish time.
-const body = z.object({
-  message: z.object({
-    data: z.string().min(1).describe('Base64 of the DeveloperNotification JSON'),
-    messageId: z.string().min(1).optional(),
-    message_id: z.string().min(1).optional(),
-    publishTime: z.string().optional(),
-    publish_time: z.string().optional(),
-    attributes: z.record(z.string(), z.string()).optional(),
-  }),
-  subscription: z.string().optional(),
-});
+const body = pubSubPushSchema;
 const accepted = z.object({
   status: z.enum(['accepted', 'duplicate']).describe('duplicate: received before; nothing changes'),
   messageId: z.string(),

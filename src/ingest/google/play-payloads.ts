@@ -334,3 +334,16 @@ export const parseSubscriptionPurchaseV2 = (value: unknown) =>
 export const parseProductPurchase = (value: unknown) =>
   parsePlayDocument(productPurchaseSchema, 'ProductPurchase', value);
 export const parseVoidedPurchase = (value: unknown) => parsePlayDocument(voidedPurchaseSchema, 'VoidedPurchase', value);
+
+/** A Pub/Sub push as it arrives: real pushes carry both spellings of the message id and publish time. */
+export const pubSubPushSchema = z.object({
+  message: z.object({
+    data: z.string().min(1).describe('Base64 of the DeveloperNotification JSON'),
+    messageId: z.string().min(1).optional(),
+    message_id: z.string().min(1).optional(),
+    publishTime: z.string().optional(),
+    publish_time: z.string().optional(),
+    attributes: z.record(z.string(), z.string()).optional(),
+  }),
+  subscription: z.string().optional(),
+});
