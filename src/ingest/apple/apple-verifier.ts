@@ -64,8 +64,8 @@ export async function loadTrustedRoots(paths: readonly string[]): Promise<Buffer
  * transactions apps submit or the App Store Server API returns) with Apple's own
  * library: the x5c chain up to a trusted root, Apple's certificate OIDs, the
  * signature, the bundle id and App Apple ID of an app in the catalog, the
- * environment. A notification's nested transaction and renewal info are verified
- * the same way.
+ * environment. A notification's nested transaction and renewal info are covered by
+ * its signature (`coveredNested`); a transaction on its own is verified in full.
  *
  * One `SignedDataVerifier` per app and environment, chosen from the payload's
  * unverified `data` (the verifier then checks that choice). Only Production and
@@ -93,7 +93,7 @@ export class AppleVerifier {
       const { signedTransactionInfo, signedRenewalInfo } = notification.data ?? {};
       return {
         notification: parsed(appleNotificationSchema, 'notification', notification),
-        ...(await verifyNested(verifier, signedTransactionInfo, signedRenewalInfo)),
+        ...coveredNested(claimed, signedTransactionInfo, signedRenewalInfo),
       };
     });
   }
@@ -145,7 +145,53 @@ async function verifyNested(
   const renewalInfo = signedRenewalInfo
     ? parsed(appleRenewalInfoSchema, 'renewal info', await verifier.verifyAndDecodeRenewalInfo(signedRenewalInfo))
     : undefined;
-  // Apple's library does not tie renewal info to an app: tie it to the verified transaction.
+  return tied(transaction, renewalInfo);
+}
+
+/**
+ * A verified notification's transaction and renewal info. Their JWS are part of the payload
+ * the notification's signature covers, so once that signature and its chain are verified,
+ * these bytes are exactly what Apple sent: verifying their own signatures again proves
+ * nothing more, and cost two thirds of verifying a notification (0.12 ms for the
+ * notification alone, 0.33 to 0.50 with its two nested JWS, on bench:webhook's
+ * notifications). What Apple's library checks besides signatures is checked here: the
+ * transaction must be for the notification's app and environment.
+ */
+function coveredNested(
+  notification: { readonly bundleId: string; readonly environment: 'Production' | 'Sandbox' },
+  signedTransaction: string | undefined,
+  signedRenewalInfo: string | undefined,
+): { transaction?: AppleTransaction; renewalInfo?: AppleRenewalInfo } {
+  const transaction = signedTransaction
+    ? parsed(appleTransactionSchema, 'transaction', nestedPayload(signedTransaction, 'transaction'))
+    : undefined;
+  if (transaction && transaction.bundleId !== notification.bundleId) {
+    throw new AppleRejection('wrong_app', `The notification's transaction is for another app: ${transaction.bundleId}`);
+  }
+  if (transaction && transaction.environment !== notification.environment) {
+    throw new AppleRejection(
+      'wrong_environment',
+      `The notification's transaction is from ${transaction.environment}, the notification from ${notification.environment}`,
+    );
+  }
+  const renewalInfo = signedRenewalInfo
+    ? parsed(appleRenewalInfoSchema, 'renewal info', nestedPayload(signedRenewalInfo, 'renewal info'))
+    : undefined;
+  return tied(transaction, renewalInfo);
+}
+
+function nestedPayload(jws: string, document: string): unknown {
+  const payload = decodeJwsPayload(jws);
+  if (payload === undefined)
+    throw new AppleRejection('malformed_payload', `The notification's ${document} is not a JWS`);
+  return payload;
+}
+
+/** Apple's library does not tie renewal info to an app: it is tied to the transaction it came with. */
+function tied(
+  transaction: AppleTransaction | undefined,
+  renewalInfo: AppleRenewalInfo | undefined,
+): { transaction?: AppleTransaction; renewalInfo?: AppleRenewalInfo } {
   if (renewalInfo && renewalInfo.originalTransactionId !== transaction?.originalTransactionId) {
     throw new AppleRejection('wrong_app', 'The renewal info belongs to another subscription than the transaction');
   }
