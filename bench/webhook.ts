@@ -120,7 +120,7 @@ try {
   const postmasterPid = await findPostmaster(postgres.serverUrl);
   const firstPool =
     FIRST_MEASURED +
-    Math.max(Math.max(...SETTINGS.latencyRates) * SETTINGS.latencySeconds, 1000 * SETTINGS.throughputSeconds);
+    Math.max(Math.max(...SETTINGS.latencyRates) * SETTINGS.latencySeconds, 2500 * SETTINGS.throughputSeconds);
   progress(`signing ${firstPool} ${SETTINGS.store} notifications (not measured) ...`);
   workload.ensure(firstPool);
 
