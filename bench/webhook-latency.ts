@@ -170,13 +170,18 @@ export interface LatencyStages {
 /**
  * Stages of the notifications processed in the service's database: one purchase each,
  * so the purchase's first event and its read-model row are that notification's. Either
- * queue: PostgreSQL's messages, or the SQS queue's memory of what it sent.
+ * queue: PostgreSQL's messages, or the SQS queue's memory of what it sent; accepted when its
+ * document was archived.
  */
 export async function stageTimes(db: pg.Client): Promise<LatencyStages> {
   const { rows } = await db.query<{ ledger_p50: number; ledger_p99: number; model_p50: number; model_p99: number }>(
     `WITH accepted AS (
-       SELECT ordering_key, enqueued_at FROM intake_messages
-       UNION ALL SELECT ordering_key, enqueued_at FROM intake_sqs_messages
+       -- The document is archived as the notification is accepted (before an SQS send, whose
+       -- record comes after it and may come after the worker took the message).
+       SELECT m.ordering_key, d.received_at AS enqueued_at
+       FROM (SELECT ordering_key, document_id FROM intake_messages
+             UNION ALL SELECT ordering_key, document_id FROM intake_sqs_messages) m
+       JOIN source_documents d USING (document_id)
      ),
      stages AS (
        SELECT extract(epoch FROM first.recorded_at - a.enqueued_at) * 1000 AS to_ledger,
