@@ -50,9 +50,10 @@ import { DatabaseSignals } from '../db/database-signals.ts';
 import { ProjectionFollower } from '../projections/projection-follower.ts';
 import type { ProjectionProgress } from '../application/read-model-view.ts';
 
-/** Who listens: workers, for notifications accepted and events appended by API instances. */
+/** Who listens: workers, for notifications accepted, events appended and deliveries scheduled by API instances. */
 const INTAKE_CHANNEL = 'subledger_intake';
 const EVENTS_CHANNEL = 'subledger_events';
+const DELIVERIES_CHANNEL = 'subledger_deliveries';
 
 /**
  * A running instance. Every part is here in every role; those of a role the instance does
@@ -181,6 +182,11 @@ export async function startSubledger(
       deliveryWorker.start();
       stops.push(() => deliveryWorker.stop());
       deliveriesScheduled = () => deliveryWorker.nudge();
+      webhookDeliveries.onScheduled(() => deliveryWorker.nudge());
+      signals.subscribe(DELIVERIES_CHANNEL, () => deliveryWorker.nudge());
+    } else {
+      // Support staff's tests and replays, scheduled here: the workers send them.
+      webhookDeliveries.onScheduled(() => signals.notify(DELIVERIES_CHANNEL));
     }
     const googleProcessing: GoogleProcessingDeps = {
       eventStore,

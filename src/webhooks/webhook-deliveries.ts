@@ -54,9 +54,21 @@ export class WebhookDeliveries {
   private readonly pool: Pool;
   private readonly clock: Clock;
 
+  private readonly scheduledListeners = new Set<() => void>();
+
   constructor(pool: Pool, clock: Clock) {
     this.pool = pool;
     this.clock = clock;
+  }
+
+  /** Calls `listener` after support staff scheduled deliveries here (a test, a replay, a retry). Returns an unsubscribe. */
+  onScheduled(listener: () => void): () => void {
+    this.scheduledListeners.add(listener);
+    return () => this.scheduledListeners.delete(listener);
+  }
+
+  private scheduled(): void {
+    for (const listener of this.scheduledListeners) listener();
   }
 
   /** Sends the endpoint a `TEST` event, to check that it is reachable and verifies signatures. */
@@ -76,6 +88,7 @@ export class WebhookDeliveries {
       [endpointId, eventId, TEST_CUSTOMER, now, JSON.stringify({ type: 'TEST', occurredAt: now.toISOString() })],
     );
     if (rowCount === 0) throw new EndpointRefused('unknown_endpoint', `No webhook endpoint ${endpointId}`);
+    this.scheduled();
     return { eventId };
   }
 
@@ -133,6 +146,7 @@ export class WebhookDeliveries {
       return plan.rows;
     });
     const count = Number(rows[0]?.total ?? 0);
+    if (!dryRun && count > 0) this.scheduled();
     return {
       count,
       truncated: count >= REPLAY_LIMIT,
@@ -149,6 +163,7 @@ export class WebhookDeliveries {
       [deliveryId, this.clock.now()],
     );
     if (rowCount === 0) throw new ReplayRefused('unknown_delivery', `No undelivered delivery ${deliveryId}`);
+    this.scheduled();
   }
 
   private async mustExist(endpointId: string): Promise<void> {

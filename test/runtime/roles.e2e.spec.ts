@@ -8,6 +8,7 @@ import { startAppleHarness, type AppleHarness } from '../support/apple-harness.t
 import { initialBuy } from '../support/apple-notifications.ts';
 import { eventually } from '../support/eventually.ts';
 import { freePort } from '../support/free-port.ts';
+import { startWebhookReceiver } from '../support/webhook-receiver.ts';
 import { startTsProcess, waitForHttp } from '../support/subledger-process.ts';
 
 /*
@@ -21,9 +22,11 @@ let api: AppleHarness;
 let worker: Subledger;
 let serverKey: string;
 let adminKey: string;
+let receiver: Awaited<ReturnType<typeof startWebhookReceiver>>;
 
 beforeAll(async () => {
-  api = await startAppleHarness({ SUBLEDGER_ROLE: 'api' });
+  receiver = await startWebhookReceiver();
+  api = await startAppleHarness({ SUBLEDGER_ROLE: 'api', WEBHOOK_ALLOW_PRIVATE_URLS: 'on' });
   worker = await startSubledger(
     loadConfig({
       SUBLEDGER_ROLE: 'worker',
@@ -31,6 +34,8 @@ beforeAll(async () => {
       PORT: String(await freePort()),
       INTAKE_IDLE_POLL_MS: MINUTE,
       PROJECTION_IDLE_POLL_MS: MINUTE,
+      WEBHOOK_POLL_MS: MINUTE,
+      WEBHOOK_ALLOW_PRIVATE_URLS: 'on',
       OPERATOR_ROUTES: 'public',
     }),
     silentLogger,
@@ -42,6 +47,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await worker?.stop();
   await api?.stop();
+  await receiver?.close();
 });
 
 const call = async (base: string, pathname: string, init: { method?: string; key?: string; body?: unknown } = {}) => {
@@ -88,6 +94,27 @@ describe('an API instance and a worker', () => {
     // Recorded on the API instance, projected by the worker, waited for through its announcement.
     const entitlement = (await customer(user)).body.entitlements.premium;
     expect(entitlement).toMatchObject({ active: true, expiresAt: granted.body.endsAt });
+  });
+
+  it("a support agent's test webhook, sent from the API instance, is delivered by the worker it wakes", async () => {
+    const created = await call(api.subledger.url, '/v1/admin/webhooks/endpoints', {
+      method: 'POST',
+      key: adminKey,
+      body: { url: receiver.url },
+    });
+    expect(created.status).toBe(201);
+    receiver.trust(created.body.secret);
+    const sent = await call(api.subledger.url, `/v1/admin/webhooks/endpoints/${created.body.endpoint.id}/test`, {
+      method: 'POST',
+      key: adminKey,
+    });
+    expect(sent.status).toBe(202);
+    const received = await eventually(
+      () => Promise.resolve(receiver.received),
+      (all) => all.some((w) => w.id === sent.body.eventId),
+      10_000,
+    );
+    expect(received.find((w) => w.id === sent.body.eventId)).toMatchObject({ type: 'TEST', verifiedBy: [0] });
   });
 
   it('the worker serves health and metrics only; the API instance reports ready without projections', async () => {
