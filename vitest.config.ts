@@ -18,5 +18,7 @@ export default defineConfig({
     // A worker loads the service's modules once, not once per file (a second each). Files
     // share nothing else: each has its own database, ports and service instances.
     isolate: false,
+    // Besides the usual output, every skipped test with the reason it was skipped.
+    reporters: ['default', './test/support/skip-reasons-reporter.ts'],
   },
 });

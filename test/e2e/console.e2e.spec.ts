@@ -17,8 +17,11 @@ import { corruptAccessUntil } from '../support/read-model.ts';
  */
 const CHROMIUM = '/usr/bin/chromium';
 const browserAvailable = existsSync(CHROMIUM);
-if (!browserAvailable) console.warn(`Support console browser tests skipped: no Chromium at ${CHROMIUM}`);
-const inBrowser = browserAvailable ? it : it.skip;
+const NO_BROWSER = `Support console browser tests skipped: no Chromium at ${CHROMIUM}`;
+if (!browserAvailable) console.warn(NO_BROWSER);
+/** A browser test, skipped with the reason where there is no Chromium. */
+const inBrowser = (name: string, test: () => Promise<void>) =>
+  it(name, (ctx) => (browserAvailable ? test() : ctx.skip(NO_BROWSER)));
 
 let harness: AppleHarness;
 let browser: Browser | undefined;

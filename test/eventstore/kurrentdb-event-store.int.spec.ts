@@ -11,10 +11,10 @@ const NOT_RUN =
   '`KURRENTDB_URL=kurrentdb://127.0.0.1:2113?tls=false npx vitest run test/eventstore/kurrentdb-event-store.int.spec.ts`';
 
 if (!url) {
-  // Said twice: as a warning in the output, and as the name of the skipped test in the report.
+  // Said twice: as a warning while the file runs, and as the skip's reason in the run's summary.
   console.warn(NOT_RUN);
   describe('EventStore contract: KurrentDB', () => {
-    it.skip(NOT_RUN, () => {});
+    it('runs against a KurrentDB server', (ctx) => ctx.skip(NOT_RUN));
   });
 } else {
   // A KurrentDB server cannot be emptied, and the contract starts each test with an empty
