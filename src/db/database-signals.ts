@@ -7,11 +7,12 @@ export type SignalListener = (payload: string) => void;
 export interface DatabaseSignalsOptions {
   readonly pool: Pool;
   readonly logger: Logger;
-  /** How soon to try again after the LISTEN connection broke. */
-  readonly reconnectMs?: number;
-  /** Per channel, the least time between two notifications this process sends. */
-  readonly minNotifyGapMs?: number;
 }
+
+/** How soon to try again after the LISTEN connection broke. */
+const RECONNECT_MS = 1_000;
+/** Per channel, the least time between two notifications this process sends. */
+const MIN_NOTIFY_GAP_MS = 5;
 
 /** PostgreSQL channel names this code uses: plain identifiers, safe to write into LISTEN. */
 const CHANNEL = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -68,7 +69,7 @@ export class DatabaseSignals {
   /**
    * Tells every process listening on `channel`, this one included, soon. Best effort and
    * coalesced: at most one notification per channel is on its way, and another follows
-   * only after `minNotifyGapMs`, so a burst of news is one wake-up, and a busy writer
+   * only after MIN_NOTIFY_GAP_MS, so a burst of news is one wake-up, and a busy writer
    * does not add a commit to the database for each thing it writes.
    */
   notify(channel: string): void {
@@ -97,11 +98,10 @@ export class DatabaseSignals {
   }
 
   private async send(channel: string, state: { inFlight: boolean; again: boolean; lastSentAt: number }) {
-    const gap = this.options.minNotifyGapMs ?? 5;
     try {
       do {
         state.again = false;
-        const wait = state.lastSentAt + gap - Date.now();
+        const wait = state.lastSentAt + MIN_NOTIFY_GAP_MS - Date.now();
         if (wait > 0) await sleep(wait);
         state.lastSentAt = Date.now();
         await this.options.pool.query('SELECT pg_notify($1, $2)', [channel, '']).catch((err: unknown) => {
@@ -144,7 +144,7 @@ export class DatabaseSignals {
       if (!this.running) return;
       this.client?.release(true);
       this.client = undefined;
-      await sleep(this.options.reconnectMs ?? 1_000);
+      await sleep(RECONNECT_MS);
       try {
         await this.listen();
       } catch (err) {

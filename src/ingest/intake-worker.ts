@@ -23,13 +23,14 @@ export interface IntakeWorkerOptions {
   readonly batchSize?: number;
   readonly visibilityTimeoutMs?: number;
   readonly idlePollMs?: number;
-  /**
-   * Batches handled at once. The next is received while one is being handled, so the
-   * worker is not idle while a batch waits on the database; the queue still hands out a
-   * subscription's notifications one at a time, so batches never hold the same one.
-   */
-  readonly batchesInFlight?: number;
 }
+
+/**
+ * Batches handled at once. The next is received while one is being handled, so the worker
+ * is not idle while a batch waits on the database; the queue still hands out a
+ * subscription's notifications one at a time, so batches never hold the same one.
+ */
+const BATCHES_IN_FLIGHT = 2;
 
 /** How long a worker waits after a part batch before it looks again: a few ms of latency, far fewer queries under load. */
 const LINGER_MS = 10;
@@ -53,7 +54,7 @@ export class IntakeWorker {
 
   constructor(options: IntakeWorkerOptions) {
     this.options = options;
-    this.wakeUps = Array.from({ length: options.batchesInFlight ?? 2 }, () => new WakeUp());
+    this.wakeUps = Array.from({ length: BATCHES_IN_FLIGHT }, () => new WakeUp());
   }
 
   start(): void {
