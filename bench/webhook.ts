@@ -16,7 +16,7 @@
  * are interleaved; the tables show medians and every run. CPU columns say who used the
  * cores meanwhile: the machine has two, shared by the service, PostgreSQL and this
  * process (the load generator), and by anything else running on it.
- *   RUNS=3 CONNECTIONS=16,32,64 THROUGHPUT_SECONDS=15 LATENCY_RATES=500,100 LATENCY_SECONDS=20
+ *   RUNS=3 CONNECTIONS=32,64,128 THROUGHPUT_SECONDS=15 LATENCY_RATES=500,100 LATENCY_SECONDS=20
  *   WARMUP=500 PROCESSES=1 (instances of the service on one database, sharing the load)
  *   SEPARATE_WORKER=1 (those only accept; one more instance processes) LOG_LEVEL=info (theirs)
  *   SERVICE_ENV=DATABASE_POOL_SIZE=20,INTAKE_QUEUE=sqs  CEILINGS=0 (skip 0.)
@@ -47,7 +47,7 @@ const env = process.env;
 const list = (value: string) => value.split(',').filter(Boolean).map(Number);
 const SETTINGS = {
   runs: Number(env.RUNS ?? 3),
-  connections: list(env.CONNECTIONS ?? '16,32,64'),
+  connections: list(env.CONNECTIONS ?? '32,64,128'),
   throughputSeconds: Number(env.THROUGHPUT_SECONDS ?? 15),
   latencyRates: list(env.LATENCY_RATES ?? '500,100'),
   latencySeconds: Number(env.LATENCY_SECONDS ?? 20),

@@ -10,7 +10,7 @@ export const problemSchema = z
     type: z.string(),
     title: z.string(),
     status: z.number().int(),
-    code: z.string().describe('Stable, machine-readable reason; see the README for each route'),
+    code: z.string().describe('Stable, machine-readable reason; see docs/http.md and the API reference'),
     detail: z.string(),
   })
   .describe('RFC 9457 problem details (application/problem+json)');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { AppleTestSigner } from '../dev/apple/test-signer.ts';
 import { catalogOf } from './catalog.ts';
-import { lines, type CliIo } from './io.ts';
+import { lines, runningSubledgerUrl, type CliIo } from './io.ts';
 
 /**
  * `subledger apple-dev`: play the App Store on a laptop. A local test CA (with Apple's
@@ -44,7 +44,7 @@ export function registerAppleDevCommands(program: Command, io: CliIo): void {
     .command('apple-dev')
     .description('Act as the App Store locally: a test CA, signed notifications, posted to a running Subledger')
     .option('--dir <dir>', 'where the test CA and purchases are kept', path.join('.data', 'apple-dev'))
-    .option('--url <url>', 'the running Subledger', 'http://127.0.0.1:3000');
+    .option('--url <url>', 'the running Subledger ($SUBLEDGER_URL when set)', runningSubledgerUrl(io));
 
   dev
     .command('init')

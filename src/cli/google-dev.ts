@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { FakePlayState } from '../dev/google/fake-play-developer-api.ts';
 import type { SubscriptionPurchaseV2, VoidedPurchase } from '../ingest/google/play-developer-api.ts';
 import { catalogOf } from './catalog.ts';
-import { lines, type CliIo } from './io.ts';
+import { lines, runningSubledgerUrl, type CliIo } from './io.ts';
 
 /**
  * `subledger google-dev`: play Google Play on a laptop. `serve` runs a fake Play Developer
@@ -53,7 +53,7 @@ export function registerGoogleDevCommands(program: Command, io: CliIo): void {
     .command('google-dev')
     .description('Act as Google Play locally: a fake Play Developer API, signed pushes to a running Subledger')
     .option('--dir <dir>', 'where the keys are kept', DEFAULT_DIR)
-    .option('--url <url>', 'the running Subledger', 'http://127.0.0.1:3000')
+    .option('--url <url>', 'the running Subledger ($SUBLEDGER_URL when set)', runningSubledgerUrl(io))
     .option(
       '--port <port>',
       'the port of the fake Google: init writes it into the keys and the URLs it prints; the other commands take it from the keys',

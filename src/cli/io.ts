@@ -30,3 +30,8 @@ export function operatorOf(io: CliIo): string {
     return io.env.USER ?? 'unknown';
   }
 }
+
+/** Where the dev commands post to by default: `SUBLEDGER_URL`, else where `npm start` listens. */
+export function runningSubledgerUrl(io: CliIo): string {
+  return io.env.SUBLEDGER_URL || 'http://127.0.0.1:3000';
+}

@@ -5,7 +5,7 @@ import { z } from 'zod';
 /**
  * Every setting Subledger reads from its environment, validated once at start.
  * This is the only module that reads `process.env`; everything else is handed a `Config`.
- * The README's configuration table mirrors this schema: keep them in step.
+ * docs/configuration.md's table mirrors this schema: keep them in step.
  */
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();

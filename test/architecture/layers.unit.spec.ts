@@ -6,7 +6,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 /**
- * The direction of every import in src/, as the README's architecture and STYLE.md
+ * The direction of every import in src/, as docs/architecture.md and STYLE.md
  * draw it. Each rule names what may not import what; a violation the code has today
  * is listed in KNOWN_VIOLATIONS with why it is still there. The list can only shrink:
  * the test fails on a new violation and on a listed one that is gone.

@@ -10,7 +10,7 @@ import { freePort } from '../support/free-port.ts';
 import { startSubledgerProcess, waitForHttp, type RunningProcess } from '../support/subledger-process.ts';
 
 /*
- * The README's "App Store without Apple" walkthrough, step by step, with real
+ * docs/app-store.md's "Try it without Apple" walkthrough, step by step, with real
  * processes: `subledger apple-dev` creates a test CA, Subledger is started trusting
  * it, and a purchase is bought, renewed and refunded through the webhook.
  */

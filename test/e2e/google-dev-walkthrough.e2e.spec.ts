@@ -15,7 +15,7 @@ import {
 } from '../support/subledger-process.ts';
 
 /*
- * The README's "Google Play without Google" walkthrough, step by step, with real
+ * docs/google-play.md's "Try Google Play without Google" walkthrough, step by step, with real
  * processes: `subledger google-dev init` writes the keys, `google-dev serve` stands in
  * for Google, Subledger is started with the printed environment, and a subscription is
  * bought, renewed and refunded through signed pushes.

@@ -7,7 +7,7 @@ import { eventually } from '../support/eventually.ts';
 import { freePort } from '../support/free-port.ts';
 
 /*
- * Issue 14: the README's receiver (examples/webhook-receiver.mjs), run as a reader would,
+ * Issue 14: the receiver of docs/outgoing-webhooks.md (examples/webhook-receiver.mjs), run as a reader would,
  * hears a purchase from a running Subledger and prints it, verified; a delivery signed
  * with another secret is refused.
  */

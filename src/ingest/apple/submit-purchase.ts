@@ -25,7 +25,7 @@ export interface SubmitDeps {
   readonly documents: SourceDocumentArchive;
   readonly eventStore: EventStore;
   readonly logger: Logger;
-  /** Off: sandbox purchases are refused (App Review buys in the sandbox: see the README first). */
+  /** Off: sandbox purchases are refused (App Review buys in the sandbox: see docs/app-store.md first). */
   readonly acceptSandbox: boolean;
   readonly receipts: Omit<ReceiptVerifierOptions, 'expectedBundleIds'>;
   /** Asks Apple for the rest of the story after a submission; absent without App Store Server API keys. */
