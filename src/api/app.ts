@@ -25,6 +25,7 @@ import { contentRoutes, type ContentRouteDeps } from './routes/content.ts';
 import { adminContentRoutes } from './routes/admin-content.ts';
 import { adminDeadLetterRoutes, type AdminDeadLetterRouteDeps } from './routes/admin-dead-letters.ts';
 import { adminWebhookRoutes, type AdminWebhookRouteDeps } from './routes/admin-webhooks.ts';
+import { adminDocumentRoutes } from './routes/admin-documents.ts';
 import { adminCustomerRoutes, type AdminCustomerRouteDeps } from './routes/admin-customers.ts';
 import { jwksRoutes } from './routes/jwks.ts';
 import { tokenRoutes, type TokenRouteDeps } from './routes/tokens.ts';
@@ -193,7 +194,10 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   }
   if (deps.adminDeadLetters) await app.register(adminDeadLetterRoutes, deps.adminDeadLetters);
   if (deps.adminWebhooks) await app.register(adminWebhookRoutes, deps.adminWebhooks);
-  if (deps.adminCustomers) await app.register(adminCustomerRoutes, deps.adminCustomers);
+  if (deps.adminCustomers) {
+    await app.register(adminCustomerRoutes, deps.adminCustomers);
+    await app.register(adminDocumentRoutes, deps.adminCustomers);
+  }
   await app.register(consoleRoutes);
   return app;
 }

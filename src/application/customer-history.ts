@@ -8,6 +8,7 @@ import { evolve, initialState, type PurchaseState } from '../domain/purchase/sta
 import { toTimestamp, type Timestamp } from '../domain/time.ts';
 import type { EventMetadata, EventStore, RecordedEvent } from '../eventstore/event-store.ts';
 import { comparePositions, formatPosition } from '../eventstore/global-position.ts';
+import { historyCauses, type HistoryCause } from './history-causes.ts';
 
 /** One entitlement before and after an event, as the customer had it. */
 export interface EntitlementChange {
@@ -39,6 +40,8 @@ export interface HistoryEntry {
   /** The store's document the fact comes from, in the source document archive. */
   readonly source: NonNullable<EventMetadata['source']> | null;
   readonly actor: NonNullable<EventMetadata['actor']> | null;
+  /** The notification or action that recorded it, shared by every fact it recorded. */
+  readonly cause: HistoryCause;
   /** What it changed in this customer's entitlements, at its store time. */
   readonly effects: EntitlementChange[];
 }
@@ -56,6 +59,10 @@ export async function customerHistory(
   appUserId: string,
 ): Promise<HistoryEntry[]> {
   const events = await customerEvents(deps, appUserId);
+  const causes = await historyCauses(
+    deps.db,
+    events.map((e) => ({ position: formatPosition(e.position), metadata: e.metadata })),
+  );
   const states = new Map<string, { key: PurchaseKey; state: PurchaseState }>();
   const entries: HistoryEntry[] = [];
   for (const event of events) {
@@ -66,8 +73,9 @@ export async function customerHistory(
     const previous = states.get(event.streamId)?.state ?? initialState();
     states.set(event.streamId, { key, state: evolve(previous, event) });
     const after = ownedEntitlements(states, appUserId, deps.catalog, at);
+    const position = formatPosition(event.position);
     entries.push({
-      position: formatPosition(event.position),
+      position,
       recordedAt,
       storeTime: event.metadata.storeTime ?? null,
       purchase: key,
@@ -76,6 +84,7 @@ export async function customerHistory(
       causationId: event.metadata.causationId ?? null,
       source: event.metadata.source ?? null,
       actor: event.metadata.actor ?? null,
+      cause: causes.get(position)!,
       effects: changes(before, after),
     });
   }

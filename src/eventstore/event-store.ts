@@ -14,6 +14,11 @@ export interface EventMetadata {
   readonly correlationId?: string;
   /** The verbatim document the fact comes from, kept in the source document archive. */
   readonly source?: SourceReference;
+  /**
+   * The store notification that prompted the question whose answer is the source (Google's
+   * push, when the facts come from the Play API's answer): what the history names as the cause.
+   */
+  readonly trigger?: SourceReference;
   /** Who did it, for actions taken by people (support staff) rather than stores. */
   readonly actor?: { readonly kind: 'staff' | 'app_user' | 'system'; readonly id: string; readonly reason?: string };
 }

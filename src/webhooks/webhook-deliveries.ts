@@ -12,6 +12,7 @@ export class ReplayRefused extends refusalFamily(KIND_OF) {}
 
 export interface DeliveryRecord {
   readonly id: string;
+  readonly endpointId: string;
   readonly eventId: string;
   readonly eventType: string;
   readonly appUserId: string;
@@ -183,9 +184,19 @@ export class WebhookDeliveries {
   }
 
   /** The endpoint's latest deliveries, newest first. */
-  async recent(endpointId: string, limit: number): Promise<DeliveryRecord[]> {
+  recent(endpointId: string, limit: number): Promise<DeliveryRecord[]> {
+    return this.latest('d.endpoint_id = $1', endpointId, limit);
+  }
+
+  /** The latest deliveries about one customer, to every endpoint, newest first. */
+  recentForCustomer(appUserId: string, limit: number): Promise<DeliveryRecord[]> {
+    return this.latest('d.app_user_id = $1', appUserId, limit);
+  }
+
+  private async latest(where: string, value: string, limit: number): Promise<DeliveryRecord[]> {
     const { rows } = await this.pool.query<{
       id: string;
+      endpoint_id: string;
       event_id: string;
       type: string;
       app_user_id: string;
@@ -199,14 +210,15 @@ export class WebhookDeliveries {
       cause: string;
       created_at: Date;
     }>(
-      `SELECT d.id::text, d.event_id, e.type, d.app_user_id, d.status, d.attempts, d.last_status, d.last_error,
-              d.last_latency_ms, d.next_attempt_at, d.delivered_at, d.cause, d.created_at
+      `SELECT d.id::text, d.endpoint_id, d.event_id, e.type, d.app_user_id, d.status, d.attempts, d.last_status,
+              d.last_error, d.last_latency_ms, d.next_attempt_at, d.delivered_at, d.cause, d.created_at
        FROM webhook_deliveries d JOIN customer_events e ON e.id = d.event_id
-       WHERE d.endpoint_id = $1 ORDER BY d.id DESC LIMIT $2`,
-      [endpointId, limit],
+       WHERE ${where} ORDER BY d.id DESC LIMIT $2`,
+      [value, limit],
     );
     return rows.map((r) => ({
       id: r.id,
+      endpointId: r.endpoint_id,
       eventId: r.event_id,
       eventType: r.type,
       appUserId: r.app_user_id,

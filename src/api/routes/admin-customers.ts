@@ -10,6 +10,7 @@ import type { CustomerReconcileDeps } from '../../application/reconcile-customer
 import { adminAccess } from '../authorization.ts';
 import type { IdempotencyKeys } from '../idempotency.ts';
 import { adminCustomerActionRoutes } from './admin-customer-actions.ts';
+import { adminCustomerPurchaseRoutes } from './admin-customer-purchases.ts';
 import { entitlementDocument } from '../../application/customer-document.ts';
 import { appUserIdParams, entitlementSchema, problems } from '../schemas.ts';
 
@@ -32,6 +33,7 @@ const entitlementView = z
     store: z.string(),
   })
   .nullable();
+const actor = z.object({ kind: z.string(), id: z.string(), reason: z.string().optional() }).nullable();
 const historyEntry = z.object({
   position: z.string().describe('Global position: the timeline’s order, and the paging cursor'),
   recordedAt: z.string().describe('When Subledger recorded it'),
@@ -44,7 +46,19 @@ const historyEntry = z.object({
     .object({ documentId: z.string(), kind: z.string() })
     .nullable()
     .describe('The store’s document in the archive (GET it by id from the CLI or the console)'),
-  actor: z.object({ kind: z.string(), id: z.string(), reason: z.string().optional() }).nullable(),
+  actor,
+  cause: z
+    .object({
+      id: z.string().describe('The causation id: every fact one notification or action recorded shares it'),
+      kind: z.enum(['store_notification', 'store_answer', 'staff', 'app_user', 'unrecorded']),
+      type: z.string().nullable().describe('The notification’s type as the store names it, e.g. DID_RENEW'),
+      subtype: z.string().nullable(),
+      action: z.string().nullable().describe('What staff or an app did: grant, end-grant, transfer, reconcile'),
+      actor,
+      documentId: z.string().nullable().describe('The document to show for it: GET /v1/admin/documents/{documentId}'),
+      summary: z.string().describe('For people: "App Store SUBSCRIBED/INITIAL_BUY", "Grant by sam: apology"'),
+    })
+    .describe('What recorded it'),
   effects: z.array(
     z.object({ entitlement: z.string(), before: entitlementView, after: entitlementView, summary: z.string() }),
   ),
@@ -133,6 +147,7 @@ export const adminCustomerRoutes: FastifyPluginAsync<AdminCustomerRouteDeps> = a
     },
   );
 
+  await plain.register(adminCustomerPurchaseRoutes, deps);
   await plain.register(adminCustomerActionRoutes, deps);
 };
 

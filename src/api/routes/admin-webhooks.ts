@@ -4,10 +4,10 @@ import { z } from 'zod';
 import type { Authenticator } from '../../auth/authenticator.ts';
 import { CUSTOMER_EVENT_TYPES } from '../../domain/customer-events/customer-event.ts';
 import { parsePosition } from '../../eventstore/global-position.ts';
-import { REPLAY_LIMIT, type WebhookDeliveries } from '../../webhooks/webhook-deliveries.ts';
+import { REPLAY_LIMIT, type DeliveryRecord, type WebhookDeliveries } from '../../webhooks/webhook-deliveries.ts';
 import type { WebhookEndpoint, WebhookEndpoints } from '../../webhooks/webhook-endpoints.ts';
 import { adminAccess } from '../authorization.ts';
-import { problems } from '../schemas.ts';
+import { appUserIdParams, problems } from '../schemas.ts';
 
 export interface AdminWebhookRouteDeps {
   readonly endpoints: WebhookEndpoints;
@@ -47,6 +47,7 @@ const endpointSchema = z.object({
 });
 const deliverySchema = z.object({
   id: z.string(),
+  endpointId: z.string(),
   eventId: z.string().describe('Sent as `webhook-id`: the same on every attempt'),
   eventType: z.string(),
   appUserId: z.string(),
@@ -264,15 +265,34 @@ export const adminWebhookRoutes: FastifyPluginAsync<AdminWebhookRouteDeps> = asy
     },
     async (request) => {
       await deps.endpoints.get(request.params.id); // 404 for an unknown endpoint
-      const deliveries = await deps.deliveries.recent(request.params.id, request.query.limit);
+      return { deliveries: (await deps.deliveries.recent(request.params.id, request.query.limit)).map(shownDelivery) };
+    },
+  );
+
+  app.get(
+    '/v1/admin/customers/:appUserId/webhook-deliveries',
+    {
+      onRequest,
+      schema: {
+        description: 'The latest deliveries about one customer, to every endpoint, newest first',
+        security,
+        params: appUserIdParams,
+        querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }),
+        response: { 200: z.object({ deliveries: z.array(deliverySchema) }), ...problems(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      const { appUserId } = request.params;
       return {
-        deliveries: deliveries.map((d) => ({
-          ...d,
-          nextAttemptAt: d.nextAttemptAt?.toISOString() ?? null,
-          deliveredAt: d.deliveredAt?.toISOString() ?? null,
-          createdAt: d.createdAt.toISOString(),
-        })),
+        deliveries: (await deps.deliveries.recentForCustomer(appUserId, request.query.limit)).map(shownDelivery),
       };
     },
   );
 };
+
+const shownDelivery = (d: DeliveryRecord) => ({
+  ...d,
+  nextAttemptAt: d.nextAttemptAt?.toISOString() ?? null,
+  deliveredAt: d.deliveredAt?.toISOString() ?? null,
+  createdAt: d.createdAt.toISOString(),
+});

@@ -59,12 +59,13 @@ export async function processGoogleNotification(document: ArchivedDocument, deps
         return;
       case 'subscription': {
         const { purchaseToken } = payload.subscription;
-        await recordPlaySubscription(recording(deps), { packageName, purchaseToken, notification, causationId });
+        const question = { packageName, purchaseToken, notification, causationId, trigger: source };
+        await recordPlaySubscription(recording(deps), question);
         return;
       }
       case 'one_time_product': {
         const { purchaseToken, sku: productId } = payload.oneTimeProduct;
-        const question = { packageName, purchaseToken, productId, notification, causationId };
+        const question = { packageName, purchaseToken, productId, notification, causationId, trigger: source };
         await recordPlayProduct(recording(deps), question);
         return;
       }

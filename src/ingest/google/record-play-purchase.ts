@@ -27,6 +27,8 @@ export interface PlayPurchaseQuestion {
   readonly notification?: DeveloperNotification;
   /** The push's message id, or the submission's id: what the recorded events were caused by. */
   readonly causationId: string;
+  /** The push that prompted the question, kept on the facts beside the answer they come from. */
+  readonly trigger?: SourceReference;
 }
 
 /**
@@ -52,9 +54,16 @@ export async function recordPlaySubscription(deps: PlayRecordingDeps, question: 
     reportUnknown(deps, `subscriptionNotification/${notification?.subscriptionNotification?.notificationType}`);
   }
   const link = linkFact(translation.obfuscatedExternalAccountId, translation.facts);
-  await record(deps, translation.key, [...translation.facts, ...link], causationId, evidence);
+  await record(deps, translation.key, [...translation.facts, ...link], causationId, evidence, question.trigger);
   if (translation.supersedes && translation.linkedPurchaseToken) {
-    await record(deps, translation.supersedes.key, translation.supersedes.facts, causationId, evidence);
+    await record(
+      deps,
+      translation.supersedes.key,
+      translation.supersedes.facts,
+      causationId,
+      evidence,
+      question.trigger,
+    );
     // Google ends the replaced purchase without always telling us about it: ask, as of this event.
     const oldToken = translation.linkedPurchaseToken;
     const oldAnswer = await deps.api.getSubscription(packageName, oldToken);
@@ -70,6 +79,7 @@ export async function recordPlaySubscription(deps: PlayRecordingDeps, question: 
       replaced.facts,
       causationId,
       await keepAnswer(deps, 'google.subscriptionsv2.get', oldAnswer),
+      question.trigger,
     );
   }
   if (translation.needsAcknowledgement) {
@@ -97,7 +107,7 @@ export async function recordPlayProduct(
   });
   if (!translation.known) reportUnknown(deps, 'oneTimeProductNotification');
   const link = linkFact(translation.obfuscatedExternalAccountId, translation.facts);
-  await record(deps, translation.key, [...translation.facts, ...link], causationId, evidence);
+  await record(deps, translation.key, [...translation.facts, ...link], causationId, evidence, question.trigger);
   if (translation.needsAcknowledgement) await deps.api.acknowledgeProduct(packageName, productId, purchaseToken);
   return { key: translation.key };
 }
@@ -125,13 +135,14 @@ export async function record(
   facts: PurchaseEvent[],
   causationId: string,
   source: SourceReference,
+  trigger?: SourceReference,
 ): Promise<void> {
   if (facts.length === 0) return;
   await recordPurchase(
     deps.eventStore,
     key,
     { type: 'RecordStoreFacts', data: { facts } },
-    { causationId, metadata: { correlationId: causationId, source } },
+    { causationId, metadata: { correlationId: causationId, source, ...(trigger && { trigger }) } },
   );
 }
 
