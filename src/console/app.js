@@ -1,56 +1,11 @@
 // The support console: plain DOM over the admin API. The admin key stays in this tab's
 // sessionStorage and goes only to this service, as a bearer credential.
-import { periodsChart, periodsFromHistory } from './timeline-chart.js';
-
-const KEY = 'subledger.adminKey';
-const $ = (selector) => document.querySelector(selector);
-const h = (name, attributes = {}, ...children) => {
-  const node = document.createElement(name);
-  for (const [key, value] of Object.entries(attributes)) {
-    if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value);
-  }
-  node.append(...children.flat().filter((child) => child !== undefined && child !== null));
-  return node;
-};
-
-/** A refusal of the API, with its problem document's code and detail. */
-class ApiError extends Error {}
-
-async function api(method, path, body) {
-  const key = sessionStorage.getItem(KEY);
-  if (!key) throw new ApiError('Enter an admin API key first.');
-  const response = await fetch(path, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
-    ...(body !== undefined && { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  const answer = text ? JSON.parse(text) : null;
-  if (!response.ok) {
-    const what = answer?.detail ?? answer?.title ?? response.statusText;
-    throw new ApiError(`${method} ${path}: ${response.status} ${answer?.code ?? ''} ${what}`.replace(/\s+/g, ' '));
-  }
-  return answer;
-}
-
-const messages = $('#messages');
-const showError = (error) => {
-  messages.replaceChildren(h('p', {}, error instanceof ApiError ? error.message : `Unexpected: ${error}`));
-};
-const clearError = () => messages.replaceChildren();
-/** Runs an action of the page, its failure shown in the message area. */
-const attempt = (action) => async (event) => {
-  event?.preventDefault();
-  clearError();
-  try {
-    await action(event);
-  } catch (error) {
-    showError(error);
-  }
-};
-const time = (iso) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC') : '—');
-const customerPath = (appUserId) => encodeURIComponent(appUserId);
+import { wireCustomerActions } from './customer-actions.js';
+import { showDocument } from './document-view.js';
+import { $, KEY, api, attempt, customerPath, h, rowsOrNone, time } from './page.js';
+import { purchaseRows } from './purchases.js';
+import { marksFromHistory, periodsChart, periodsFromHistory } from './timeline-chart.js';
+import { timelineItems } from './timeline.js';
 
 // Login: the key is checked by asking for something only an admin may read.
 function showKeyStatus() {
@@ -80,15 +35,38 @@ $('#search').addEventListener(
 
 async function loadCustomer(appUserId) {
   const path = customerPath(appUserId);
-  const [customer, history] = await Promise.all([api('GET', `/v1/customers/${path}`), allHistory(path)]);
+  const afterChange = async (said) => {
+    await loadCustomer(appUserId);
+    $('#purchases-result').replaceChildren(h('p', { class: 'done' }, said));
+  };
+  const [customer, history, purchases] = await Promise.all([
+    api('GET', `/v1/customers/${path}`),
+    allHistory(path),
+    purchaseRows(appUserId, { afterChange }),
+  ]);
   current = appUserId;
   renderEntitlements(customer);
   renderChart(history);
-  renderTimeline(history);
-  $('#replay-result').replaceChildren();
+  $('#timeline').replaceChildren(
+    ...(history.length
+      ? timelineItems(history, { showDocument: (id) => attempt(() => showDocument(id))() })
+      : [h('li', {}, 'No history.')]),
+  );
+  $('#purchases').replaceChildren(...purchases);
+  for (const result of [
+    '#replay-result',
+    '#purchases-result',
+    '#moment-result',
+    '#reconcile-result',
+    '#transfer-result',
+  ])
+    $(result).replaceChildren();
+  $('#customer-deliveries').replaceChildren();
+  $('#document').hidden = true;
   $('#customer').hidden = false;
   $('#customer-heading').textContent = `Customer ${appUserId}`;
 }
+wireCustomerActions({ customer: () => current, reload: () => loadCustomer(current) });
 
 async function allHistory(path) {
   const entries = [];
@@ -117,9 +95,7 @@ function renderEntitlements(customer) {
       h('td', {}, e.willRenew ? 'yes' : 'no'),
     ),
   );
-  $('#entitlements').replaceChildren(
-    ...(rows.length ? rows : [h('tr', {}, h('td', { colspan: '6' }, 'No entitlements.'))]),
-  );
+  $('#entitlements').replaceChildren(...rowsOrNone(rows, 6, 'No entitlements.'));
   const products = new Set(Object.values(customer.entitlements).map((e) => e.productId));
   for (const s of Object.values(customer.subscriptions)) if (s.productId) products.add(s.productId);
   $('#known-products').replaceChildren(...[...products].map((id) => h('option', { value: id })));
@@ -127,51 +103,10 @@ function renderEntitlements(customer) {
 
 function renderChart(history) {
   const periods = periodsFromHistory(history);
-  $('#chart').replaceChildren(periods.length ? periodsChart(periods) : h('p', {}, 'No entitlement periods yet.'));
-}
-
-function renderTimeline(history) {
-  const items = history.map((entry) =>
-    h(
-      'li',
-      { 'data-type': entry.type },
-      h(
-        'p',
-        { class: 'entry-head' },
-        h('time', { datetime: entry.storeTime ?? entry.recordedAt }, time(entry.storeTime ?? entry.recordedAt)),
-        ' ',
-        h('strong', {}, entry.type),
-        ` · ${entry.purchase.store} ${entry.purchase.purchaseId}`,
-        entry.actor
-          ? ` · by ${entry.actor.kind} ${entry.actor.id}${entry.actor.reason ? `: ${entry.actor.reason}` : ''}`
-          : '',
-      ),
-      entry.effects.length
-        ? h(
-            'ul',
-            { class: 'effects' },
-            entry.effects.map((effect) => h('li', {}, effect.summary)),
-          )
-        : h('p', { class: 'no-effect' }, 'No change to entitlements'),
-      h(
-        'details',
-        {},
-        h('summary', {}, 'Event data'),
-        h(
-          'dl',
-          {},
-          h('dt', {}, 'Recorded at'),
-          h('dd', {}, time(entry.recordedAt)),
-          h('dt', {}, 'Source document'),
-          h('dd', {}, entry.source ? `${entry.source.documentId} (${entry.source.kind})` : 'none'),
-          h('dt', {}, 'Cause'),
-          h('dd', {}, entry.causationId ?? 'none'),
-        ),
-        h('pre', {}, JSON.stringify(entry.data, null, 2)),
-      ),
-    ),
-  );
-  $('#timeline').replaceChildren(...(items.length ? items : [h('li', {}, 'No history.')]));
+  const chart = periods.length
+    ? periodsChart(periods, marksFromHistory(history))
+    : h('p', {}, 'No entitlement periods yet.');
+  $('#chart').replaceChildren(chart);
 }
 
 // Replay: a dry run shows what would change; applying it rewrites the read model.
@@ -306,9 +241,7 @@ async function loadDeadLetters() {
       ),
     ),
   );
-  $('#dead-letters').replaceChildren(
-    ...(rows.length ? rows : [h('tr', {}, h('td', { colspan: '7' }, 'No dead letters.'))]),
-  );
+  $('#dead-letters').replaceChildren(...rowsOrNone(rows, 7, 'No dead letters.'));
 }
 
 // Webhook endpoints: each one's deliveries, a test event, a retry, a replay.
@@ -353,9 +286,7 @@ async function loadWebhooks() {
       ),
     ),
   );
-  $('#webhooks').replaceChildren(
-    ...(rows.length ? rows : [h('tr', {}, h('td', { colspan: '5' }, 'No webhook endpoints.'))]),
-  );
+  $('#webhooks').replaceChildren(...rowsOrNone(rows, 5, 'No webhook endpoints.'));
 }
 
 async function loadDeliveries(endpointId) {
@@ -395,9 +326,7 @@ async function loadDeliveries(endpointId) {
     ),
   );
   $('#deliveries-heading').textContent = `Deliveries to ${endpointId}`;
-  $('#deliveries').replaceChildren(
-    ...(rows.length ? rows : [h('tr', {}, h('td', { colspan: '9' }, 'No deliveries yet.'))]),
-  );
+  $('#deliveries').replaceChildren(...rowsOrNone(rows, 9, 'No deliveries yet.'));
   $('#webhook-replay-result').replaceChildren();
   $('#webhook').hidden = false;
 }

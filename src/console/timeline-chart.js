@@ -2,6 +2,8 @@
 // entitlement, one bar per stretch of access. A support question ("did they have premium
 // on the 3rd?") is answered faster by a picture than by reading the timeline.
 
+import { tickUnit, timeTicks } from './time-axis.js';
+
 const SVG = 'http://www.w3.org/2000/svg';
 
 /** When an entry happened for the customer: the store's time when it says, else when recorded. */
@@ -45,26 +47,61 @@ export function periodsFromHistory(entries) {
   return periods;
 }
 
+/**
+ * What the chart marks on the periods, from the history: refunds and revocations (an
+ * instant), billing issues (an instant), grace periods (a stretch).
+ * @returns {{ kind: 'revoked' | 'billing' | 'grace', purchaseId: string, at: number, until?: number, text: string }[]}
+ */
+export function marksFromHistory(entries) {
+  return entries.flatMap((entry) => {
+    const { purchaseId } = entry.purchase;
+    const at = timeOf(entry);
+    const mark = (kind, instant, text, until) => [{ kind, purchaseId, at: Date.parse(instant), until, text }];
+    switch (entry.type) {
+      case 'TransactionRefunded':
+        return mark('revoked', entry.data.refundedAt, `refund of ${entry.data.transactionId}`);
+      case 'TransactionRevoked':
+        return mark('revoked', entry.data.revokedAt, `revoked (${entry.data.reason}): ${entry.data.transactionId}`);
+      case 'SubscriptionRevoked':
+        return mark('revoked', entry.data.revokedAt, `subscription revoked (${entry.data.reason})`);
+      case 'RenewalFailed':
+        return entry.data.gracePeriodEndsAt
+          ? mark('grace', new Date(at).toISOString(), 'grace period', Date.parse(entry.data.gracePeriodEndsAt))
+          : mark('billing', new Date(at).toISOString(), 'billing issue: renewal failed');
+      case 'SubscriptionPutOnHold':
+        return mark('billing', new Date(at).toISOString(), 'billing issue: account hold');
+      default:
+        return [];
+    }
+  });
+}
+
 const el = (name, attributes = {}, text) => {
   const node = document.createElementNS(SVG, name);
   for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
   if (text !== undefined) node.textContent = text;
   return node;
 };
-const day = (ms) => new Date(ms).toISOString().slice(0, 10);
+/** An instant as the chart's texts write it: to the minute when the span is short, else the day. */
+const instant = (ms, short) =>
+  new Date(ms)
+    .toISOString()
+    .slice(0, short ? 16 : 10)
+    .replace('T', ' ');
 
-/** The chart of `periods`, with a line at `now`; a period with no end (for good) runs past it. */
-export function periodsChart(periods, now = Date.now()) {
+/** The chart of `periods` and `marks` on a time axis, with a line at `now`; a period with no end (for good) runs past it. */
+export function periodsChart(periods, marks = [], now = Date.now()) {
   const rows = [...new Set(periods.map((p) => p.entitlement))];
   const starts = periods.map((p) => p.start);
   const ends = periods.map((p) => p.end ?? now);
   const min = Math.min(...starts, now);
   const max = Math.max(...ends, now) + 1;
+  const short = max - min < 2 * 86_400_000;
   const width = 760;
   const label = 110;
   const rowHeight = 34;
-  const height = rows.length * rowHeight + 40;
-  const x = (ms) => label + ((ms - min) / (max - min)) * (width - label - 10);
+  const height = rows.length * rowHeight + 56;
+  const x = (ms) => label + ((ms - min) / (max - min)) * (width - label - 20);
 
   const svg = el('svg', {
     viewBox: `0 0 ${width} ${height}`,
@@ -73,15 +110,18 @@ export function periodsChart(periods, now = Date.now()) {
     class: 'periods',
   });
   svg.append(el('title', { id: 'chart-title' }, 'Entitlement periods over time'));
-  const described = periods
-    .map(
-      (p) => `${p.entitlement} from ${day(p.start)} ${p.end === null ? 'for good' : `to ${day(p.end)}`} (${p.store})`,
-    )
-    .join('; ');
+  const described = [
+    ...periods.map(
+      (p) =>
+        `${p.entitlement} from ${instant(p.start, short)} ${p.end === null ? 'for good' : `to ${instant(p.end, short)}`} (${p.store})`,
+    ),
+    ...marks.map((m) => `${m.text} at ${instant(m.at, short)}`),
+  ].join('; ');
   svg.append(el('desc', { id: 'chart-desc' }, described || 'No entitlement periods'));
 
+  const top = (row) => row * rowHeight + 10;
   rows.forEach((id, row) => {
-    const y = row * rowHeight + 10;
+    const y = top(row);
     svg.append(el('text', { x: 4, y: y + 17, class: 'row-label' }, id));
     for (const period of periods.filter((p) => p.entitlement === id)) {
       const end = period.end ?? max;
@@ -94,20 +134,56 @@ export function periodsChart(periods, now = Date.now()) {
         class: `bar store-${period.store}${period.end === null ? ' open-ended' : ''}`,
         'data-entitlement': id,
       });
-      bar.append(
-        el(
-          'title',
-          {},
-          `${id}: ${day(period.start)} → ${period.end === null ? 'for good' : day(period.end)} (${period.store})`,
-        ),
-      );
+      const until = period.end === null ? 'for good' : instant(period.end, short);
+      bar.append(el('title', {}, `${id}: ${instant(period.start, short)} → ${until} (${period.store})`));
       svg.append(bar);
     }
   });
-  const axis = rows.length * rowHeight + 24;
-  svg.append(el('text', { x: label, y: axis, class: 'axis' }, day(min)));
-  svg.append(el('text', { x: width - 10, y: axis, class: 'axis', 'text-anchor': 'end' }, day(max - 1)));
-  svg.append(el('line', { x1: x(now), x2: x(now), y1: 4, y2: rows.length * rowHeight + 8, class: 'now' }));
-  svg.append(el('text', { x: x(now), y: axis + 12, class: 'axis', 'text-anchor': 'middle' }, 'now'));
+  svg.append(...marks.flatMap((mark) => markShapes(mark, periods, rows, top, x, rowHeight)));
+  svg.append(...axis(min, max, x, rows.length * rowHeight + 8));
+  const nowX = x(now);
+  svg.append(el('line', { x1: nowX, x2: nowX, y1: 4, y2: rows.length * rowHeight + 8, class: 'now' }));
+  svg.append(
+    el(
+      'text',
+      // Kept inside the chart when now is near an edge (it is the right edge while access runs).
+      { x: nowX, y: rows.length * rowHeight + 50, class: 'now-label', 'text-anchor': nowAnchor(nowX, width) },
+      `now ${instant(now, true)} UTC`,
+    ),
+  );
   return svg;
+}
+
+const nowAnchor = (nowX, width) => (nowX > width - 90 ? 'end' : nowX < 200 ? 'start' : 'middle');
+
+/** Tick marks and labels that fit the span (time-axis.js), and what they count in. */
+function axis(min, max, x, baseline) {
+  const shapes = [el('line', { x1: x(min), x2: x(max), y1: baseline, y2: baseline, class: 'axis-line' })];
+  for (const tick of timeTicks(min, max, 6)) {
+    shapes.push(el('line', { x1: x(tick.at), x2: x(tick.at), y1: baseline, y2: baseline + 5, class: 'tick' }));
+    shapes.push(el('text', { x: x(tick.at), y: baseline + 17, class: 'axis', 'text-anchor': 'middle' }, tick.label));
+  }
+  shapes.push(el('text', { x: 4, y: baseline + 17, class: 'axis axis-unit' }, tickUnit(min, max, 6)));
+  return shapes;
+}
+
+/** A mark on every row where the purchase it is about gave access. */
+function markShapes(mark, periods, rows, top, x, rowHeight) {
+  const onRows = rows.filter((id) => periods.some((p) => p.entitlement === id && p.purchaseId === mark.purchaseId));
+  return onRows.map((id) => {
+    const y = top(rows.indexOf(id));
+    const shape =
+      mark.kind === 'grace'
+        ? el('rect', {
+            x: x(mark.at),
+            y: y + rowHeight - 16,
+            width: Math.max(2, x(mark.until) - x(mark.at)),
+            height: 4,
+          })
+        : el('path', { d: `M ${x(mark.at)} ${y - 4} l 5 -6 h -10 z` });
+    shape.setAttribute('class', `mark mark-${mark.kind}`);
+    shape.setAttribute('data-entitlement', id);
+    shape.append(el('title', {}, mark.text));
+    return shape;
+  });
 }

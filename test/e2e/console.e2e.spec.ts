@@ -1,5 +1,4 @@
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeys } from '../../src/auth/api-keys.ts';
 import type { PurchaseEvent } from '../../src/domain/purchase/events.ts';
@@ -9,20 +8,13 @@ import { WebhookEndpoints } from '../../src/webhooks/webhook-endpoints.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
 import { appleKey, day, fact, period, renewed, started } from '../support/purchase-facts.ts';
 import { corruptAccessUntil } from '../support/read-model.ts';
+import { inBrowser, launchBrowser, openConsole as open, searchCustomer as search } from '../support/console-browser.ts';
 
 /*
  * The support console in a real browser (Debian's Chromium, driven by playwright-core)
  * against a running Subledger: a staff member logs in with an admin key, looks a customer
  * up, repairs a corrupted read-model row with a replay, and grants an entitlement.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const browserAvailable = existsSync(CHROMIUM);
-const NO_BROWSER = `Support console browser tests skipped: no Chromium at ${CHROMIUM}`;
-if (!browserAvailable) console.warn(NO_BROWSER);
-/** A browser test, skipped with the reason where there is no Chromium. */
-const inBrowser = (name: string, test: () => Promise<void>) =>
-  it(name, (ctx) => (browserAvailable ? test() : ctx.skip(NO_BROWSER)));
-
 let harness: AppleHarness;
 let browser: Browser | undefined;
 let admin: string;
@@ -44,12 +36,7 @@ beforeAll(async () => {
   await record('renew', [renewed(period('t2', 30, 60))]);
   await record('refund', [fact('TransactionRefunded', 45, { transactionId: 't2', refundedAt: day(45) })]);
   await harness.processed();
-  if (browserAvailable) {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
-  }
+  browser = await launchBrowser();
 });
 afterAll(async () => {
   await browser?.close();
@@ -63,21 +50,8 @@ afterEach(() => {
 });
 
 /** A fresh tab on the console, logged in with `credential`. */
-async function openConsole(credential = admin): Promise<Page> {
-  const page = await browser!.newPage({ viewport: { width: 1366, height: 768 } });
-  page.on('pageerror', (error) => pageErrors.push(error));
-  await page.goto(`${harness.subledger.url}/console`);
-  await page.getByLabel('Admin API key').fill(credential);
-  await page.getByRole('button', { name: 'Use key' }).click();
-  await expect.poll(() => page.locator('#key-status').textContent()).toBe('Key set for this tab.');
-  return page;
-}
-
-async function search(page: Page, appUserId: string) {
-  await page.getByLabel('App user id').fill(appUserId);
-  await page.getByLabel('App user id').press('Enter'); // keyboard alone is enough
-  await page.getByRole('heading', { name: `Customer ${appUserId}` }).waitFor();
-}
+const openConsole = (credential = admin): Promise<Page> =>
+  open(browser!, harness.subledger.url, credential, pageErrors);
 
 const entitlementRow = (page: Page, id: string) => page.locator(`#entitlements tr[data-entitlement="${id}"]`);
 
@@ -116,22 +90,36 @@ describe('the support console', () => {
     expect(await premium.textContent()).toContain('inactive'); // refunded
     expect(await premium.textContent()).toContain('app_store (production)');
 
+    // One group per cause: the purchase (with its link), the renewal, the refund.
     const timeline = page.locator('#timeline > li');
-    expect(await timeline.evaluateAll((items) => items.map((item) => item.getAttribute('data-type')))).toEqual([
-      'SubscriptionStarted',
-      'PurchaseLinkedToAppUser',
-      'SubscriptionRenewed',
-      'TransactionRefunded',
+    expect(await timeline.evaluateAll((items) => items.map((item) => item.getAttribute('data-cause')))).toEqual([
+      'buy',
+      'renew',
+      'refund',
     ]);
-    expect(await timeline.nth(1).textContent()).toContain(`premium active until ${day(30)}`);
-    expect(await timeline.nth(3).textContent()).toContain(`premium ended (access until ${day(45)})`);
-    await timeline.nth(0).getByText('Event data').click();
-    expect(await timeline.nth(0).locator('pre').textContent()).toContain('"transactionId": "t1"');
+    const types = (group: number) =>
+      timeline
+        .nth(group)
+        .locator(':scope > ul.facts > li')
+        .evaluateAll((facts) => facts.map((f) => f.getAttribute('data-type')));
+    expect(await types(0)).toEqual(['PurchaseLinkedToAppUser']); // the start alone gave no one access
+    expect(await timeline.nth(0).locator('details.unchanged > summary').textContent()).toBe(
+      'show 1 fact that changed nothing',
+    );
+    expect(await timeline.nth(0).textContent()).toContain(`premium active until ${day(30)}`);
+    expect(await timeline.nth(2).textContent()).toContain(`premium ended (access until ${day(45)})`);
+    const started = timeline.nth(0).locator('li[data-type="SubscriptionStarted"]');
+    expect(await started.isVisible()).toBe(false);
+    await timeline.nth(0).getByText('show 1 fact that changed nothing').click();
+    await started.getByText('Event data').click();
+    expect(await started.locator('pre').textContent()).toContain('"transactionId": "t1"');
 
     // One bar: from the link on day 0 to the refund on day 45.
     const chart = page.getByRole('img', { name: 'Entitlement periods over time' });
     expect(await chart.locator('rect.bar').count()).toBe(1);
-    expect(await chart.locator('desc').textContent()).toBe('premium from 2026-01-01 to 2026-02-15 (app_store)');
+    expect(await chart.locator('desc').textContent()).toBe(
+      'premium from 2026-01-01 to 2026-02-15 (app_store); refund of t2 at 2026-02-15',
+    );
     await page.close();
   });
 

@@ -7,6 +7,12 @@ const ASSETS: Readonly<Record<string, string>> = {
   'index.html': 'text/html; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
   'timeline-chart.js': 'text/javascript; charset=utf-8',
+  'time-axis.js': 'text/javascript; charset=utf-8',
+  'timeline.js': 'text/javascript; charset=utf-8',
+  'page.js': 'text/javascript; charset=utf-8',
+  'purchases.js': 'text/javascript; charset=utf-8',
+  'document-view.js': 'text/javascript; charset=utf-8',
+  'customer-actions.js': 'text/javascript; charset=utf-8',
   'app.css': 'text/css; charset=utf-8',
 };
 const FOLDER = new URL('../../console/', import.meta.url);
