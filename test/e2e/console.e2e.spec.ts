@@ -120,6 +120,12 @@ describe('the support console', () => {
     expect(await chart.locator('desc').textContent()).toBe(
       'premium from 2026-01-01 to 2026-02-15 (app_store); refund of t2 at 2026-02-15',
     );
+    // Production periods of a month, seen from months later: an axis of calendar months.
+    expect(await chart.locator('text.axis-unit').textContent()).toMatch(/^(months|years) \(UTC\)$/);
+    const ticks = await chart.locator('text.axis:not(.axis-unit)').evaluateAll((n) => n.map((t) => t.textContent));
+    for (const tick of ticks) expect(tick).toMatch(/^\d{4}(-\d{2})?$/);
+    expect(await chart.locator('.mark-revoked title').textContent()).toBe('refund of t2');
+    await page.locator('#chart').screenshot({ path: '/tmp/console-shots/chart-production-months.png' });
     await page.close();
   });
 
