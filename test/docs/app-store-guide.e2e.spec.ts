@@ -1,123 +1,91 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { DocSandbox } from '../support/doc-sandbox.ts';
 import { eventually } from '../support/eventually.ts';
-import { freePort } from '../support/free-port.ts';
-import { startSubledgerProcess, waitForHttp, type RunningProcess } from '../support/subledger-process.ts';
+import type { Terminal } from '../support/terminal.ts';
 
 /*
- * docs/app-store.md's "Try it without Apple" walkthrough, step by step, with real
- * processes: `subledger apple-dev` creates a test CA, Subledger is started trusting
- * it, and a purchase is bought, renewed and refunded through the webhook.
+ * docs/app-store.md's "Try it without Apple": its blocks as written, in a fresh checkout.
+ * `apple-dev` creates a test CA, Subledger is started trusting it, and a subscription is
+ * bought, renewed and refunded through the webhook. At each step the entitlement itself is
+ * checked (active or not, until when), and what a scoped token minted then unlocks.
  */
-const run = promisify(execFile);
-let db: TestDatabase;
-let dir: string;
-let base: string;
-let service: RunningProcess | undefined;
-let apiKey: string;
-
+let sandbox: DocSandbox;
+let terminal: Terminal;
+let key: string;
 beforeAll(async () => {
-  db = await createTestDatabase();
-  dir = await mkdtemp(path.join(tmpdir(), 'subledger-apple-dev-'));
-  base = `http://127.0.0.1:${await freePort()}`;
+  sandbox = await DocSandbox.create();
+  terminal = sandbox.terminal();
 });
-afterAll(async () => {
-  await service?.stop();
-  await db?.drop();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => sandbox?.close());
 
-async function appleDev(...args: string[]): Promise<string> {
-  const { stdout } = await run(
-    process.execPath,
-    ['bin/subledger.js', 'apple-dev', '--dir', dir, '--url', base, ...args],
-    { env: { PATH: process.env.PATH ?? '' } },
-  );
-  return stdout;
+interface Premium {
+  active: boolean;
+  expiresAt: string;
+  purchasedAt: string;
+  environment: string;
+  willRenew: boolean;
+  revokedAt: string | null;
+  currentPeriod: { startsAt: string; endsAt: string };
+  nextPeriod: { startsAt: string; endsAt: string } | null;
 }
-async function premiumOf(appUserId: string) {
-  const response = await fetch(`${base}/v1/customers/${appUserId}`, { headers: { authorization: `Bearer ${apiKey}` } });
-  const customer = (await response.json()) as {
-    entitlements: Record<
-      string,
-      { active: boolean; expiresAt: string; purchasedAt: string; environment: string; revokedAt: string | null }
-    >;
+
+/** The guide's read, as the reader types it again after each step. */
+async function premium(): Promise<Premium | undefined> {
+  const customer = JSON.parse(await terminal.type(sandbox.block('apple-dev-read'))) as {
+    entitlements: Record<string, Premium>;
   };
   return customer.entitlements.premium;
 }
 /** What a scoped token minted now unlocks: the answer premium content sees. */
-async function scopeOf(appUserId: string): Promise<string[]> {
-  const response = await fetch(`${base}/v1/customers/${appUserId}/tokens`, {
+async function scope(): Promise<string[]> {
+  const response = await fetch(`http://127.0.0.1:${sandbox.servicePort}/v1/customers/alice/tokens`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${apiKey}` },
+    headers: { authorization: `Bearer ${key}` },
   });
   expect(response.status).toBe(201);
   return ((await response.json()) as { scope: string[] }).scope;
 }
 
-describe('the App Store walkthrough with apple-dev', () => {
-  it('shows an entitlement appear, renew and get refunded', async () => {
-    const init = await appleDev('init');
-    expect(init).toContain(`APPLE_TRUSTED_ROOTS=certs/apple/AppleRootCA-G3.cer,${path.join(dir, 'root.pem')}`);
+describe('the App Store guide with apple-dev', () => {
+  it('shows an entitlement appear, renew and get refunded', { timeout: 240_000 }, async () => {
+    const service = sandbox.background('apple-dev-start');
+    await sandbox.until(`http://127.0.0.1:${sandbox.servicePort}/ready`, service);
 
-    service = startSubledgerProcess({
-      DATABASE_URL: db.url,
-      PORT: new URL(base).port,
-      LOG_LEVEL: 'warn',
-      APPLE_TRUSTED_ROOTS: `certs/apple/AppleRootCA-G3.cer,${path.join(dir, 'root.pem')}`,
-    });
-    await waitForHttp(`${base}/health`, service);
-    const created = await run(
-      process.execPath,
-      ['bin/subledger.js', 'api-keys', 'create', '--name', 'laptop', '--role', 'admin'],
-      { env: { PATH: process.env.PATH ?? '', DATABASE_URL: db.url } },
-    );
-    apiKey = created.stdout.trim();
-    expect(apiKey).toMatch(/^sl_/);
-
-    const bought = await appleDev('buy', '--user', 'alice');
-    const originalTransactionId = bought.match(/for (\d+):/)?.[1];
+    const bought = await terminal.type(sandbox.block('apple-dev-buy'));
     expect(bought).toContain('"status":"accepted"');
-    const first = await eventually(
-      () => premiumOf('alice'),
-      (premium) => premium?.active === true,
-    );
+    // The reader copies the transaction id from what buy printed.
+    const transactionId = /SUBSCRIBED\/INITIAL_BUY for (\d+):/.exec(bought)![1]!;
+    key = (await terminal.type('printf %s "$KEY"')).trim();
+    expect(key).toMatch(/^sl_/);
+    const step = (id: string) => terminal.type(sandbox.block(id).replaceAll('<transaction id>', transactionId));
+
+    // Processed a moment after it was accepted: the read is typed again until it shows.
+    const first = (await eventually(premium, (p) => p?.active === true))!;
     expect(first).toMatchObject({ active: true, environment: 'sandbox', nextPeriod: null });
-    expect(await scopeOf('alice')).toEqual(['premium']);
+    expect(await scope()).toEqual(['premium']);
 
     // Charged and notified before its period begins, as Apple does up to a day early: the
     // customer stays active through the period running now and the one paid for.
-    await appleDev('renew', originalTransactionId!);
-    const renewed = await eventually(
-      () => premiumOf('alice'),
-      (premium) => premium?.expiresAt !== first!.expiresAt,
-    );
+    await step('apple-dev-renew');
+    const renewed = (await eventually(premium, (p) => p?.expiresAt !== first.expiresAt))!;
     // A sandbox month is five minutes.
-    const periodEnd = first!.expiresAt;
+    const periodEnd = first.expiresAt;
     const renewalEnd = new Date(Date.parse(periodEnd) + 5 * 60_000).toISOString();
     expect(renewed).toMatchObject({
       active: true,
       expiresAt: renewalEnd,
       willRenew: true,
-      purchasedAt: first!.purchasedAt,
-      currentPeriod: { startsAt: first!.purchasedAt, endsAt: periodEnd },
+      purchasedAt: first.purchasedAt,
+      currentPeriod: { startsAt: first.purchasedAt, endsAt: periodEnd },
       nextPeriod: { startsAt: periodEnd, endsAt: renewalEnd },
     });
-    expect(await scopeOf('alice')).toEqual(['premium']);
+    expect(await scope()).toEqual(['premium']);
 
     // Refunds the period running now: access ends at the refund, the renewal stays paid.
-    await appleDev('refund', originalTransactionId!);
-    const refunded = await eventually(
-      () => premiumOf('alice'),
-      (premium) => premium?.active === false,
-    );
+    await step('apple-dev-refund');
+    const refunded = (await eventually(premium, (p) => p?.active === false))!;
     expect(refunded).toMatchObject({ active: false, revokedAt: expect.any(String) });
-    expect(Date.parse(refunded!.revokedAt!)).toBeLessThan(Date.parse(periodEnd));
-    expect(await scopeOf('alice')).toEqual([]);
+    expect(Date.parse(refunded.revokedAt!)).toBeLessThan(Date.parse(periodEnd));
+    expect(await scope()).toEqual([]);
   });
 });

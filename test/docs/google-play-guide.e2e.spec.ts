@@ -1,127 +1,90 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { DocSandbox } from '../support/doc-sandbox.ts';
 import { eventually } from '../support/eventually.ts';
-import { freePort } from '../support/free-port.ts';
-import {
-  startSubledgerProcess,
-  startTsProcess,
-  waitForHttp,
-  type RunningProcess,
-} from '../support/subledger-process.ts';
+import type { Terminal } from '../support/terminal.ts';
 
 /*
- * docs/google-play.md's "Try Google Play without Google" walkthrough, step by step, with real
- * processes: `subledger google-dev init` writes the keys, `google-dev serve` stands in
- * for Google, Subledger is started with the printed environment, and a subscription is
- * bought, renewed and refunded through signed pushes.
+ * docs/google-play.md's "Try Google Play without Google": its blocks as written, in a fresh
+ * checkout. `google-dev init` writes the keys, `google-dev serve` stands in for Google,
+ * Subledger is started with the environment the guide shows (which must be what init
+ * prints), and a subscription is bought, renewed and refunded through signed pushes.
  */
-const run = promisify(execFile);
-let db: TestDatabase;
-let dir: string;
-let base: string;
-let googlePort: string;
-let google: RunningProcess | undefined;
-let service: RunningProcess | undefined;
-let apiKey: string;
-
+let sandbox: DocSandbox;
+let terminal: Terminal;
+let googlePort: number;
 beforeAll(async () => {
-  db = await createTestDatabase();
-  dir = await mkdtemp(path.join(tmpdir(), 'subledger-google-dev-'));
-  base = `http://127.0.0.1:${await freePort()}`;
-  googlePort = String(await freePort());
+  sandbox = await DocSandbox.create();
+  googlePort = await sandbox.remapPort(8095);
+  terminal = sandbox.terminal();
 });
-afterAll(async () => {
-  await service?.stop();
-  await google?.stop();
-  await db?.drop();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => sandbox?.close());
 
-// Only init is told the fake Google's port: the others take it from the keys init wrote.
-const devOptions = () => ['google-dev', '--dir', dir, '--url', base];
-async function googleDev(...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, ['bin/subledger.js', ...devOptions(), ...args], {
-    env: { PATH: process.env.PATH ?? '' },
-  });
-  return stdout;
+interface Premium {
+  active: boolean;
+  expiresAt: string;
+  store: string;
+  environment: string;
+  willRenew: boolean;
 }
-/** The `google-dev serve` command init printed, as its own process, so that a kill reaches it. */
-const serveGoogle = (printed: string): RunningProcess => startTsProcess(['src/cli/main.ts', ...printed.split(' ')]);
-async function premiumOf(appUserId: string) {
-  const response = await fetch(`${base}/v1/customers/${appUserId}`, { headers: { authorization: `Bearer ${apiKey}` } });
-  const customer = (await response.json()) as {
-    entitlements: Record<string, { active: boolean; expiresAt: string; environment: string; store: string }>;
+async function premium(): Promise<Premium | undefined> {
+  const customer = JSON.parse(await terminal.type(sandbox.block('google-dev-read'))) as {
+    entitlements: Record<string, Premium>;
   };
   return customer.entitlements.premium;
 }
+/** `NAME=value` pairs of a block or of what a command printed. */
+const settingsIn = (text: string) =>
+  Object.fromEntries([...text.matchAll(/^\s*(GOOGLE_\w+)=(\S+?)\s*\\?$/gm)].map((m) => [m[1]!, m[2]!]));
 
-describe('the Google Play walkthrough with google-dev', () => {
-  // Seven CLI runs and two servers starting.
-  it('shows an entitlement appear, renew and get refunded', { timeout: 90_000 }, async () => {
-    const init = await googleDev('--port', googlePort, 'init');
-    const env = Object.fromEntries([...init.matchAll(/^\s+(GOOGLE_\w+)=(\S+)/gm)].map((m) => [m[1]!, m[2]!]));
-    expect(env).toEqual({
-      GOOGLE_PUSH_AUDIENCE: 'subledger-google-dev',
-      GOOGLE_PUSH_SERVICE_ACCOUNT: 'play-push@subledger-dev.iam.gserviceaccount.com',
-      GOOGLE_OIDC_JWKS_URL: `http://127.0.0.1:${googlePort}/oauth2/v3/certs`,
-      GOOGLE_SERVICE_ACCOUNT_KEY_FILE: path.join(dir, 'service-account.json'),
-      GOOGLE_PLAY_API_URL: `http://127.0.0.1:${googlePort}/`,
-    });
-
-    // The serve command init printed names the port it wrote into the keys and the environment.
-    const serve = init.match(/^\s+npx subledger (google-dev serve .*)$/m)?.[1];
-    expect(serve).toBe(`google-dev serve --port ${googlePort} --dir ${dir}`);
-    const { token_uri } = JSON.parse(await readFile(env.GOOGLE_SERVICE_ACCOUNT_KEY_FILE!, 'utf8')) as {
-      token_uri: string;
-    };
+describe('the Google Play guide with google-dev', () => {
+  it('shows an entitlement appear, renew and get refunded', { timeout: 240_000 }, async () => {
+    const init = await terminal.type(sandbox.block('google-dev-init'));
+    // The guide's start command is what init prints (the fake's port included).
+    expect(settingsIn(init)).toEqual(settingsIn(sandbox.block('google-dev-start')));
+    expect(init).toContain(sandbox.block('google-dev-serve'));
+    const keyFile = path.join(sandbox.dir, '.data/google-dev/service-account.json');
+    const { token_uri } = JSON.parse(await readFile(keyFile, 'utf8')) as { token_uri: string };
     expect(token_uri).toBe(`http://127.0.0.1:${googlePort}/token`);
-    google = serveGoogle(serve!);
-    await waitForHttp(env.GOOGLE_OIDC_JWKS_URL!, google);
-    service = startSubledgerProcess({ DATABASE_URL: db.url, PORT: new URL(base).port, LOG_LEVEL: 'warn', ...env });
-    await waitForHttp(`${base}/health`, service);
-    const created = await run(
-      process.execPath,
-      ['bin/subledger.js', 'api-keys', 'create', '--name', 'laptop', '--role', 'admin'],
-      { env: { PATH: process.env.PATH ?? '', DATABASE_URL: db.url } },
-    );
-    apiKey = created.stdout.trim();
-    expect(apiKey).toMatch(/^sl_/);
 
-    const bought = await googleDev('buy', 'alice');
-    const purchaseToken = bought.match(/^SUBSCRIPTION_PURCHASED for (\S+):/)?.[1];
+    const google = sandbox.background('google-dev-serve');
+    await sandbox.until(`http://127.0.0.1:${googlePort}/oauth2/v3/certs`, google);
+    const service = sandbox.background('google-dev-start');
+    await sandbox.until(`http://127.0.0.1:${sandbox.servicePort}/ready`, service);
+
+    const bought = await terminal.type(sandbox.block('google-dev-buy'));
     expect(bought).toContain('"status":"accepted"');
-    const first = await eventually(
-      () => premiumOf('alice'),
-      (premium) => premium?.active === true,
-    );
+    // The reader copies the purchase token from what buy printed.
+    const purchaseToken = /SUBSCRIPTION_PURCHASED for (\S+):/.exec(bought)![1]!;
+    const step = (id: string) => terminal.type(sandbox.block(id).replaceAll('<purchase token>', purchaseToken));
+
+    const first = (await eventually(premium, (p) => p?.active === true))!;
     expect(first).toMatchObject({ active: true, store: 'play_store', environment: 'sandbox' });
-    expect(await googleDev('list')).toContain(`${purchaseToken}\talice\tpremium_monthly\tSUBSCRIPTION_STATE_ACTIVE`);
+    expect(await terminal.type('npx subledger google-dev list')).toContain(
+      `${purchaseToken}\talice\tpremium_monthly\tSUBSCRIPTION_STATE_ACTIVE`,
+    );
     // Subledger asked the fake Google and acknowledged the purchase there, as it would with Google.
-    const state = (await (await fetch(`${env.GOOGLE_PLAY_API_URL}dev/state`)).json()) as { acknowledgements: unknown };
+    const state = (await (await fetch(`http://127.0.0.1:${googlePort}/dev/state`)).json()) as {
+      acknowledgements: unknown;
+    };
     expect(state.acknowledgements).toContainEqual(expect.objectContaining({ purchaseToken }));
 
-    await googleDev('renew', purchaseToken!);
-    const renewed = await eventually(
-      () => premiumOf('alice'),
-      (premium) => premium?.expiresAt !== first!.expiresAt,
-    );
+    await step('google-dev-renew');
+    const renewed = (await eventually(premium, (p) => p?.expiresAt !== first.expiresAt))!;
     // A license tester's month is five minutes; the customer stays active throughout.
-    expect(Date.parse(renewed!.expiresAt) - Date.parse(first!.expiresAt)).toBe(5 * 60_000);
+    expect(Date.parse(renewed.expiresAt) - Date.parse(first.expiresAt)).toBe(5 * 60_000);
     expect(renewed).toMatchObject({ active: true, willRenew: true, store: 'play_store' });
 
-    await googleDev('refund', purchaseToken!);
-    expect(
-      await eventually(
-        () => premiumOf('alice'),
-        (premium) => premium?.active === false,
-      ),
-    ).toMatchObject({ active: false });
+    await step('google-dev-refund');
+    expect(await eventually(premium, (p) => p?.active === false)).toMatchObject({ active: false });
 
-    expect(await google.stop()).toBe(0);
+    // Ctrl-C stops the fake Google.
+    await google.stop();
+    const after = await fetch(`http://127.0.0.1:${googlePort}/oauth2/v3/certs`).then(
+      (r) => r.status,
+      () => 'closed',
+    );
+    expect(after).toBe('closed');
   });
 });

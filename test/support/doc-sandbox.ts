@@ -7,7 +7,7 @@ import { freePort } from './free-port.ts';
 import { BackgroundTerminal, Terminal, type TerminalOptions } from './terminal.ts';
 
 /** What a fresh checkout holds that a reader's commands use. */
-const CHECKOUT = ['package.json', 'node_modules', 'bin', 'src', 'catalog', 'certs'];
+const CHECKOUT = ['package.json', 'node_modules', 'bin', 'src', 'catalog', 'certs', 'examples'];
 
 /**
  * A fresh checkout for running documentation blocks as a reader would: the repository's
