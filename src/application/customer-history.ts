@@ -15,7 +15,7 @@ export interface EntitlementChange {
   readonly entitlement: string;
   readonly before: EntitlementView | null;
   readonly after: EntitlementView | null;
-  /** For people: "premium active until 2026-12-24", "premium ended (revoked)". */
+  /** For people: "premium active until 2026-12-24 09:30:00 UTC", "premium ended (access until ...)". */
   readonly summary: string;
 }
 export interface EntitlementView {
@@ -158,12 +158,17 @@ function changes(before: Map<string, EntitlementView>, after: Map<string, Entitl
 
 function summary(id: string, before: EntitlementView | null, after: EntitlementView | null): string {
   if (after?.active) {
-    const until = after.expiresAt ? `until ${after.expiresAt}` : 'for good';
+    const until = after.expiresAt ? `until ${forPeople(after.expiresAt)}` : 'for good';
     const renews = after.willRenew ? '' : ', will not renew';
     return `${id} active ${until}${renews}`;
   }
   // The purchase giving it moved to another account (a transfer, a restore elsewhere).
   if (!after) return `${id} no longer theirs`;
-  if (before?.active) return `${id} ended${after.expiresAt ? ` (access until ${after.expiresAt})` : ''}`;
+  if (before?.active) return `${id} ended${after.expiresAt ? ` (access until ${forPeople(after.expiresAt)})` : ''}`;
   return `${id} inactive`;
+}
+
+/** `2026-12-24 09:30:00 UTC`: a timestamp as a person reads it, to the second. */
+function forPeople(timestamp: string): string {
+  return timestamp.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC');
 }

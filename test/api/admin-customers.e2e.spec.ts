@@ -3,7 +3,7 @@ import { ApiKeys } from '../../src/auth/api-keys.ts';
 import type { PurchaseEvent } from '../../src/domain/purchase/events.ts';
 import { recordPurchase } from '../../src/ingest/record-purchase.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
-import { appleKey, day, fact, period, renewed, started } from '../support/purchase-facts.ts';
+import { appleKey, day, fact, period, readable, renewed, started } from '../support/purchase-facts.ts';
 import { corruptAccessUntil } from '../support/read-model.ts';
 
 /*
@@ -54,12 +54,12 @@ describe('GET /v1/admin/customers/{appUserId}/history', () => {
     ]);
     expect(steps).toEqual([
       ['SubscriptionStarted', []], // not theirs yet: the link follows
-      ['PurchaseLinkedToAppUser', [`premium active until ${day(30)}`]],
-      ['SubscriptionRenewed', [`premium active until ${day(60)}`]],
-      ['RenewalFailed', [`premium active until ${day(66)}`]], // billing grace
-      ['SubscriptionRenewed', [`premium active until ${day(92)}`]],
+      ['PurchaseLinkedToAppUser', [`premium active until ${readable(day(30))}`]],
+      ['SubscriptionRenewed', [`premium active until ${readable(day(60))}`]],
+      ['RenewalFailed', [`premium active until ${readable(day(66))}`]], // billing grace
+      ['SubscriptionRenewed', [`premium active until ${readable(day(92))}`]],
       ['BillingRecovered', []],
-      ['TransactionRefunded', [`premium ended (access until ${day(70)})`]],
+      ['TransactionRefunded', [`premium ended (access until ${readable(day(70))})`]],
     ]);
     expect(body.entries[0]).toMatchObject({ purchase: key, causationId: 'buy', storeTime: day(0) });
   });

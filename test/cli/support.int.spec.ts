@@ -3,7 +3,7 @@ import type { PurchaseEvent } from '../../src/domain/purchase/events.ts';
 import { PostgresEventStore } from '../../src/eventstore/postgres/postgres-event-store.ts';
 import { recordPurchase } from '../../src/ingest/record-purchase.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { appleKey, day, fact, period, renewed, started } from '../support/purchase-facts.ts';
+import { appleKey, day, fact, period, readable, renewed, started } from '../support/purchase-facts.ts';
 import { runSubledger } from '../support/cli.ts';
 
 /*
@@ -40,8 +40,8 @@ describe('subledger history', () => {
     expect(body.appUserId).toBe(CUSTOMER);
     expect(body.entries.map((e) => [e.type, e.effects.map((effect: { summary: string }) => effect.summary)])).toEqual([
       ['SubscriptionStarted', []], // not theirs yet: the link follows
-      ['PurchaseLinkedToAppUser', [`premium active until ${day(30)}`]],
-      ['SubscriptionRenewed', [`premium active until ${day(60)}`]],
+      ['PurchaseLinkedToAppUser', [`premium active until ${readable(day(30))}`]],
+      ['SubscriptionRenewed', [`premium active until ${readable(day(60))}`]],
     ]);
     expect(body.entries[0]).toMatchObject({ purchase: key, causationId: 'buy', storeTime: day(0) });
   });
@@ -53,8 +53,8 @@ describe('subledger history', () => {
     expect(lines[0]).toMatch(/^RECORDED AT\s+STORE TIME\s+PURCHASE\s+EVENT\s+EFFECT$/);
     expect(lines.slice(1)).toEqual([
       expect.stringMatching(new RegExp(`^\\S+Z\\s+${day(0)}\\s+app_store/3000000001\\s+SubscriptionStarted$`)),
-      expect.stringMatching(new RegExp(`PurchaseLinkedToAppUser\\s+premium active until ${day(30)}$`)),
-      expect.stringMatching(new RegExp(`SubscriptionRenewed\\s+premium active until ${day(60)}$`)),
+      expect.stringMatching(new RegExp(`PurchaseLinkedToAppUser\\s+premium active until ${readable(day(30))}$`)),
+      expect.stringMatching(new RegExp(`SubscriptionRenewed\\s+premium active until ${readable(day(60))}$`)),
     ]);
 
     const last = await subledger(['history', CUSTOMER, '--limit', '1', '--json']);

@@ -6,6 +6,7 @@ import { WebhookEndpoints } from '../../src/webhooks/webhook-endpoints.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
 import { inBrowser, launchBrowser, openConsole, searchCustomer } from '../support/console-browser.ts';
 import { MINUTE, sandboxStory } from '../support/sandbox-story.ts';
+import { readable } from '../support/purchase-facts.ts';
 
 /*
  * The support console tells a sandbox customer's story in Chromium: the timeline grouped by
@@ -70,7 +71,7 @@ describe('the support console tells a customer’s story', () => {
     expect(await fold.textContent()).toBe(`show ${folded} facts that changed nothing`);
     expect(await renewal.locator('details.unchanged li[data-type]').first().isVisible()).toBe(false);
     expect(await renewal.textContent()).toContain(
-      `premium active until ${new Date(START + 10 * MINUTE).toISOString()}`,
+      `premium active until ${readable(new Date(START + 10 * MINUTE).toISOString())}`,
     );
     await shot('timeline-grouped', '#timeline');
     await fold.click();

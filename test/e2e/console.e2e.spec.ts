@@ -6,7 +6,7 @@ import { recordPurchase } from '../../src/ingest/record-purchase.ts';
 import { systemClock } from '../../src/runtime/system-clock.ts';
 import { WebhookEndpoints } from '../../src/webhooks/webhook-endpoints.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
-import { appleKey, day, fact, period, renewed, started } from '../support/purchase-facts.ts';
+import { appleKey, day, fact, period, readable, renewed, started } from '../support/purchase-facts.ts';
 import { corruptAccessUntil } from '../support/read-model.ts';
 import { inBrowser, launchBrowser, openConsole as open, searchCustomer as search } from '../support/console-browser.ts';
 
@@ -21,8 +21,6 @@ let admin: string;
 const CUSTOMER = 'dora';
 const key = appleKey('3000000001');
 const stream = `purchase:app_store:production:${key.purchaseId}`;
-/** How the console writes a time. */
-const shown = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
 
 beforeAll(async () => {
   harness = await startAppleHarness();
@@ -106,8 +104,8 @@ describe('the support console', () => {
     expect(await timeline.nth(0).locator('details.unchanged > summary').textContent()).toBe(
       'show 1 fact that changed nothing',
     );
-    expect(await timeline.nth(0).textContent()).toContain(`premium active until ${day(30)}`);
-    expect(await timeline.nth(2).textContent()).toContain(`premium ended (access until ${day(45)})`);
+    expect(await timeline.nth(0).textContent()).toContain(`premium active until ${readable(day(30))}`);
+    expect(await timeline.nth(2).textContent()).toContain(`premium ended (access until ${readable(day(45))})`);
     const started = timeline.nth(0).locator('li[data-type="SubscriptionStarted"]');
     expect(await started.isVisible()).toBe(false);
     await timeline.nth(0).getByText('show 1 fact that changed nothing').click();
@@ -143,7 +141,7 @@ describe('the support console', () => {
     await difference.waitFor();
     expect(await difference.locator('th').textContent()).toBe(`${stream}changed: accessUntil, state`);
     expect(await difference.locator('td').nth(0).textContent()).toContain('2099-01-01 00:00:00 UTC');
-    expect(await difference.locator('td').nth(1).textContent()).toContain(shown(day(45)));
+    expect(await difference.locator('td').nth(1).textContent()).toContain(readable(day(45)));
     const untouched = await harness.db.pool.query(`SELECT access_until FROM purchases WHERE stream_id = $1`, [stream]);
     expect(untouched.rows[0].access_until.toISOString()).toBe('2099-01-01T00:00:00.000Z');
 

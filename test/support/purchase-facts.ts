@@ -51,3 +51,6 @@ export const renewed = (t: Transaction, observedDay = dayOf(t.purchasedAt)) =>
 function dayOf(timestamp: string): number {
   return (Date.parse(timestamp) - EPOCH) / DAY;
 }
+
+/** How people read a time in Subledger's summaries: `2026-12-24 09:30:00 UTC`. */
+export const readable = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
