@@ -33,7 +33,7 @@ function transactionList(p) {
         { 'data-transaction': t.transactionId },
         `${noun} ${t.transactionId}: ${time(t.purchasedAt)} → ${t.expiresAt ? time(t.expiresAt) : 'for good'}`,
         ` · ${t.periodType}${t.offer ? ` (${t.offer})` : ''} · ${price(t.price)}`,
-        t.revoked ? h('span', { class: 'revoked' }, ` · ${t.revoked.reason} at ${time(t.revoked.at)}`) : null,
+        t.revoked ? h('span', { class: 'revoked' }, ` · revoked at ${time(t.revoked.at)} (${t.revoked.reason})`) : null,
       ),
     ),
   );

@@ -8,7 +8,13 @@ import { WebhookEndpoints } from '../../src/webhooks/webhook-endpoints.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
 import { appleKey, day, fact, period, readable, renewed, started } from '../support/purchase-facts.ts';
 import { corruptAccessUntil } from '../support/read-model.ts';
-import { inBrowser, launchBrowser, openConsole as open, searchCustomer as search } from '../support/console-browser.ts';
+import {
+  inBrowser,
+  launchBrowser,
+  openConsole as open,
+  screenshot,
+  searchCustomer as search,
+} from '../support/console-browser.ts';
 
 /*
  * The support console in a real browser (Debian's Chromium, driven by playwright-core)
@@ -123,7 +129,7 @@ describe('the support console', () => {
     const ticks = await chart.locator('text.axis:not(.axis-unit)').evaluateAll((n) => n.map((t) => t.textContent));
     for (const tick of ticks) expect(tick).toMatch(/^\d{4}(-\d{2})?$/);
     expect(await chart.locator('.mark-revoked title').textContent()).toBe('refund of t2');
-    await page.locator('#chart').screenshot({ path: '/tmp/console-shots/chart-production-months.png' });
+    await screenshot(page, 'chart-production-months', '#chart');
     await page.close();
   });
 

@@ -39,3 +39,14 @@ export async function searchCustomer(page: Page, appUserId: string) {
   await page.getByLabel('App user id').press('Enter'); // keyboard alone is enough
   await page.getByRole('heading', { name: `Customer ${appUserId}` }).waitFor();
 }
+
+/**
+ * Keeps a picture of a view (an element, or the whole page) for the support guide, when
+ * `CONSOLE_SCREENSHOTS` names a folder: `npm run docs:screenshots` writes docs/images/console.
+ */
+export async function screenshot(page: Page, name: string, selector?: string): Promise<void> {
+  const dir = process.env.CONSOLE_SCREENSHOTS;
+  if (!dir) return;
+  const path = `${dir}/${name}.png`;
+  await (selector ? page.locator(selector).screenshot({ path }) : page.screenshot({ path, fullPage: true }));
+}
