@@ -3,6 +3,7 @@ import { ApiKeys } from '../../src/auth/api-keys.ts';
 import { DAY, signNotification, type NotificationSpec } from '../../src/dev/apple/test-notifications.ts';
 import type { AppleTestSigner } from '../../src/dev/apple/test-signer.ts';
 import { startAppleHarness, type AppleHarness } from '../support/apple-harness.ts';
+import { readable } from '../support/purchase-facts.ts';
 
 /*
  * The support scenario, scripted end to end over HTTP: a customer buys on the App Store,
@@ -86,11 +87,11 @@ describe('a customer’s life, as support sees it', () => {
       .filter((e) => e.effects.length > 0)
       .map((e) => `${e.type}: ${e.effects.map((effect) => effect.summary).join('; ')}`);
     expect(effects).toEqual([
-      `PurchaseLinkedToAppUser: premium active until ${iso(T + 30 * DAY)}`,
-      `SubscriptionRenewed: premium active until ${iso(T + 60 * DAY)}`,
-      `RenewalFailed: premium active until ${iso(T + 66 * DAY)}`,
-      `SubscriptionRenewed: premium active until ${iso(T + 93 * DAY)}`,
-      `TransactionRefunded: premium ended (access until ${iso(T + 80 * DAY)})`,
+      `PurchaseLinkedToAppUser: premium active until ${readable(iso(T + 30 * DAY))}`,
+      `SubscriptionRenewed: premium active until ${readable(iso(T + 60 * DAY))}`,
+      `RenewalFailed: premium active until ${readable(iso(T + 66 * DAY))}`,
+      `SubscriptionRenewed: premium active until ${readable(iso(T + 93 * DAY))}`,
+      `TransactionRefunded: premium ended (access until ${readable(iso(T + 80 * DAY))})`,
       expect.stringMatching(/^PurchaseLinkedToAppUser: premium active until .*, will not renew$/),
     ]);
     const grantEntry = (body.entries as { actor: unknown; purchase: { store: string } }[]).at(-1)!;
