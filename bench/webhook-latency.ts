@@ -171,9 +171,9 @@ export interface LatencyStages {
  * Stages of the notifications processed in the service's database: one purchase each,
  * so the purchase's first event and its read-model row are that notification's. Either
  * queue: PostgreSQL's messages, or the SQS queue's memory of what it sent; accepted when its
- * document was archived.
+ * document was archived. Only those archived since `since`: the warm-up's came in a burst.
  */
-export async function stageTimes(db: pg.Client): Promise<LatencyStages> {
+export async function stageTimes(db: pg.Client, since: Date): Promise<LatencyStages> {
   const { rows } = await db.query<{ ledger_p50: number; ledger_p99: number; model_p50: number; model_p99: number }>(
     `WITH accepted AS (
        -- The document is archived as the notification is accepted (before an SQS send, whose
@@ -182,6 +182,7 @@ export async function stageTimes(db: pg.Client): Promise<LatencyStages> {
        FROM (SELECT ordering_key, document_id FROM intake_messages
              UNION ALL SELECT ordering_key, document_id FROM intake_sqs_messages) m
        JOIN source_documents d USING (document_id)
+       WHERE d.received_at >= $1
      ),
      stages AS (
        SELECT extract(epoch FROM first.recorded_at - a.enqueued_at) * 1000 AS to_ledger,
@@ -196,6 +197,7 @@ export async function stageTimes(db: pg.Client): Promise<LatencyStages> {
             percentile_disc(0.5) WITHIN GROUP (ORDER BY to_read_model) AS model_p50,
             percentile_disc(0.99) WITHIN GROUP (ORDER BY to_read_model) AS model_p99
      FROM stages`,
+    [since],
   );
   const row = rows[0]!;
   return {

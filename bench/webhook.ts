@@ -190,6 +190,7 @@ try {
       workload.ensure(FIRST_MEASURED + rate * SETTINGS.latencySeconds);
       const result = await withService('webhook_latency', async (service, db, cpu) => {
         const from = cpu.sample();
+        const measuredSince = new Date();
         const paced = await pacedRun({
           urls: service.urls,
           path: workload.path,
@@ -201,7 +202,7 @@ try {
           settleMs: SETTINGS.settleSeconds * 1000,
         });
         const shares = cpu.between(from, cpu.sample());
-        const stages = await stageTimes(db);
+        const stages = await stageTimes(db, measuredSince);
         const entitlement = withMissing(paced.entitlementMs, paced.neverVisible);
         return {
           rate,
