@@ -8,6 +8,7 @@ import { progressBar } from './progress.ts';
 import { registerReconcileCommand } from './reconcile.ts';
 import { withCliServices } from './services.ts';
 import { registerSupportCommands } from './support.ts';
+import { registerEvidenceCommands } from './evidence.ts';
 import { registerWebhookCommands } from './webhooks.ts';
 
 /*
@@ -123,6 +124,7 @@ export function cli(io: CliIo): Command {
     );
 
   registerSupportCommands(program, io);
+  registerEvidenceCommands(program, io);
   registerReconcileCommand(program, io);
   registerDeadLetterCommands(program, io);
   registerWebhookCommands(program, io);
