@@ -124,6 +124,46 @@ describe('PostgreSQL group commit', () => {
   });
 });
 
+describe('PostgreSQL stream reads', () => {
+  const newEvent = () => ({ id: randomUUID(), type: 'Happened', data: {}, metadata: {} });
+
+  it('reads the streams asked for in the same turn in one query, each reader getting its own stream', async () => {
+    await db.pool.query('TRUNCATE events');
+    const setup = new PostgresEventStore(db.pool);
+    await setup.append('one', [newEvent()], { expectedVersion: 'no_stream' });
+    await setup.append('two', [newEvent(), newEvent()], { expectedVersion: 'no_stream' });
+    // The pool, counting the statements that reach it (the store is unchanged).
+    const statements: string[] = [];
+    const counted = {
+      query: (...args: Parameters<typeof db.pool.query>) => {
+        const config = args[0] as { name?: string } | string;
+        statements.push(typeof config === 'string' ? config : (config.name ?? 'unnamed'));
+        return db.pool.query(...args);
+      },
+    } as unknown as typeof db.pool;
+    const store = new PostgresEventStore(counted);
+    const [one, two, none, twoAgain] = await Promise.all(
+      ['one', 'two', 'none', 'two'].map((id) => store.readStream(id)),
+    );
+    expect(statements).toEqual(['events-read-streams']);
+    expect(one!.map((e) => [e.streamId, e.streamVersion])).toEqual([['one', 0]]);
+    expect(two!.map((e) => [e.streamId, e.streamVersion])).toEqual([
+      ['two', 0],
+      ['two', 1],
+    ]);
+    expect(none).toEqual([]);
+    expect(twoAgain).toEqual(two);
+    expect(twoAgain).not.toBe(two); // each reader may change its own array
+  });
+
+  it('fails only the reader of a stream id the database refuses, among those read together', async () => {
+    const store = new PostgresEventStore(db.pool);
+    const [good, bad] = await Promise.allSettled([store.readStream('two'), store.readStream('nul\u0000id')]);
+    expect(good).toMatchObject({ status: 'fulfilled', value: [{ streamVersion: 0 }, { streamVersion: 1 }] });
+    expect(bad).toMatchObject({ status: 'rejected' });
+  });
+});
+
 describe('source document archive', () => {
   it('keeps a document verbatim, addressed by its content hash, once', async () => {
     const archive = new SourceDocumentArchive(db.pool);

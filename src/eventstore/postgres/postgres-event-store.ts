@@ -1,5 +1,6 @@
 import type { DatabaseError } from 'pg';
 import { GroupCommit, type Pending } from '../../db/group-commit.ts';
+import { PerTurnReads } from '../../db/per-turn-reads.ts';
 import type { Queryable } from '../../db/pool.ts';
 import {
   WrongExpectedVersionError,
@@ -65,6 +66,12 @@ export class PostgresEventStore implements EventStore {
       for (const listener of this.appendListeners) listener();
     },
   });
+
+  /**
+   * Whole streams asked for in the same turn, read in one query: a worker deciding a batch
+   * of notifications reads each one's stream at once.
+   */
+  private readonly streamReads = new PerTurnReads<string, RecordedEvent[]>((streamIds) => this.readStreams(streamIds));
 
   private readonly db: Queryable;
 
@@ -146,13 +153,32 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readStream(streamId: string, options: { fromVersion?: number } = {}): Promise<RecordedEvent[]> {
+    const fromVersion = options.fromVersion ?? 0;
+    if (fromVersion === 0) return this.streamReads.read(streamId);
     const { rows } = await this.db.query<EventRow>({
       name: 'events-read-stream',
       text: `SELECT ${EVENT_COLUMNS} FROM events
        WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version`,
-      values: [streamId, options.fromVersion ?? 0],
+      values: [streamId, fromVersion],
     });
     return rows.map(toRecordedEvent);
+  }
+
+  private async readStreams(streamIds: string[]): Promise<(streamId: string) => RecordedEvent[]> {
+    const { rows } = await this.db.query<EventRow>({
+      name: 'events-read-streams',
+      text: `SELECT ${EVENT_COLUMNS} FROM events
+       WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, stream_version`,
+      values: [streamIds],
+    });
+    const byStream = new Map<string, RecordedEvent[]>();
+    for (const row of rows) {
+      const events = byStream.get(row.stream_id) ?? [];
+      events.push(toRecordedEvent(row));
+      byStream.set(row.stream_id, events);
+    }
+    // An array for each caller: callers may change what they are given.
+    return (streamId) => [...(byStream.get(streamId) ?? [])];
   }
 
   async readAll({ after, limit }: ReadAllOptions): Promise<RecordedEvent[]> {

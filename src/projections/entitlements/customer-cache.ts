@@ -5,6 +5,7 @@ import type { Logger } from '../../observability/logger.ts';
 import { findPurchasesOfCustomers } from './customer-purchases.ts';
 import { CUSTOMER_CHANGES_CHANNEL } from './purchases-projection.ts';
 import { isDatabaseUnavailable } from '../../db/unavailable.ts';
+import { PerTurnReads } from '../../db/per-turn-reads.ts';
 
 export interface CustomerCacheOptions {
   /** Where the read model's notices of changed customers arrive. */
@@ -26,10 +27,6 @@ export interface CustomerCacheOptions {
  * few round trips, not one each. Whenever the signals are not listening, nothing is
  * cached: with no way to hear about changes, every read goes to the database.
  */
-interface Waiter {
-  resolve(purchases: readonly CustomerPurchase[]): void;
-  reject(error: unknown): void;
-}
 
 export class CustomerCache {
   private readonly entries = new Map<string, readonly CustomerPurchase[]>();
@@ -43,8 +40,8 @@ export class CustomerCache {
    * change either. Dropped once listening again.
    */
   private lastKnown = new Map<string, readonly CustomerPurchase[]>();
-  /** Customers to read in the next batch, with who waits for each. */
-  private nextBatch: Map<string, Waiter[]> | undefined;
+  /** Misses, read together: one query per turn of the event loop. */
+  private readonly misses = new PerTurnReads<string, readonly CustomerPurchase[]>((ids) => this.readAndRemember(ids));
 
   private readonly options: CustomerCacheOptions;
 
@@ -56,15 +53,14 @@ export class CustomerCache {
   async purchasesOf(appUserId: string): Promise<readonly CustomerPurchase[]> {
     const cached = this.entries.get(appUserId);
     if (cached) return cached;
-    return new Promise((resolve, reject) => {
-      if (!this.nextBatch) {
-        this.nextBatch = new Map();
-        setImmediate(() => void this.readBatch());
-      }
-      const waiters = this.nextBatch.get(appUserId) ?? [];
-      waiters.push({ resolve, reject });
-      this.nextBatch.set(appUserId, waiters);
-    });
+    try {
+      return await this.misses.read(appUserId);
+    } catch (error) {
+      // The database cannot be reached at all: nothing can change either, so the last known answer stands.
+      const lastKnown = isDatabaseUnavailable(error) ? this.lastKnown.get(appUserId) : undefined;
+      if (lastKnown) return lastKnown;
+      throw error;
+    }
   }
 
   /** Forgets a customer (or everyone, with '*'). Writers in this process call it for read-your-writes. */
@@ -101,40 +97,15 @@ export class CustomerCache {
     this.lastKnown.clear();
   }
 
-  private async readBatch(): Promise<void> {
-    const batch = this.nextBatch!;
-    this.nextBatch = undefined;
-    await this.read(batch, this.epoch);
-  }
-
-  /** Reads the customers of `batch` in one query and answers each waiter. */
-  private async read(batch: Map<string, Waiter[]>, epoch: number): Promise<void> {
-    let found: Map<string, CustomerPurchase[]>;
-    try {
-      found = await findPurchasesOfCustomers(this.options.db, [...batch.keys()]);
-    } catch (error) {
-      const outage = isDatabaseUnavailable(error);
-      // One id the database refuses must not fail the others read with it: read each on its own.
-      if (batch.size > 1 && !outage) {
-        await Promise.all([...batch].map((entry) => this.read(new Map([entry]), epoch)));
-        return;
-      }
-      for (const [appUserId, waiters] of batch) {
-        const lastKnown = outage ? this.lastKnown.get(appUserId) : undefined;
-        for (const w of waiters) {
-          if (lastKnown) w.resolve(lastKnown);
-          else w.reject(error);
-        }
-      }
-      return;
-    }
+  /** Reads customers in one query, and keeps them unless an invalidation came meanwhile. */
+  private async readAndRemember(appUserIds: string[]): Promise<(appUserId: string) => readonly CustomerPurchase[]> {
+    const epoch = this.epoch;
+    const found = await findPurchasesOfCustomers(this.options.db, appUserIds);
+    // One array per customer, the one kept and the one answered alike.
+    const answers = new Map(appUserIds.map((id) => [id, found.get(id) ?? []] as const));
     // An invalidation while the query ran may be about one of these: answer, but do not keep.
-    const keep = this.listening && epoch === this.epoch;
-    for (const [appUserId, waiters] of batch) {
-      const purchases = found.get(appUserId) ?? [];
-      if (keep) this.remember(appUserId, purchases);
-      for (const w of waiters) w.resolve(purchases);
-    }
+    if (this.listening && epoch === this.epoch) for (const [id, purchases] of answers) this.remember(id, purchases);
+    return (appUserId) => answers.get(appUserId)!;
   }
 
   private remember(appUserId: string, purchases: readonly CustomerPurchase[]): void {
