@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { chmod, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -34,6 +35,7 @@ export class DocSandbox {
   }
 
   static async create(): Promise<DocSandbox> {
+    assertReaderTools();
     const dir = await mkdtemp(path.join(tmpdir(), 'subledger-docs-'));
     // As a checkout is: others may pass through (as root, the embedded PostgreSQL runs as `postgres`).
     await chmod(dir, 0o755);
@@ -105,5 +107,16 @@ export class DocSandbox {
       await (terminal instanceof Terminal ? terminal.close() : terminal.stop());
     }
     await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** What the docs assume a reader's machine has besides Node: a clear failure, not a puzzle, when it is missing. */
+function assertReaderTools(): void {
+  for (const tool of ['bash', 'curl']) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    } catch {
+      throw new Error(`The documentation's blocks use ${tool}, which this machine lacks: install it (.ci/run does)`);
+    }
   }
 }
