@@ -22,7 +22,7 @@
  *   SERVICE_ENV=DATABASE_POOL_SIZE=20,INTAKE_QUEUE=sqs  CEILINGS=0 (skip 0.)
  *   HISTORY=100000 (processed messages already in the queue, as after a while in production)
  *   PROFILE=1 (one more throughput run under --cpu-prof, summarized)
- *   BENCH_DATABASE_URL=... (another PostgreSQL server)
+ *   BENCH_DATABASE_URL=... (another PostgreSQL server)  KEEP_BENCH_DIR=1 (keep the services' logs)
  */
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -83,6 +83,8 @@ const SETTINGS = {
 // Warm-up sends notifications [0, WARMUP); a connection may have built one more it never sent.
 const WARMUP_CONNECTIONS = 16;
 const FIRST_MEASURED = SETTINGS.warmup + WARMUP_CONNECTIONS;
+/** How long a drain waits for processing to start before it measures anyway. */
+const RESUME_WAIT_MS = 30_000;
 const CATALOG = new URL('../catalog/sample-fitness.json', import.meta.url);
 /** The archive + enqueue ceiling: concurrent writers, and the service's default pool size. */
 const CEILING_WRITERS = 32;
@@ -176,7 +178,7 @@ try {
         `throughput  ${String(connections).padStart(3)} connections: ${fmt(result.acceptedPerSecond)} accepted/s, ` +
           `p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, non-2xx ${result.non2xx}, errors ${result.errors}, ` +
           `durable ${result.durable}/${result.accepted}, processed ${fmt(result.processedPerSecond)}/s ` +
-          `(after: ${fmt(result.processedAlonePerSecond)}/s), cpu ${cpuText(result.cpu)}` +
+          `(after: ${fmt(result.processedAlonePerSecond)}/s, from ${fmt(result.resumedAfterMs)} ms), cpu ${cpuText(result.cpu)}` +
           `${result.poolExhausted ? ' (ran out of signed notifications: stopped early)' : ''}` +
           `${result.invalid ? ` INVALID: ${result.invalid}` : ''}`,
       );
@@ -362,7 +364,7 @@ try {
   await workload.close();
   await sqs?.stop();
   await postgres.stop();
-  await rm(workDir, { recursive: true, force: true });
+  if (!process.env.KEEP_BENCH_DIR) await rm(workDir, { recursive: true, force: true });
 }
 
 interface ThroughputRun {
@@ -382,6 +384,8 @@ interface ThroughputRun {
   processedPerSecond: number;
   /** Processed in the seconds after the load stopped, with nothing else to do. */
   processedAlonePerSecond: number;
+  /** How long processing took to show progress once the run ended (a paused worker let go). */
+  resumedAfterMs: number;
   poolExhausted: boolean;
   cpu: CpuShares;
   /** Why the run does not count: the service ended mid-run (the machine is shared). */
@@ -427,7 +431,16 @@ async function throughputRun(
   const after = await counts(db);
   const seconds = run.result.duration;
   const durability = await checkDurable(db, workload.deliveries, run.acceptedIds);
-  const drainFrom = await counts(db);
+  // A worker let go after a pause can take a while to start again (its timers and retries
+  // fired late, all at once): the drain is measured from its first progress, and that wait said.
+  const resumeFrom = await counts(db);
+  const resumedAt = Date.now();
+  let drainFrom = resumeFrom;
+  while (drainFrom.purchases === resumeFrom.purchases && Date.now() - resumedAt < RESUME_WAIT_MS) {
+    await sleep(50);
+    drainFrom = await counts(db);
+  }
+  const resumedAfterMs = Date.now() - resumedAt;
   await sleep(SETTINGS.drainSeconds * 1000);
   const drainTo = await counts(db);
   return {
@@ -444,6 +457,7 @@ async function throughputRun(
     unconfirmed: after.queued - before.queued - durability.durable,
     processedPerSecond: (after.purchases - before.purchases) / seconds,
     processedAlonePerSecond: (drainTo.purchases - drainFrom.purchases) / SETTINGS.drainSeconds,
+    resumedAfterMs,
     poolExhausted: run.poolExhausted,
     cpu: shares,
     ...(service.exit && { invalid: `the service ${service.exit} during the run` }),
