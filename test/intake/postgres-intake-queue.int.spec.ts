@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SourceDocumentArchive } from '../../src/eventstore/source-documents.ts';
+import { createPool } from '../../src/db/pool.ts';
 import { PostgresIntakeQueue } from '../../src/intake/postgres-intake-queue.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { CONTRACT_RETRY_POLICY, intakeQueueContract } from './intake-queue.contract.ts';
@@ -52,4 +53,46 @@ describe('PostgreSQL intake queue', () => {
     const { rows } = await db.pool.query(`SELECT deduplication_id FROM intake_messages ORDER BY message_id`);
     expect(rows.map((r) => r.deduplication_id)).toEqual(['first', 'good-1', 'good-2']);
   });
+
+  it('receives from a backlog with work linear in it, whatever plan it kept from an empty queue', async () => {
+    await db.pool.query('TRUNCATE intake_messages');
+    // One connection, as a worker's receive is prepared on its connection and its plan kept.
+    const connection = createPool(db.url, 1);
+    try {
+      const queue = new PostgresIntakeQueue(connection, CONTRACT_RETRY_POLICY);
+      for (let i = 0; i < 8; i++) await queue.receive({ max: 50, visibilityTimeoutMs: 60_000 }); // the plan: empty queue
+      const backlog = 3_000;
+      await new SourceDocumentArchive(db.pool).keep({ kind: 'test', contentType: 'text/plain', body: 'backlog' });
+      await db.pool.query(
+        `INSERT INTO intake_messages (deduplication_id, ordering_key, kind, document_id)
+         SELECT 'b-' || g, 'group-' || g, 'test', (SELECT document_id FROM source_documents LIMIT 1)
+         FROM generate_series(1, $1::int) g`,
+        [backlog],
+      );
+      // The receive as the worker runs it (its kept plan), with the rows each step touched counted.
+      const { rows } = await connection.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+        `EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE "intake-receive"(50, 60000)`,
+      );
+      const [{ Plan: plan }] = rows[0]!['QUERY PLAN'];
+      expect(rowsTouched(plan)).toBeLessThan(20 * backlog); // an anti-join kept from an empty queue: ~backlog²/2
+      expect(await queue.receive({ max: 50, visibilityTimeoutMs: 60_000 })).toHaveLength(50);
+    } finally {
+      await connection.end();
+    }
+  });
 });
+
+interface PlanNode {
+  'Actual Rows': number;
+  'Actual Loops': number;
+  'Rows Removed by Filter'?: number;
+  'Rows Removed by Index Recheck'?: number;
+  Plans?: PlanNode[];
+}
+/** Every row a plan's steps produced or looked at and dropped, over all their loops. */
+function rowsTouched(node: PlanNode): number {
+  const own =
+    (node['Actual Rows'] + (node['Rows Removed by Filter'] ?? 0) + (node['Rows Removed by Index Recheck'] ?? 0)) *
+    node['Actual Loops'];
+  return own + (node.Plans ?? []).reduce((sum, child) => sum + rowsTouched(child), 0);
+}
