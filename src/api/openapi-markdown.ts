@@ -17,11 +17,6 @@ interface Schema {
   additionalProperties?: boolean | Schema;
   format?: string;
   nullable?: boolean;
-  minimum?: number;
-  maximum?: number;
-  minLength?: number;
-  maxLength?: number;
-  default?: unknown;
 }
 interface Parameter {
   name: string;
@@ -169,7 +164,7 @@ function objectOf(schema: Schema): Schema | undefined {
   return variants.length === 1 ? objectOf(variants[0]!) : undefined;
 }
 
-export function typeOf(schema: Schema): string {
+function typeOf(schema: Schema): string {
   if (schema.const !== undefined) return `\`${JSON.stringify(schema.const)}\``;
   if (schema.enum) return schema.enum.map((v) => `\`${JSON.stringify(v)}\``).join(' \\| ');
   const variants = schema.anyOf ?? schema.oneOf;

@@ -42,12 +42,16 @@ export async function historyCauses(db: Queryable, events: readonly CausedEvent[
   const documentOf = (m: EventMetadata) => (m.trigger ?? m.source)?.documentId;
   const ids = [...new Set(events.map((e) => documentOf(e.metadata)).filter((id) => id !== undefined))];
   const documents = ids.length ? await new SourceDocumentArchive(db).findAll(ids) : new Map();
+  // A notification records several facts: its document is decoded once for all of them.
+  const notifications = new Map(
+    [...documents].map(([id, document]) => [id, decodeSourceDocument(document).notification]),
+  );
   const causes = new Map<string, HistoryCause>();
   for (const event of events) {
     const { metadata } = event;
     const documentId = documentOf(metadata) ?? null;
     const document = documentId ? documents.get(documentId) : undefined;
-    const notification = document ? decodeSourceDocument(document).notification : null;
+    const notification = (documentId && notifications.get(documentId)) ?? null;
     const action = metadata.causationId?.match(/^([a-z-]+):/)?.[1] ?? null;
     const actor = metadata.actor ?? null;
     const base = { id: metadata.causationId ?? `event:${event.position}`, action, actor, documentId };

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { PurchaseRecord } from '../application/customer-purchases.ts';
 import { lines, type CliIo } from './io.ts';
 import { withCliServices } from './services.ts';
+import { purchaseLabel } from './support.ts';
 import { textTable } from './table.ts';
 
 /**
@@ -49,8 +50,7 @@ export function registerEvidenceCommands(program: Command, io: CliIo): void {
 }
 
 function purchaseText(p: PurchaseRecord): string {
-  const environment = p.environment === 'production' ? '' : ` (${p.environment})`;
-  const heading = `${p.store}/${p.purchaseId}${environment}  ${p.productId ?? p.storeProductId ?? '?'}  owner: ${p.owner ?? 'nobody'}`;
+  const heading = `${purchaseLabel(p)}  ${p.productId ?? p.storeProductId ?? '?'}  owner: ${p.owner ?? 'nobody'}`;
   const transactions = tableOrNone(
     p.transactions.map((t) => [
       t.transactionId,

@@ -180,7 +180,7 @@ function entitlementsTable(entitlements: readonly Entitlement[]): string {
  * so long ids keep their start and end, enough to tell purchases apart and find one.
  * The environment shows only when it is not production.
  */
-function purchaseLabel(key: PurchaseKey, { withStore = true } = {}): string {
+export function purchaseLabel(key: PurchaseKey, { withStore = true } = {}): string {
   const id = key.purchaseId.length > 20 ? `${key.purchaseId.slice(0, 10)}…${key.purchaseId.slice(-6)}` : key.purchaseId;
   const environment = key.environment === 'production' ? '' : ` (${key.environment})`;
   return `${withStore ? `${key.store}/` : ''}${id}${environment}`;

@@ -1,4 +1,5 @@
 import type { SourceDocument } from '../eventstore/source-documents.ts';
+import { decodeJwsPayload } from './apple/jws.ts';
 import { PLAY_ONE_TIME_PRODUCT_NOTIFICATION_TYPES } from './google/translate-product.ts';
 import { PLAY_SUBSCRIPTION_NOTIFICATION_TYPES } from './google/translate-subscription.ts';
 import { PLAY_REFUND_TYPES } from './google/translate-voided.ts';
@@ -39,7 +40,8 @@ export function decodeSourceDocument(document: Pick<SourceDocument, 'kind' | 'bo
 }
 
 function decodeJws(jws: string): { header: unknown; payload: unknown } | undefined {
-  const [header, payload] = jws.split('.').map((part) => parseJson(Buffer.from(part, 'base64url').toString('utf8')));
+  const header = parseJson(Buffer.from(jws.split('.')[0]!, 'base64url').toString('utf8'));
+  const payload = decodeJwsPayload(jws);
   if (header === undefined || payload === undefined) return undefined;
   return { header, payload: withNestedJwsDecoded(payload) };
 }

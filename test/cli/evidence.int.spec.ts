@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PurchaseEvent } from '../../src/domain/purchase/events.ts';
 import { PostgresEventStore } from '../../src/eventstore/postgres/postgres-event-store.ts';
 import { SourceDocumentArchive } from '../../src/eventstore/source-documents.ts';
-import { recordPurchase } from '../../src/ingest/record-purchase.ts';
 import { runSubledger } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { appleKey, day, fact, period, renewed, started } from '../support/purchase-facts.ts';
+import { appleKey, day, recordBoughtAndRenewed } from '../support/purchase-facts.ts';
 
 /*
  * `subledger purchases` and `subledger document`, as support staff run them: a customer's
@@ -30,14 +28,7 @@ const subledger = (args: string[]) => runSubledger(db.url, args);
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  const store = new PostgresEventStore(db.pool);
-  const record = (causationId: string, facts: PurchaseEvent[]) =>
-    recordPurchase(store, key, { type: 'RecordStoreFacts', data: { facts } }, { causationId });
-  await record('buy', [
-    started(period('t1', 0, 30)),
-    fact('PurchaseLinkedToAppUser', 0, { appUserId: CUSTOMER, via: 'app_account_token' }),
-  ]);
-  await record('renew', [renewed(period('t2', 30, 60))]);
+  await recordBoughtAndRenewed(new PostgresEventStore(db.pool), key, CUSTOMER);
   ({ documentId } = await new SourceDocumentArchive(db.pool).keep({
     kind: 'google.rtdn',
     contentType: 'application/json',
