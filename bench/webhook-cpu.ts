@@ -20,7 +20,8 @@ export interface CpuShares {
 interface Sample {
   readonly at: number;
   readonly byProcess: readonly number[];
-  readonly postgres: number;
+  /** Ticks of each process of the PostgreSQL server, by pid. */
+  readonly postgres: ReadonlyMap<number, number>;
   readonly self: number;
   readonly busy: number;
   readonly idle: number;
@@ -46,7 +47,7 @@ export class CpuMeter {
     return {
       at: performance.now(),
       byProcess: this.subledgerPids.map(processTicks),
-      postgres: this.postmasterPid === undefined ? 0 : postgresTicks(this.postmasterPid),
+      postgres: this.postmasterPid === undefined ? new Map() : postgresTicks(this.postmasterPid),
       self: ((self.user + self.system) / 1e6) * TICKS_PER_SECOND,
       busy,
       idle,
@@ -58,7 +59,7 @@ export class CpuMeter {
     const cores = (ticks: number) => ticks / TICKS_PER_SECOND / seconds;
     const byProcess = to.byProcess.map((ticks, i) => cores(ticks - from.byProcess[i]!));
     const subledger = byProcess.reduce((sum, c) => sum + c, 0);
-    const postgres = cores(to.postgres - from.postgres);
+    const postgres = cores(ticksBetween(from.postgres, to.postgres));
     const loadGenerator = cores(to.self - from.self);
     const busy = cores(to.busy - from.busy);
     return {
@@ -104,14 +105,27 @@ function processTicks(pid: number): number {
   return stat(pid)?.ticks ?? 0;
 }
 
-/** The postmaster and its children. A backend that exits between two samples takes its ticks with it. */
-function postgresTicks(postmasterPid: number): number {
-  let ticks = processTicks(postmasterPid);
+/** The postmaster and its children, each process's ticks by pid. */
+function postgresTicks(postmasterPid: number): Map<number, number> {
+  const ticks = new Map([[postmasterPid, processTicks(postmasterPid)]]);
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const s = stat(Number(entry));
-    if (s?.ppid === postmasterPid) ticks += s.ticks;
+    if (s?.ppid === postmasterPid) ticks.set(Number(entry), s.ticks);
   }
+  return ticks;
+}
+
+/**
+ * What the server's processes used between two samples: each process present at the end,
+ * from its ticks at the start (or from nothing, if it started since). A process that
+ * exited meanwhile is not counted: summing totals instead took away all it had used
+ * before (an idle pooled connection closing in a quiet window made PostgreSQL's share
+ * fall and "other" rise by as much).
+ */
+function ticksBetween(from: ReadonlyMap<number, number>, to: ReadonlyMap<number, number>): number {
+  let ticks = 0;
+  for (const [pid, now] of to) ticks += now - (from.get(pid) ?? 0);
   return ticks;
 }
 

@@ -68,7 +68,6 @@ const SETTINGS = {
       .filter(Boolean)
       .map((pair) => pair.split('=') as [string, string]),
   ),
-  pollMs: Number(env.POLL_MS ?? 5),
   settleSeconds: Number(env.SETTLE_SECONDS ?? 60),
   drainSeconds: Number(env.DRAIN_SECONDS ?? 5),
   /** Processed messages already in the intake queue, as after a while in production (they are kept). */
@@ -178,7 +177,7 @@ try {
         `throughput  ${String(connections).padStart(3)} connections: ${fmt(result.acceptedPerSecond)} accepted/s, ` +
           `p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, non-2xx ${result.non2xx}, errors ${result.errors}, ` +
           `durable ${result.durable}/${result.accepted}, processed ${fmt(result.processedPerSecond)}/s ` +
-          `(after: ${fmt(result.processedAlonePerSecond)}/s, from ${fmt(result.resumedAfterMs)} ms), cpu ${cpuText(result.cpu)}` +
+          `(after: ${fmt(result.processedAlonePerSecond)}/s, from ${fmt(result.resumedAfterMs)} ms, cpu ${cpuText(result.drainCpu)}), cpu ${cpuText(result.cpu)}` +
           `${result.poolExhausted ? ' (ran out of signed notifications: stopped early)' : ''}` +
           `${result.invalid ? ` INVALID: ${result.invalid}` : ''}`,
       );
@@ -200,7 +199,6 @@ try {
           rate,
           seconds: SETTINGS.latencySeconds,
           db,
-          pollMs: SETTINGS.pollMs,
           settleMs: SETTINGS.settleSeconds * 1000,
         });
         const shares = cpu.between(from, cpu.sample());
@@ -219,8 +217,8 @@ try {
           maxMs: percentile(entitlement, 100),
           neverVisible: paced.neverVisible,
           worstSendDelayMs: paced.worstSendDelayMs,
-          polls: paced.polls,
-          meanPollQueryMs: paced.meanPollQueryMs,
+          announcements: paced.announcements,
+          lookups: paced.lookups,
           cpu: shares,
           stages,
           ...(service.exit && { invalid: `the service ${service.exit} during the run` }),
@@ -260,7 +258,7 @@ try {
   console.log(`Settings: ${JSON.stringify(SETTINGS)}`);
   console.log(
     `The ${os.cpus().length} cores are shared by Subledger (${serviceShape()}), PostgreSQL, and this process ` +
-      '(autocannon, or the paced sender and the read-model poller). ' +
+      '(autocannon, or the paced sender and the read-model listener). ' +
       'cpu = cores busy during the measured window: subledger / postgres / load generator / other processes.',
   );
   if (ceilings) {
@@ -301,7 +299,7 @@ try {
   if (latency.length > 0) {
     console.log(
       `\nNotification to entitlement at a fixed rate, ${SETTINGS.latencySeconds} s per run, from the scheduled send ` +
-        `until the purchase is in the read model (polled by primary key every >= ${SETTINGS.pollMs} ms)`,
+        `until the purchase is in the read model (the first checkpoint of its projection at or past its events, heard by LISTEN)`,
     );
     console.table(
       SETTINGS.latencyRates.map((rate) => {
@@ -386,6 +384,8 @@ interface ThroughputRun {
   processedAlonePerSecond: number;
   /** How long processing took to show progress once the run ended (a paused worker let go). */
   resumedAfterMs: number;
+  /** Cores busy while the backlog drained (nothing accepted meanwhile). */
+  drainCpu: CpuShares;
   poolExhausted: boolean;
   cpu: CpuShares;
   /** Why the run does not count: the service ended mid-run (the machine is shared). */
@@ -405,8 +405,8 @@ interface LatencyRun {
   maxMs: number;
   neverVisible: number;
   worstSendDelayMs: number;
-  polls: number;
-  meanPollQueryMs: number;
+  announcements: number;
+  lookups: number;
   cpu: CpuShares;
   stages: LatencyStages;
   invalid?: string;
@@ -441,8 +441,10 @@ async function throughputRun(
     drainFrom = await counts(db);
   }
   const resumedAfterMs = Date.now() - resumedAt;
+  const drainCpuFrom = cpu.sample();
   await sleep(SETTINGS.drainSeconds * 1000);
   const drainTo = await counts(db);
+  const drainCpu = cpu.between(drainCpuFrom, cpu.sample());
   return {
     connections,
     seconds,
@@ -458,6 +460,7 @@ async function throughputRun(
     processedPerSecond: (after.purchases - before.purchases) / seconds,
     processedAlonePerSecond: (drainTo.purchases - drainFrom.purchases) / SETTINGS.drainSeconds,
     resumedAfterMs,
+    drainCpu,
     poolExhausted: run.poolExhausted,
     cpu: shares,
     ...(service.exit && { invalid: `the service ${service.exit} during the run` }),
