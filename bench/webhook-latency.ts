@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { isAtOrAfter, type GlobalPosition } from '../src/eventstore/global-position.ts';
 import { CHECKPOINTS_CHANNEL, parseAnnouncement } from '../src/projections/checkpoints.ts';
 import { PURCHASES_PROJECTION } from '../src/projections/entitlements/purchases-projection.ts';
+import { percentile } from './support.ts';
 import type { Delivery } from './webhook-workloads.ts';
 
 export interface PacedRunOptions {
@@ -30,6 +31,11 @@ export interface PacedRunResult {
   /** From the scheduled send to the purchase being in the read model, per accepted notification. */
   readonly entitlementMs: readonly number[];
   readonly neverVisible: number;
+  /**
+   * The median of `entitlementMs` over the first and the last quarter of the sends: a
+   * backlog that grows while sending shows as a last quarter much later than the first.
+   */
+  readonly quarterP50Ms: readonly [first: number, last: number];
   /** The read model's checkpoint announcements heard, and the lookups of ledger positions made after the sends. */
   readonly announcements: number;
   readonly lookups: number;
@@ -144,9 +150,19 @@ export async function pacedRun(options: PacedRunOptions): Promise<PacedRunResult
     acceptanceMs: accepted.map((f) => f.acceptedAt! - f.scheduledAt),
     entitlementMs: accepted.filter((f) => f.visibleAt !== undefined).map((f) => f.visibleAt! - f.scheduledAt),
     neverVisible: accepted.filter((f) => f.visibleAt === undefined).length,
+    quarterP50Ms: [
+      medianLatency(accepted.slice(0, accepted.length / 4)),
+      medianLatency(accepted.slice(-accepted.length / 4)),
+    ],
     announcements: progress.heard(),
     lookups,
   };
+}
+
+/** From the scheduled send to the purchase being readable; never readable counts as infinitely late. */
+function medianLatency(flights: readonly InFlight[]): number {
+  const latencies = flights.map((f) => (f.visibleAt === undefined ? Infinity : f.visibleAt - f.scheduledAt));
+  return percentile(latencies, 50);
 }
 
 /** The purchases projection's checkpoints as they are announced, each with the time it was heard. */

@@ -216,6 +216,7 @@ try {
           p99Ms: percentile(entitlement, 99),
           maxMs: percentile(entitlement, 100),
           neverVisible: paced.neverVisible,
+          quarterP50Ms: paced.quarterP50Ms,
           worstSendDelayMs: paced.worstSendDelayMs,
           announcements: paced.announcements,
           lookups: paced.lookups,
@@ -227,7 +228,7 @@ try {
       latency.push(result);
       progress(
         `latency     ${result.rate}/s: entitlement p50 ${ms(result.p50Ms)} p95 ${ms(result.p95Ms)} ` +
-          `p99 ${ms(result.p99Ms)} max ${ms(result.maxMs)}; 2xx p50 ${ms(result.acceptP50Ms)} ` +
+          `p99 ${ms(result.p99Ms)} max ${ms(result.maxMs)}, p50 first/last quarter ${result.quarterP50Ms.map(ms).join('/')}; 2xx p50 ${ms(result.acceptP50Ms)} ` +
           `p99 ${ms(result.acceptP99Ms)}; accepted ${result.accepted}/${result.sent}, not visible ` +
           `${SETTINGS.settleSeconds} s after the last send: ${result.neverVisible}; cpu ${cpuText(result.cpu)}; ` +
           `stages p50/p99: to ledger ${ms(result.stages.toLedgerMs.p50)}/${ms(result.stages.toLedgerMs.p99)}, ` +
@@ -312,6 +313,7 @@ try {
           'p99 ms': col((l) => l.p99Ms),
           'max ms': col((l) => l.maxMs),
           '2xx p99 ms': col((l) => l.acceptP99Ms),
+          'p50 first/last quarter ms': runs.map((l) => l.quarterP50Ms.map(ms).join('/')).join(', '),
           'accepted / sent': runs.map((l) => `${l.accepted}/${l.sent}`).join(', '),
           'never visible': runs.map((l) => l.neverVisible).join(', '),
           'to ledger p50/p99': runs
@@ -404,6 +406,7 @@ interface LatencyRun {
   p99Ms: number;
   maxMs: number;
   neverVisible: number;
+  quarterP50Ms: readonly [number, number];
   worstSendDelayMs: number;
   announcements: number;
   lookups: number;
