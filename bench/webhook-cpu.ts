@@ -11,6 +11,8 @@ export interface CpuShares {
   /** The same, per Subledger process, in the order their pids were given. */
   readonly byProcess: readonly number[];
   readonly postgres: number;
+  /** The SQS emulator, when it runs in a process of its own; 0 otherwise. */
+  readonly queue: number;
   readonly loadGenerator: number;
   /** Everything else on the machine: other people's tests, for one. */
   readonly other: number;
@@ -22,6 +24,7 @@ interface Sample {
   readonly byProcess: readonly number[];
   /** Ticks of each process of the PostgreSQL server, by pid. */
   readonly postgres: ReadonlyMap<number, number>;
+  readonly queue: number;
   readonly self: number;
   readonly busy: number;
   readonly idle: number;
@@ -35,10 +38,12 @@ interface Sample {
 export class CpuMeter {
   private readonly subledgerPids: readonly number[];
   private readonly postmasterPid: number | undefined;
+  private readonly queuePid: number | undefined;
 
-  constructor(subledgerPids: readonly number[], postmasterPid: number | undefined) {
+  constructor(subledgerPids: readonly number[], postmasterPid: number | undefined, queuePid?: number) {
     this.subledgerPids = subledgerPids;
     this.postmasterPid = postmasterPid;
+    this.queuePid = queuePid;
   }
 
   sample(): Sample {
@@ -48,6 +53,7 @@ export class CpuMeter {
       at: performance.now(),
       byProcess: this.subledgerPids.map(processTicks),
       postgres: this.postmasterPid === undefined ? new Map() : postgresTicks(this.postmasterPid),
+      queue: this.queuePid === undefined ? 0 : processTicks(this.queuePid),
       self: ((self.user + self.system) / 1e6) * TICKS_PER_SECOND,
       busy,
       idle,
@@ -60,14 +66,16 @@ export class CpuMeter {
     const byProcess = to.byProcess.map((ticks, i) => cores(ticks - from.byProcess[i]!));
     const subledger = byProcess.reduce((sum, c) => sum + c, 0);
     const postgres = cores(ticksBetween(from.postgres, to.postgres));
+    const queue = cores(to.queue - from.queue);
     const loadGenerator = cores(to.self - from.self);
     const busy = cores(to.busy - from.busy);
     return {
       subledger,
       byProcess,
       postgres,
+      queue,
       loadGenerator,
-      other: Math.max(0, busy - subledger - postgres - loadGenerator),
+      other: Math.max(0, busy - subledger - postgres - queue - loadGenerator),
       idle: cores(to.idle - from.idle),
     };
   }

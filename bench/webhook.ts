@@ -100,8 +100,8 @@ interface Counts {
 const postgres = await benchPostgres();
 const workDir = await mkdtemp(path.join(os.tmpdir(), 'subledger-webhook-bench-'));
 const workload: WebhookWorkload = SETTINGS.store === 'google' ? await googleWorkload() : await appleWorkload(workDir);
-// The SQS queue: an emulator in this process (its CPU counts as the load generator's), a new queue per service.
-const sqs = SETTINGS.queue === 'sqs' ? await startSqsEmulator() : undefined;
+// The SQS queue: an emulator in a process of its own (its CPU shown as the queue's), a new queue per service.
+const sqs = SETTINGS.queue === 'sqs' ? await startSqsEmulator({ ownProcess: true }) : undefined;
 const queueEnv = async (): Promise<Record<string, string>> => {
   if (!sqs) return {};
   const { queueUrl, deadLetterQueueUrl } = await sqs.fifoQueue();
@@ -145,7 +145,7 @@ try {
       if (SETTINGS.history > 0) await addHistory(db, SETTINGS.history);
       await cannon(service.urls, workload, 0, { connections: WARMUP_CONNECTIONS, amount: SETTINGS.warmup });
       await drained(db, SETTINGS.warmup);
-      return await work(service, db, new CpuMeter(service.pids, postmasterPid));
+      return await work(service, db, new CpuMeter(service.pids, postmasterPid, sqs?.pid));
     } catch (error) {
       progress(`service log (last lines):\n${service.tail()}`);
       throw error;
@@ -258,9 +258,11 @@ try {
   console.log(`PostgreSQL: ${JSON.stringify(await postgres.settings())}`);
   console.log(`Settings: ${JSON.stringify(SETTINGS)}`);
   console.log(
-    `The ${os.cpus().length} cores are shared by Subledger (${serviceShape()}), PostgreSQL, and this process ` +
+    `The ${os.cpus().length} cores are shared by Subledger (${serviceShape()}), PostgreSQL, ` +
+      `${sqs ? 'the SQS emulator (a process of its own), ' : ''}and this process ` +
       '(autocannon, or the paced sender and the read-model listener). ' +
-      'cpu = cores busy during the measured window: subledger / postgres / load generator / other processes.',
+      'cpu = cores busy during the measured window: subledger / postgres / load generator / other processes' +
+      `${sqs ? ' / queue (the emulator)' : ''}.`,
   );
   if (ceilings) {
     console.log('\nCeilings, measured in this process before any service starts:');
@@ -674,9 +676,12 @@ function serviceShape(): string {
 function cpuText(c: CpuShares): string {
   const subledger =
     c.byProcess.length > 1 ? `${c.subledger.toFixed(2)} (${c.byProcess.map((x) => x.toFixed(2)).join(' + ')})` : '';
-  return [subledger || c.subledger.toFixed(2), ...[c.postgres, c.loadGenerator, c.other].map((x) => x.toFixed(2))].join(
-    ' / ',
-  );
+  const queue = c.queue > 0 ? [`queue ${c.queue.toFixed(2)}`] : [];
+  return [
+    subledger || c.subledger.toFixed(2),
+    ...[c.postgres, c.loadGenerator, c.other].map((x) => x.toFixed(2)),
+    ...queue,
+  ].join(' / ');
 }
 
 function fmt(n: number): string {

@@ -4,7 +4,7 @@ import { SourceDocumentArchive } from '../../src/eventstore/source-documents.ts'
 import type { RetryPolicy } from '../../src/intake/intake-queue.ts';
 import { SqsIntakeQueue } from '../../src/intake/sqs-intake-queue.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { startSqsEmulator, type SqsEmulator } from '../support/sqs-emulator.ts';
+import { sqsClientFor, startSqsEmulator, type SqsEmulator } from '../support/sqs-emulator.ts';
 import { intakeQueueContract } from './intake-queue.contract.ts';
 
 /*
@@ -38,6 +38,49 @@ intakeQueueContract('SQS', {
 
 describe('SQS intake queue', () => {
   const document = { kind: 'test', contentType: 'text/plain', body: 'a notification' };
+
+  // Notifications that arrive together are sent in SendMessageBatch calls of ten, at once.
+  it('queues many notifications that arrive at once, each once, and hands them all out', async () => {
+    queues = await emulator.fifoQueue();
+    const queue = new SqsIntakeQueue({ sqs: emulator.sqs, ...queues, db: db.pool, retry: SQS_RETRY });
+    const ids = Array.from({ length: 60 }, (_, i) => `burst-${i}`);
+    const answers = await Promise.all(
+      ids.map((id) => queue.enqueue({ deduplicationId: id, orderingKey: id, kind: 'test', document })),
+    );
+    expect(answers.every((a) => a.enqueued)).toBe(true);
+    expect(new Set(answers.map((a) => a.messageId)).size).toBe(60);
+    const received = [];
+    for (let batch; (batch = await queue.receive({ max: 10, visibilityTimeoutMs: 30_000 })).length > 0;) {
+      received.push(...batch);
+    }
+    expect(received.map((m) => m.deduplicationId).sort()).toEqual([...ids].sort());
+  });
+
+  it('keeps the order of one ordering key when more than ten of it arrive at once, whatever the network', async () => {
+    queues = await emulator.fifoQueue();
+    // A network that delays each request less than the one before: requests sent at once arrive in reverse.
+    const sqs = sqsClientFor(emulator.endpoint);
+    let sent = 0;
+    sqs.middlewareStack.add(
+      (next) => async (args) => {
+        await sleep(Math.max(0, 200 - 40 * sent++));
+        return next(args);
+      },
+      { step: 'finalizeRequest' },
+    );
+    const queue = new SqsIntakeQueue({ sqs, ...queues, db: db.pool, retry: SQS_RETRY });
+    const ids = Array.from({ length: 45 }, (_, i) => `ordered-${String(i).padStart(2, '0')}`);
+    await Promise.all(
+      ids.map((id) => queue.enqueue({ deduplicationId: id, orderingKey: 'one', kind: 'test', document })),
+    );
+    const order = [];
+    for (let message; ([message] = await queue.receive({ max: 10, visibilityTimeoutMs: 30_000 })), message;) {
+      order.push(message.deduplicationId);
+      await queue.ackAll([message]);
+    }
+    expect(order).toEqual(ids);
+    sqs.destroy();
+  });
 
   it('takes in what the redrive policy moved to the dead-letter queue, to list and retry it', async () => {
     queues = await emulator.fifoQueue({ maxReceiveCount: 2 });
