@@ -1,3 +1,5 @@
+import type { Pool } from '../db/pool.ts';
+import { withIndexWalks } from '../db/transaction.ts';
 import { HELD_PER_SLOT } from './held-deliveries.ts';
 
 /**
@@ -31,9 +33,11 @@ const leaseAndRead = `
   ),
   picked AS (SELECT id FROM due WHERE rank <= room ORDER BY id LIMIT ${CLAIM_LIMIT}),
   taken AS (
+    -- By key, not through a join, whose order the planner would choose from its estimates:
+    -- one walked the pending deliveries and read every picked one for each (160,000 rows).
     UPDATE webhook_deliveries d SET lease_until = $2
-    FROM picked
-    WHERE d.id = picked.id AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until < $1)
+    WHERE d.id = ANY (ARRAY(SELECT id FROM picked)) AND d.status = 'pending'
+      AND (d.lease_until IS NULL OR d.lease_until < $1)
     RETURNING d.id, d.endpoint_id, d.event_id, d.attempts, d.created_at
   )
   SELECT taken.id::text, taken.endpoint_id, e.url, e.secrets, e.max_in_flight, taken.event_id, ev.type, ev.occurred_at,
@@ -50,12 +54,15 @@ export const CLAIM_FROM_OLDEST_DUE = `
   candidates AS (
     SELECT d.id, d.endpoint_id, d.app_user_id, d.next_attempt_at, d.lease_until, e.max_in_flight
     FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
-    WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until < $1)
+    -- attempts >= 0: always true, and what lets this walk use the oldest-first index (migration 0025).
+    WHERE d.status = 'pending' AND d.attempts >= 0 AND d.next_attempt_at <= $1
+      AND (d.lease_until IS NULL OR d.lease_until < $1)
     ORDER BY d.id
     LIMIT (SELECT least(${MAX_CANDIDATES}, coalesce(sum(2 * greatest(room, 0) + held), 0)) FROM held)
   ),
   heads AS (
-    -- A subquery per candidate, so each is one probe of the heads index, not a join over all.
+    -- A subquery per candidate, so each is one probe of the heads index, not a join over all
+    -- (and only that index can answer it: migration 0025).
     SELECT c.* FROM candidates c
     WHERE c.id = (
       SELECT oldest.id FROM webhook_deliveries oldest
@@ -73,3 +80,17 @@ export const CLAIM_FROM_EVERY_HEAD = `
     WHERE d.status = 'pending'
     ORDER BY d.endpoint_id, d.app_user_id, d.id
   ),${leaseAndRead}`;
+
+/**
+ * Runs a claim as the worker does: named, so each connection plans it once, and planned
+ * with index walks only (see withIndexWalks), so that plan costs what the claim takes
+ * whatever the statistics said when it was made.
+ */
+export async function claim<Row extends object>(
+  pool: Pool,
+  name: string,
+  text: string,
+  values: readonly unknown[],
+): Promise<Row[]> {
+  return withIndexWalks(pool, async (client) => (await client.query<Row>({ name, text, values: [...values] })).rows);
+}

@@ -9,7 +9,7 @@ import { nextRetryDelay, retryAfterMs, type RetryPolicy } from './retry-schedule
 import { liveSecrets, MAX_IN_FLIGHT } from './webhook-endpoints.ts';
 import { OutcomeRecorder } from './outcome-recorder.ts';
 import { WakeUp } from '../jobs/wake-up.ts';
-import { CLAIM_FROM_EVERY_HEAD, CLAIM_FROM_OLDEST_DUE, CLAIM_LIMIT } from './claim-deliveries.ts';
+import { CLAIM_FROM_EVERY_HEAD, CLAIM_FROM_OLDEST_DUE, CLAIM_LIMIT, claim } from './claim-deliveries.ts';
 import { HeldDeliveries } from './held-deliveries.ts';
 
 export interface DeliveryWorkerOptions {
@@ -139,21 +139,12 @@ export class DeliveryWorker {
     const now = this.options.clock.now();
     const leaseUntil = new Date(now.getTime() + leaseMs(this.options));
     const parameters = [now, leaseUntil, JSON.stringify(this.held.heldByEndpoint())];
-    // Named: each connection plans them once, not at every claim.
-    let { rows } = await this.options.pool.query<Claimed>({
-      name: 'claim-oldest-due',
-      text: CLAIM_FROM_OLDEST_DUE,
-      values: parameters,
-    });
+    let rows = await claim<Claimed>(this.options.pool, 'claim-oldest-due', CLAIM_FROM_OLDEST_DUE, parameters);
     // None among the oldest due (or no room): look at every customer's head, at most once per
     // poll interval, so that a busy endpoint's completions do not each pay for a full scan.
     if (rows.length === 0 && now.getTime() - this.lastFullClaimAt >= this.options.idlePollMs) {
       this.lastFullClaimAt = now.getTime();
-      ({ rows } = await this.options.pool.query<Claimed>({
-        name: 'claim-every-head',
-        text: CLAIM_FROM_EVERY_HEAD,
-        values: parameters,
-      }));
+      rows = await claim<Claimed>(this.options.pool, 'claim-every-head', CLAIM_FROM_EVERY_HEAD, parameters);
     }
     this.held.add(rows.map((row) => ({ ...row, leaseUntil })));
     this.sendWhatHasRoom();
