@@ -2,7 +2,7 @@ import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { ApiKeys } from '../src/auth/api-keys.ts';
-import { CLAIM_FROM_EVERY_HEAD, CLAIM_FROM_OLDEST_DUE } from '../src/webhooks/claim-deliveries.ts';
+import { CLAIM_STATEMENT } from '../src/webhooks/claim-deliveries.ts';
 import { parseAnswer } from './webhook-latency.ts';
 import type { SignedNotification } from './webhook-notifications.ts';
 
@@ -333,12 +333,9 @@ export class ActivitySampler {
   }
 }
 
-/** How the claims begin (pg_stat_activity keeps only a statement's first kilobyte). */
-const CLAIMS = [CLAIM_FROM_OLDEST_DUE, CLAIM_FROM_EVERY_HEAD].map((sql) => sql.trimStart().slice(0, 200));
-
 function statementOf(query: string): string {
   const q = query.trimStart();
-  if (CLAIMS.some((claim) => q.startsWith(claim))) return 'claim';
+  if (q.startsWith(CLAIM_STATEMENT)) return 'claim';
   if (q.startsWith('UPDATE webhook_deliveries d\n') || /SET status = o\.status/.test(q)) return 'record';
   if (/^(BEGIN|COMMIT|ROLLBACK)/i.test(q)) return q.split(/\s/)[0]!.toUpperCase();
   if (/intake_messages/.test(q)) return 'intake';

@@ -26,20 +26,3 @@ export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) 
     client.release(connectionLost);
   }
 }
-
-/**
- * A transaction whose statements PostgreSQL plans without sequential or bitmap scans or
- * sorts where an index gives the order: for reading the head of a queue, which must cost
- * what it takes, not what is waiting. The planner cannot know how much is waiting (its
- * statistics lag behind a queue that fills in seconds), and a plan made from them, kept by
- * a prepared statement, read the whole queue for every claim. The intake queue's receive
- * gets the same from its function's settings (migration 0024).
- */
-export function withIndexWalks<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  return withTransaction(pool, async (client) => {
-    await client.query(
-      'SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off',
-    );
-    return work(client);
-  });
-}

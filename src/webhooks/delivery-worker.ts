@@ -9,7 +9,7 @@ import { nextRetryDelay, retryAfterMs, type RetryPolicy } from './retry-schedule
 import { liveSecrets, MAX_IN_FLIGHT } from './webhook-endpoints.ts';
 import { OutcomeRecorder } from './outcome-recorder.ts';
 import { WakeUp } from '../jobs/wake-up.ts';
-import { CLAIM_FROM_EVERY_HEAD, CLAIM_FROM_OLDEST_DUE, CLAIM_LIMIT, claim } from './claim-deliveries.ts';
+import { CLAIM_LIMIT, claimDeliveries, type ClaimedRow } from './claim-deliveries.ts';
 import { HeldDeliveries } from './held-deliveries.ts';
 
 export interface DeliveryWorkerOptions {
@@ -29,22 +29,8 @@ export interface DeliveryWorkerOptions {
   readonly metrics?: Pick<Metrics, 'webhookAttempts'>;
 }
 
-interface Claimed {
-  id: string;
-  endpoint_id: string;
-  url: string;
-  secrets: Parameters<typeof liveSecrets>[0];
-  max_in_flight: number;
-  event_id: string;
-  type: string;
-  occurred_at: Date;
-  payload: unknown;
-  attempts: number;
-  created_at: Date;
-}
-
 /** A claimed delivery, with the lease it was claimed under. */
-type Leased = Claimed & { readonly leaseUntil: Date };
+type Leased = ClaimedRow & { readonly leaseUntil: Date };
 
 /** What a delivery attempt came to. */
 export interface AttemptOutcome {
@@ -138,13 +124,13 @@ export class DeliveryWorker {
   private async claimAndSend(): Promise<number> {
     const now = this.options.clock.now();
     const leaseUntil = new Date(now.getTime() + leaseMs(this.options));
-    const parameters = [now, leaseUntil, JSON.stringify(this.held.heldByEndpoint())];
-    let rows = await claim<Claimed>(this.options.pool, 'claim-oldest-due', CLAIM_FROM_OLDEST_DUE, parameters);
+    const claim = { now, leaseUntil, held: this.held.heldByEndpoint() };
+    let rows = await claimDeliveries(this.options.pool, { ...claim, everyHead: false });
     // None among the oldest due (or no room): look at every customer's head, at most once per
     // poll interval, so that a busy endpoint's completions do not each pay for a full scan.
     if (rows.length === 0 && now.getTime() - this.lastFullClaimAt >= this.options.idlePollMs) {
       this.lastFullClaimAt = now.getTime();
-      rows = await claim<Claimed>(this.options.pool, 'claim-every-head', CLAIM_FROM_EVERY_HEAD, parameters);
+      rows = await claimDeliveries(this.options.pool, { ...claim, everyHead: true });
     }
     this.held.add(rows.map((row) => ({ ...row, leaseUntil })));
     this.sendWhatHasRoom();
@@ -196,7 +182,7 @@ export class DeliveryWorker {
     );
   }
 
-  private async send(delivery: Claimed): Promise<AttemptOutcome> {
+  private async send(delivery: ClaimedRow): Promise<AttemptOutcome> {
     const now = this.options.clock.now();
     const body = JSON.stringify({
       type: delivery.type,

@@ -43,7 +43,7 @@ const KIND_OF: KindOfCode<EndpointRefusalCode> = {
 
 export class EndpointRefused extends refusalFamily(KIND_OF) {}
 
-interface StoredSecret {
+export interface StoredSecret {
   readonly secret: string;
   readonly createdAt: string;
   /** A rotated-out secret still signs until then, so receivers can move at their pace. */

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool } from '../../src/db/pool.ts';
 import { systemClock } from '../../src/runtime/system-clock.ts';
-import { withIndexWalks } from '../../src/db/transaction.ts';
-import { CLAIM_FROM_OLDEST_DUE, CLAIM_LIMIT, claim } from '../../src/webhooks/claim-deliveries.ts';
+import { CLAIM_LIMIT, CLAIM_STATEMENT, claimDeliveries, claimParameters } from '../../src/webhooks/claim-deliveries.ts';
 import { WebhookEndpoints } from '../../src/webhooks/webhook-endpoints.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { pagesRead, whileAnOlderTransactionIsOpen } from '../support/plan-pages.ts';
@@ -32,8 +31,8 @@ describe.each([
     try {
       await schedule(endpoint.id, 'history', history, 'delivered');
       await db.pool.query('ANALYZE webhook_deliveries');
-      const claimOldestDue = () =>
-        claim(connection, 'claim-oldest-due', CLAIM_FROM_OLDEST_DUE, [new Date(), new Date(Date.now() + 60_000), '{}']);
+      const claim = () => ({ now: new Date(), leaseUntil: new Date(Date.now() + 60_000), held: {}, everyHead: false });
+      const claimOldestDue = () => claimDeliveries(connection, claim());
       for (let i = 0; i < 8; i++) await claimOldestDue(); // so that a plan is made now, and kept
       // Deliveries under way: the oldest half delivered (since the last vacuum), the rest due,
       // and a transaction older than those deliveries still open.
@@ -46,17 +45,13 @@ describe.each([
           [backlog],
         );
         await claimOldestDue(); // the first walk past the delivered ones
-        // The worker's claim, run as the worker runs it (its kept plan), with the pages it read counted.
-        const [now, leaseUntil] = [new Date(), new Date(Date.now() + 60_000)].map((d) => d.toISOString());
-        return withIndexWalks(connection, (client) =>
-          pagesRead(client, `EXECUTE "claim-oldest-due"('${now}', '${leaseUntil}', '{}')`),
-        );
+        return pagesRead(connection, CLAIM_STATEMENT, claimParameters(claim()));
       });
       expect(claimed.rows).toBe(CLAIM_LIMIT);
-      // About 33 pages a delivery claimed (6,500 to 6,800), whatever the backlog. Without index
-      // walks, from an empty table's statistics: 29,364 pages with 1,000 waiting and 101,299
-      // with 4,000; probing for heads through the oldest-first index, from statistics where
-      // all was delivered: 177,526 and 203,062; updating through a join: 8,908 and 15,053.
+      // About 33 pages a delivery claimed, whatever the backlog. Without index walks, from an
+      // empty table's statistics: 29,364 pages with 1,000 waiting and 101,299 with 4,000;
+      // probing for heads through the oldest-first index, from statistics where all was
+      // delivered: 177,526 and 203,062; updating through a join: 8,908 and 15,053.
       expect(claimed.pages).toBeLessThan(40 * CLAIM_LIMIT);
     } finally {
       await connection.end();
