@@ -142,7 +142,11 @@ export class PostgresIntakeQueue implements IntakeQueue {
     max: number;
     visibilityTimeoutMs: number;
   }): Promise<ReceivedMessage[]> {
-    const { rows } = await this.db.query<MessageRow>(RECEIVE_STATEMENT, [max, visibilityTimeoutMs]);
+    const { rows } = await this.db.query<MessageRow>({
+      name: 'intake-receive',
+      text: RECEIVE_STATEMENT,
+      values: [max, visibilityTimeoutMs],
+    });
     return rows
       .sort((a, b) => Number(a.message_id) - Number(b.message_id))
       .map((r) => ({ ...messageOf(r), receipt: r.receipt, attempt: r.attempts }));

@@ -120,9 +120,7 @@ export class SqsIntakeQueue implements IntakeQueue {
       .map((message, i) => ({ message, i }))
       .filter(({ message, i }) => firsts[i] && !sentBefore.has(message.deduplicationId));
     const sent = new Map<string, string>();
-    const batches = Array.from({ length: Math.ceil(toSend.length / SQS_BATCH) }, (_, b) =>
-      toSend.slice(b * SQS_BATCH, (b + 1) * SQS_BATCH),
-    );
+    const batches = inBatches(toSend);
     // SQS keeps a group's order within a batch and between batches sent one after the other;
     // batches sent at once could arrive in either order, so only when no group has two.
     const keys = new Set(toSend.map(({ message }) => message.orderingKey));
@@ -219,8 +217,7 @@ export class SqsIntakeQueue implements IntakeQueue {
 
   async ackAll(messages: readonly ReceivedMessage[]): Promise<number> {
     let acked = 0;
-    for (let i = 0; i < messages.length; i += SQS_BATCH) {
-      const batch = messages.slice(i, i + SQS_BATCH);
+    for (const batch of inBatches(messages)) {
       const current = await this.stillHeld(batch);
       if (current.length === 0) continue;
       const { Successful = [] } = await this.options.sqs.send(
@@ -439,6 +436,13 @@ function sqsId(id: string): string {
 function isStaleReceipt(error: unknown): boolean {
   const name = (error as { name?: string }).name ?? '';
   return ['MessageNotInflight', 'ReceiptHandleIsInvalid', 'InvalidParameterValue'].includes(name);
+}
+
+/** The items in SQS batches (of ten), in order. */
+function inBatches<T>(items: readonly T[]): T[][] {
+  return Array.from({ length: Math.ceil(items.length / SQS_BATCH) }, (_, b) =>
+    items.slice(b * SQS_BATCH, (b + 1) * SQS_BATCH),
+  );
 }
 
 /** Runs the tasks one after the other, in order. */
