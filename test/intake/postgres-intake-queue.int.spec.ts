@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SourceDocumentArchive } from '../../src/eventstore/source-documents.ts';
 import { createPool } from '../../src/db/pool.ts';
 import type { RetryPolicy } from '../../src/intake/intake-queue.ts';
-import { PostgresIntakeQueue, RECEIVE_STATEMENT } from '../../src/intake/postgres-intake-queue.ts';
+import { INTAKE_CHANNEL, PostgresIntakeQueue, RECEIVE_STATEMENT } from '../../src/intake/postgres-intake-queue.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { pagesRead, whileAnOlderTransactionIsOpen } from '../support/plan-pages.ts';
 import { CONTRACT_RETRY_POLICY, intakeQueueContract } from './intake-queue.contract.ts';
@@ -62,6 +62,31 @@ describe('PostgreSQL intake queue', () => {
     expect(answers.map((a) => a.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
     const { rows } = await db.pool.query(`SELECT deduplication_id FROM intake_messages ORDER BY message_id`);
     expect(rows.map((r) => r.deduplication_id)).toEqual(['first', 'good-1', 'good-2']);
+  });
+
+  it('announces new messages on its channel in the commit that queues them, and a dead letter sent back', async () => {
+    await db.pool.query('TRUNCATE intake_messages');
+    const queue = new PostgresIntakeQueue(db.pool, CONTRACT_RETRY_POLICY);
+    const listener = await db.pool.connect();
+    const heard: string[] = [];
+    listener.on('notification', (n) => n.channel === INTAKE_CHANNEL && heard.push(n.channel));
+    try {
+      await listener.query(`LISTEN ${INTAKE_CHANNEL}`);
+      const document = { kind: 'test', contentType: 'text/plain', body: 'a notification' };
+      const { messageId } = await queue.enqueue({ deduplicationId: 'n-1', orderingKey: 'n-1', kind: 'test', document });
+      await expect.poll(() => heard.length).toBe(1);
+      // Sent back by support (the CLI, another process): the workers hear of it too.
+      await db.pool.query(`UPDATE intake_messages SET state = 'dead' WHERE message_id = $1`, [messageId]);
+      expect(await queue.retryDeadLetter(messageId)).toBe(true);
+      await expect.poll(() => heard.length).toBe(2);
+      // Not a dead letter (any more): nothing is sent back, nobody is woken.
+      expect(await queue.retryDeadLetter(messageId)).toBe(false);
+      await listener.query('SELECT 1'); // a round trip after it: a notification would have come before the answer
+      expect(heard.length).toBe(2);
+    } finally {
+      await listener.query(`UNLISTEN ${INTAKE_CHANNEL}`);
+      listener.release();
+    }
   });
 
   // Statistics lag: autovacuum last analyzed the queue when it was empty, or when every
