@@ -3,7 +3,7 @@ import type { Queryable } from '../../db/pool.ts';
 import type { CustomerPurchase } from '../../domain/entitlements.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { findPurchasesOfCustomers } from './customer-purchases.ts';
-import { CUSTOMER_CHANGES_CHANNEL } from './purchases-projection.ts';
+import { changedCustomers, CUSTOMER_CHANGES_CHANNEL } from './purchases-projection.ts';
 import { isDatabaseUnavailable } from '../../db/unavailable.ts';
 import { PerTurnReads } from '../../db/per-turn-reads.ts';
 
@@ -74,7 +74,11 @@ export class CustomerCache {
   start(): void {
     const { signals } = this.options;
     this.unsubscribe = [
-      signals.subscribe(CUSTOMER_CHANGES_CHANNEL, (payload) => this.invalidate(payload || '*')),
+      signals.subscribe(CUSTOMER_CHANGES_CHANNEL, (payload) => {
+        const changed = changedCustomers(payload);
+        if (changed === '*') this.invalidate('*');
+        else for (const appUserId of changed) this.invalidate(appUserId);
+      }),
       signals.onListening((listening) => (listening ? this.listeningAgain() : this.deaf())),
     ];
     if (signals.listening) this.listeningAgain();

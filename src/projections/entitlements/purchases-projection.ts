@@ -114,13 +114,31 @@ async function loadStates(tx: Queryable, streamIds: string[]) {
   return new Map(rows.map((r) => [r.stream_id, r.state]));
 }
 
-/** Where the read model announces, at commit, which customers' purchases changed ('*': all of them). */
+/**
+ * Where the read model announces, at commit, which customers' purchases changed: a JSON
+ * array of app user ids, or '*' for all of them.
+ */
 export const CUSTOMER_CHANGES_CHANNEL = 'subledger_customer_changes';
+
+/** The app users a notice on CUSTOMER_CHANGES_CHANNEL names; '*' for all. */
+export function changedCustomers(payload: string): readonly string[] | '*' {
+  if (payload.startsWith('[')) {
+    try {
+      const ids: unknown = JSON.parse(payload);
+      if (Array.isArray(ids) && ids.every((id) => typeof id === 'string')) return ids;
+    } catch {
+      // Not an array of ids: one id, as earlier versions sent them (during a rolling upgrade).
+    }
+  }
+  return payload === '' || payload === '*' ? '*' : [payload];
+}
 
 /**
  * One statement for the whole batch. It also notifies, at commit, every app user whose
  * purchases changed, the previous owner of a transferred purchase included, so caches
- * in every instance drop what they hold about them.
+ * in every instance drop what they hold about them: a JSON array of their ids per
+ * notification, a few per batch rather than one per customer, each of which woke every
+ * listening connection.
  */
 export async function upsertRows(tx: Queryable, rows: readonly ReadModelRow[]): Promise<void> {
   if (rows.length === 0) return;
@@ -151,10 +169,16 @@ export async function upsertRows(tx: Queryable, rows: readonly ReadModelRow[]): 
          lifetime_access = excluded.lifetime_access, will_renew = excluded.will_renew, state = excluded.state,
          stream_version = GREATEST(purchases.stream_version, excluded.stream_version), updated_at = now()
        RETURNING app_user_id
-     )
-     SELECT pg_notify($2, changed.app_user_id)
-     FROM (SELECT app_user_id FROM previous UNION SELECT app_user_id FROM written) changed
-     WHERE changed.app_user_id IS NOT NULL`,
+     ),
+     changed AS (
+       SELECT to_json(app_user_id)::text AS id
+       FROM (SELECT app_user_id FROM previous UNION SELECT app_user_id FROM written) ids
+       WHERE app_user_id IS NOT NULL
+     ),
+     -- Under 8,000 bytes each (PostgreSQL's limit): running sums of 7,000 bytes, and one
+     -- id is at most 256 characters, 1,536 bytes once escaped.
+     chunked AS (SELECT id, sum(octet_length(id) + 1) OVER (ORDER BY id) / 7000 AS chunk FROM changed)
+     SELECT pg_notify($2, '[' || string_agg(id, ',') || ']') FROM chunked GROUP BY chunk`,
     values: [JSON.stringify(rows), CUSTOMER_CHANGES_CHANNEL],
   });
 }
