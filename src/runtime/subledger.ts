@@ -51,7 +51,7 @@ import { DatabaseSignals } from '../db/database-signals.ts';
 import { ProjectionFollower } from '../projections/projection-follower.ts';
 import type { ProjectionProgress } from '../application/read-model-view.ts';
 
-/** Who listens: workers, for notifications accepted, events appended and deliveries scheduled by API instances. */
+/** Who listens: workers, for events appended and deliveries scheduled by API instances (the intake queue has its own). */
 const EVENTS_CHANNEL = 'subledger_events';
 const DELIVERIES_CHANNEL = 'subledger_deliveries';
 

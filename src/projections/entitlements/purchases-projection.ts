@@ -175,10 +175,16 @@ export async function upsertRows(tx: Queryable, rows: readonly ReadModelRow[]): 
        FROM (SELECT app_user_id FROM previous UNION SELECT app_user_id FROM written) ids
        WHERE app_user_id IS NOT NULL
      ),
-     -- Under 8,000 bytes each (PostgreSQL's limit): running sums of 7,000 bytes, and one
-     -- id is at most 256 characters, 1,536 bytes once escaped.
-     chunked AS (SELECT id, sum(octet_length(id) + 1) OVER (ORDER BY id) / 7000 AS chunk FROM changed)
-     SELECT pg_notify($2, '[' || string_agg(id, ',') || ']') FROM chunked GROUP BY chunk`,
+     -- Each notice under PostgreSQL's 8,000 bytes whatever the ids: a chunk ends once the running
+     -- sum passes a multiple of 4,000, so it holds under 4,000 bytes plus one id of at most
+     -- 3,900. A longer id (no store sends one) cannot be named: everyone is told instead.
+     chunked AS (
+       SELECT id, sum(octet_length(id) + 1) OVER (ORDER BY id) / 4000 AS chunk
+       FROM changed WHERE octet_length(id) <= 3900
+     )
+     SELECT pg_notify($2, '[' || string_agg(id, ',') || ']') FROM chunked GROUP BY chunk
+     UNION ALL
+     SELECT pg_notify($2, '*') WHERE EXISTS (SELECT FROM changed WHERE octet_length(id) > 3900)`,
     values: [JSON.stringify(rows), CUSTOMER_CHANGES_CHANNEL],
   });
 }
