@@ -12,7 +12,8 @@ const positiveInt = z.coerce.number().int().positive();
 
 const environmentSchema = z.object({
   SUBLEDGER_ROLE: z.enum(['api', 'worker', 'all']).default('all'),
-  PORT: port.default(3000),
+  // 0: any free port, chosen as it listens (the address is in the start-up log).
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }).optional(),
   // At least 3: the database signals hold one for LISTEN, and a projection batch holds one

@@ -8,7 +8,6 @@ import { recordPurchase } from '../../src/ingest/record-purchase.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { startSubledger, type Subledger } from '../../src/runtime/subledger.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { freePort } from '../support/free-port.ts';
 import { appleKey, day, period, started } from '../support/purchase-facts.ts';
 
 /*
@@ -40,7 +39,7 @@ beforeAll(async () => {
   subledger = await startSubledger(
     loadConfig({
       DATABASE_URL: db.url,
-      PORT: String(await freePort()),
+      PORT: '0',
       AUTH_ISSUER: ISSUER,
       AUTH_JWKS_URL: `http://127.0.0.1:${(idp.address() as AddressInfo).port}/.well-known/jwks.json`,
       AUTH_AUDIENCE: 'pulse-api',

@@ -4,7 +4,6 @@ import { silentLogger } from '../../src/observability/logger.ts';
 import { startSubledger, type Subledger } from '../../src/runtime/subledger.ts';
 import { runSubledger } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { freePort } from '../support/free-port.ts';
 
 /* `subledger dev-token`: app-user tokens for a laptop, trusted only with AUTH_DEV_TOKENS=on. */
 let db: TestDatabase;
@@ -19,10 +18,7 @@ afterAll(async () => {
 });
 
 async function start(env: Record<string, string>) {
-  const subledger = await startSubledger(
-    loadConfig({ DATABASE_URL: db.url, PORT: String(await freePort()), ...env }),
-    silentLogger,
-  );
+  const subledger = await startSubledger(loadConfig({ DATABASE_URL: db.url, PORT: '0', ...env }), silentLogger);
   running.push(subledger);
   return subledger;
 }

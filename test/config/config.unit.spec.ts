@@ -191,7 +191,12 @@ describe('configuration', () => {
     });
   });
 
-  it('treats empty variables as unset', () => {
+  it('takes PORT=0 as any free port, and refuses one below it', () => {
+    expect(loadConfig({ PORT: '0' }).http.port).toBe(0);
+    expect(() => loadConfig({ PORT: '-1' })).toThrow(/- PORT: /);
+  });
+
+    it('treats empty variables as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '' }).http.port).toBe(3000);
   });
 

@@ -31,7 +31,7 @@ beforeAll(async () => {
     loadConfig({
       SUBLEDGER_ROLE: 'worker',
       DATABASE_URL: api.db.url,
-      PORT: String(await freePort()),
+      PORT: '0',
       INTAKE_IDLE_POLL_MS: MINUTE,
       PROJECTION_IDLE_POLL_MS: MINUTE,
       WEBHOOK_POLL_MS: MINUTE,

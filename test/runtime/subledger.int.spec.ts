@@ -6,7 +6,6 @@ import { isAtOrAfter } from '../../src/eventstore/global-position.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { startSubledger, type Subledger } from '../../src/runtime/subledger.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { freePort } from '../support/free-port.ts';
 
 let db: TestDatabase;
 let subledger: Subledger;
@@ -14,7 +13,7 @@ beforeAll(async () => {
   db = await createTestDatabase({ migrated: false });
   const config = loadConfig({
     DATABASE_URL: db.url,
-    PORT: String(await freePort()),
+    PORT: '0',
     // An idle projection would look again only after a minute: appends must wake it.
     PROJECTION_IDLE_POLL_MS: '60000',
     // /ready's details, as an operator on a private network reads them.

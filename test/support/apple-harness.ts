@@ -12,7 +12,6 @@ import { startSubledger, type Subledger } from '../../src/runtime/subledger.ts';
 import { signNotification, type NotificationSpec } from '../../src/dev/apple/test-notifications.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { eventually } from './eventually.ts';
-import { freePort } from './free-port.ts';
 import type { Clock } from '../../src/domain/clock.ts';
 
 export interface HttpAnswer {
@@ -64,7 +63,7 @@ export async function startAppleHarness(
     configure(
       loadConfig({
         DATABASE_URL: db.url,
-        PORT: String(await freePort()),
+        PORT: '0',
         APPLE_TRUSTED_ROOTS: path.join(certDir, 'root.pem'),
         PROJECTION_IDLE_POLL_MS: '20',
         // Tests read /metrics and /ready's details as the operator would; hostile-input checks the protection.
@@ -137,7 +136,9 @@ export async function startAppleHarness(
       // is PostgreSQL choosing a victim, and the TRUNCATE simply goes again.
       for (let attempt = 1; ; attempt++) {
         try {
-          await db.pool.query('TRUNCATE events, purchases, intake_messages, intake_sqs_messages, source_documents, projection_checkpoints');
+          await db.pool.query(
+            'TRUNCATE events, purchases, intake_messages, intake_sqs_messages, source_documents, projection_checkpoints',
+          );
           break;
         } catch (error) {
           if ((error as { code?: string }).code !== '40P01' || attempt === 5) throw error;
