@@ -126,3 +126,16 @@ function firstMatch(stack: readonly CallFrame[], rules: readonly Rule[]): string
   for (const frame of stack) for (const [category, matches] of rules) if (matches(frame)) return category;
   return undefined;
 }
+
+// `node bench/webhook-profile.ts <file.cpuprofile>...`: the summary of profiles written with PROFILE_DIR.
+if (import.meta.main) {
+  for (const file of process.argv.slice(2)) {
+    const { busyMs, idleMs, byCategory, topSelf } = summarizeProfile(file);
+    const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
+    console.log(`\n${file}: busy ${busyMs.toFixed(0)} ms, idle ${idleMs.toFixed(0)} ms`);
+    console.table(
+      byCategory.map(({ category, ms, share }) => ({ category, ms: Math.round(ms), share: percent(share) })),
+    );
+    console.table(topSelf.map(({ frame, ms, share }) => ({ frame, ms: Math.round(ms), share: percent(share) })));
+  }
+}

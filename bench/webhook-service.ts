@@ -16,8 +16,9 @@ export interface ServiceOptions {
   readonly logLevel: string;
   /** Extra settings (DATABASE_POOL_SIZE, ...), as `npm start` reads them. */
   readonly env?: Readonly<Record<string, string>>;
-  /** Write a V8 CPU profile into workDir when the service exits. */
+  /** Write a V8 CPU profile when the service exits, into `profileDir` (by default workDir). */
   readonly cpuProfile?: boolean;
+  readonly profileDir?: string;
 }
 
 export interface RunningService {
@@ -39,7 +40,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const log = openSync(logFile, 'w');
   const child = spawn(
     process.execPath,
-    [...(options.cpuProfile ? ['--cpu-prof', '--cpu-prof-dir', options.workDir] : []), 'src/main.ts'],
+    [
+      ...(options.cpuProfile ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir ?? options.workDir] : []),
+      'src/main.ts',
+    ],
     {
       cwd: REPO,
       stdio: ['ignore', log, log],

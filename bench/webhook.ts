@@ -22,6 +22,8 @@
  *   SERVICE_ENV=DATABASE_POOL_SIZE=20,INTAKE_QUEUE=sqs  CEILINGS=0 (skip 0.)
  *   HISTORY=100000 (processed messages already in the queue, as after a while in production)
  *   PROFILE=1 (one more throughput run under --cpu-prof, summarized)
+ *   PROFILE_DIR=... (every service process of every run writes a V8 CPU profile there: the
+ *   worker's too, and under the latency runs' load; summarize one with bench/webhook-profile.ts)
  *   BENCH_DATABASE_URL=... (another PostgreSQL server)  KEEP_BENCH_DIR=1 (keep the services' logs)
  */
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -74,6 +76,7 @@ const SETTINGS = {
   history: Number(env.HISTORY ?? 0),
   ceilings: env.CEILINGS !== '0',
   profile: env.PROFILE === '1',
+  profileDir: env.PROFILE_DIR,
   /** Whose webhook: the App Store's (signed notifications) or Google Play's (Pub/Sub pushes). */
   store: (env.STORE ?? 'apple') as 'apple' | 'google',
   /** Where accepted notifications wait: PostgreSQL, or SQS (an emulator started here). */
@@ -137,6 +140,7 @@ try {
       logLevel: SETTINGS.logLevel,
       env: { ...workload.env, ...(await queueEnv()), ...SETTINGS.serviceEnv },
       separateWorker: SETTINGS.separateWorker,
+      ...(SETTINGS.profileDir && { cpuProfile: true, profileDir: SETTINGS.profileDir }),
       ...options,
     });
     const db = new pg.Client({ connectionString: databaseUrl });

@@ -179,6 +179,18 @@ describe('subscription lifecycle', () => {
     });
   });
 
+  it('answers for the moment asked about when one state is asked about several moments in turn', () => {
+    // Statuses are remembered per state (src/domain/purchase/status.ts): never for the wrong moment.
+    // A copy of the state is a state never asked about, so its answer is worked out afresh.
+    const { state } = recorded([started(p1)], renewed(p2));
+    for (const at of [15, 45, 15, 15, 45, 70, 15]) {
+      expect(purchaseStatusAt(state, day(at))).toEqual(purchaseStatusAt(structuredClone(state), day(at)));
+    }
+    expect(purchaseStatusAt(state, day(15)).current?.transactionId).toBe('t1');
+    expect(finalStatus(state).current?.transactionId).toBe('t2');
+    expect(purchaseStatusAt(state, day(15)).current?.transactionId).toBe('t1');
+  });
+
   it('extends access with each renewal', () => {
     expect(statusOf(recorded([started(p1)], renewed(p2)).state).access).toEqual({ from: day(30), until: day(60) });
   });

@@ -54,6 +54,24 @@ export interface PurchaseStatus {
  * touch an earlier one).
  */
 export function purchaseStatusAt(state: PurchaseState, at: Timestamp): PurchaseStatus {
+  const last = lastWorkedOut.get(state);
+  if (last?.at === at) return last.status;
+  const status = workOutStatusAt(state, at);
+  lastWorkedOut.set(state, { at, status });
+  return status;
+}
+
+/**
+ * The last status worked out for each state, and the moment it was for. A state is never
+ * changed (each fact makes a new one), so a state at a moment always has the same status.
+ * The customer events of a notification ask for it again and again: each fact's state
+ * before is the last fact's state after, at the same store time, and each is read for the
+ * fact's own event and for the customer's entitlements with and without it. One moment per
+ * state, so a state asked about at ever new moments (now, by the app API) holds one answer.
+ */
+const lastWorkedOut = new WeakMap<PurchaseState, { readonly at: Timestamp; readonly status: PurchaseStatus }>();
+
+function workOutStatusAt(state: PurchaseState, at: Timestamp): PurchaseStatus {
   const cutoff = millis(at);
   const seen = <T>(timeline: Timeline<T>) => timeline.filter((o) => millis(o.observedAt) <= cutoff);
 
