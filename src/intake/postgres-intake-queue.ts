@@ -178,14 +178,13 @@ export class PostgresIntakeQueue implements IntakeQueue {
 
   async ackAll(messages: readonly ReceivedMessage[]): Promise<number> {
     if (messages.length === 0) return 0;
-    const { rowCount } = await this.db.query({
+    // By each message's key, whatever the backlog (migration 0027).
+    const { rows } = await this.db.query<{ acked: number }>({
       name: 'intake-ack-all',
-      text: `UPDATE intake_messages m SET state = 'done', receipt = NULL, finished_at = now(), last_error = NULL
-       FROM unnest($1::bigint[], $2::uuid[]) AS acked(message_id, receipt)
-       WHERE m.message_id = acked.message_id AND m.receipt = acked.receipt AND m.state = 'pending'`,
+      text: 'SELECT intake_ack($1::bigint[], $2::uuid[]) AS acked',
       values: [messages.map((m) => m.messageId), messages.map((m) => m.receipt)],
     });
-    return rowCount ?? 0;
+    return rows[0]!.acked;
   }
 
   async fail(message: ReceivedMessage, reason: string, { permanent = false } = {}): Promise<'retry' | 'dead'> {
