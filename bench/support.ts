@@ -13,7 +13,10 @@ export interface BenchPostgres {
   stop(): Promise<void>;
 }
 
-/** The embedded PostgreSQL with its default (durable) settings, in a temporary folder, or BENCH_DATABASE_URL. */
+/**
+ * The embedded PostgreSQL with its default (durable) settings, in a temporary folder, its WAL
+ * written once (see writeWalOnce), or BENCH_DATABASE_URL.
+ */
 export async function benchPostgres(): Promise<BenchPostgres> {
   const external = process.env.BENCH_DATABASE_URL;
   let stopServer = async () => {};
@@ -28,6 +31,7 @@ export async function benchPostgres(): Promise<BenchPostgres> {
       await server.stop();
       await rm(dataDir, { recursive: true, force: true });
     };
+    if (process.env.FRESH_WAL !== '1') await writeWalOnce(serverUrl);
   }
   const admin = async <T>(work: (client: pg.Client) => Promise<T>) => {
     const client = new pg.Client({ connectionString: serverUrl });
@@ -62,6 +66,34 @@ export async function benchPostgres(): Promise<BenchPostgres> {
     },
     stop: () => stopServer(),
   };
+}
+
+/**
+ * Writes a little more WAL than the server keeps (max_wal_size, 1 GB by default), then
+ * checkpoints, so that its segments are recycled from then on, as on a server that has run a
+ * while: a new server creates and zero-fills each 16 MB segment the first time it needs it,
+ * while commits wait, which is the first minute of a service, not its steady state. About 10 s
+ * here. FRESH_WAL=1 measures a new server instead.
+ */
+async function writeWalOnce(serverUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ bytes: string }>(
+      `SELECT pg_size_bytes(current_setting('max_wal_size')) AS bytes`,
+    );
+    const rounds = Math.ceil((Number(rows[0]!.bytes) * 1.2) / 100e6); // about 100 MB of WAL a round
+    process.stderr.write(`writing ${rounds * 100} MB of WAL once, so that its segments are recycled ...\n`);
+    await client.query('CREATE TABLE bench_wal_warmup (payload text)');
+    for (let round = 0; round < rounds; round++) {
+      await client.query(`INSERT INTO bench_wal_warmup SELECT repeat('x', 900) FROM generate_series(1, 100000)`);
+      await client.query('TRUNCATE bench_wal_warmup');
+    }
+    await client.query('DROP TABLE bench_wal_warmup');
+    await client.query('CHECKPOINT');
+  } finally {
+    await client.end();
+  }
 }
 
 /** Nearest rank; an empty list is NaN. */

@@ -25,6 +25,7 @@
  *   PROFILE_DIR=... (every service process of every run writes a V8 CPU profile there: the
  *   worker's too, and under the latency runs' load; summarize one with bench/webhook-profile.ts)
  *   BENCH_DATABASE_URL=... (another PostgreSQL server)  KEEP_BENCH_DIR=1 (keep the services' logs)
+ *   FRESH_WAL=1 (the embedded server as new: its WAL not yet written once, see bench/support.ts)
  */
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
