@@ -31,6 +31,8 @@ export async function benchPostgres(): Promise<BenchPostgres> {
       await server.stop();
       await rm(dataDir, { recursive: true, force: true });
     };
+    const settings = process.env.BENCH_POSTGRES_SETTINGS;
+    if (settings) await applySettings(serverUrl, settings);
     if (process.env.FRESH_WAL !== '1') await writeWalOnce(serverUrl);
   }
   const admin = async <T>(work: (client: pg.Client) => Promise<T>) => {
@@ -66,6 +68,22 @@ export async function benchPostgres(): Promise<BenchPostgres> {
     },
     stop: () => stopServer(),
   };
+}
+
+/** BENCH_POSTGRES_SETTINGS=max_wal_size=4GB,...: server settings a reload applies, for the embedded server. */
+async function applySettings(serverUrl: string, settings: string): Promise<void> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    for (const pair of settings.split(',').filter(Boolean)) {
+      const [name, value] = pair.split('=') as [string, string];
+      if (!/^[a-z_]+$/.test(name)) throw new Error(`Not a setting name: ${name}`);
+      await client.query(`ALTER SYSTEM SET ${name} = ${pg.escapeLiteral(value)}`);
+    }
+    await client.query('SELECT pg_reload_conf()');
+  } finally {
+    await client.end();
+  }
 }
 
 /**

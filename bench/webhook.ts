@@ -26,6 +26,7 @@
  *   worker's too, and under the latency runs' load; summarize one with bench/webhook-profile.ts)
  *   BENCH_DATABASE_URL=... (another PostgreSQL server)  KEEP_BENCH_DIR=1 (keep the services' logs)
  *   FRESH_WAL=1 (the embedded server as new: its WAL not yet written once, see bench/support.ts)
+ *   BENCH_POSTGRES_SETTINGS=max_wal_size=4GB,... (settings for the embedded server, applied by a reload)
  */
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
