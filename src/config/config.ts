@@ -32,6 +32,8 @@ const environmentSchema = z.object({
   INTAKE_VISIBILITY_TIMEOUT_SECONDS: positiveInt.max(43_200).default(60),
   INTAKE_IDLE_POLL_MS: positiveInt.max(60_000).default(200),
   INTAKE_QUEUE: z.enum(['postgres', 'sqs']).default('postgres'),
+  // Apple retries a notification for about 6.5 days (1, 12, 24, 48 and 72 hours apart).
+  INTAKE_RETENTION_DAYS: positiveInt.max(3650).default(14),
   EVENT_STORE: z.enum(['postgres', 'kurrentdb']).default('postgres'),
   KURRENTDB_URL: z
     .string()
@@ -176,6 +178,11 @@ export interface Config {
     readonly visibilityTimeoutMs: number;
     /** How often an idle worker looks at the PostgreSQL queue when nothing woke it. */
     readonly idlePollMs: number;
+    /**
+     * How long the PostgreSQL queue keeps processed messages, to answer a store's redelivery
+     * as a duplicate. Later, a redelivery is processed again and records nothing new.
+     */
+    readonly retentionMs: number;
     /** Where accepted notifications wait: PostgreSQL (the default), or an SQS FIFO queue. */
     readonly queue:
       | { readonly kind: 'postgres' }
@@ -318,6 +325,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       worker: e.INTAKE_WORKER === 'on',
       visibilityTimeoutMs: e.INTAKE_VISIBILITY_TIMEOUT_SECONDS * 1000,
       idlePollMs: e.INTAKE_IDLE_POLL_MS,
+      retentionMs: e.INTAKE_RETENTION_DAYS * 86_400_000,
       queue:
         e.INTAKE_QUEUE === 'sqs'
           ? {

@@ -40,7 +40,7 @@ import { VoidedPurchasesPoll } from '../ingest/google/voided-poll.ts';
 import { IntakeWorker } from '../ingest/intake-worker.ts';
 import type { IntakeQueue } from '../intake/intake-queue.ts';
 import { intakeQueueOf } from '../intake/intake-queue-of.ts';
-import { INTAKE_CHANNEL } from '../intake/postgres-intake-queue.ts';
+import { INTAKE_CHANNEL, PostgresIntakeQueue } from '../intake/postgres-intake-queue.ts';
 import { openDatabase } from './database.ts';
 import { systemClock } from './system-clock.ts';
 import type { Clock } from '../domain/clock.ts';
@@ -214,6 +214,19 @@ export async function startSubledger(
       // Another process queued a notification: the PostgreSQL queue says so in the same commit
       // (a queue that long-polls needs no wake-up).
       if (config.intake.queue.kind === 'postgres') signals.subscribe(INTAKE_CHANNEL, () => intake.nudge());
+    }
+    if (processing && queue instanceof PostgresIntakeQueue) {
+      const retention = new PeriodicJob(
+        'intake retention',
+        3_600_000,
+        async () => {
+          const forgotten = await queue.forgetProcessed(new Date(clock.now().getTime() - config.intake.retentionMs));
+          if (forgotten > 0) logger.info({ forgotten }, 'forgot processed intake messages past their retention');
+        },
+        logger,
+      );
+      retention.start();
+      stops.push(() => retention.stop());
     }
     const verifier = await appleVerifier(config, catalog);
     const reconciler = await appleReconciler(config, { catalog, verifier, documents, eventStore, queue, logger });

@@ -46,7 +46,13 @@ describe('configuration', () => {
         jwksCacheSeconds: 300,
       },
       eventStore: { kind: 'postgres' },
-      intake: { worker: true, visibilityTimeoutMs: 60_000, idlePollMs: 200, queue: { kind: 'postgres' } },
+      intake: {
+        worker: true,
+        visibilityTimeoutMs: 60_000,
+        idlePollMs: 200,
+        retentionMs: 14 * 86_400_000,
+        queue: { kind: 'postgres' },
+      },
       webhooks: {
         delivery: true,
         retryHorizonMs: 86_400_000,
@@ -191,12 +197,18 @@ describe('configuration', () => {
     });
   });
 
+  it('keeps processed intake messages two weeks unless told otherwise, and never less than a day', () => {
+    expect(loadConfig({}).intake.retentionMs).toBe(14 * 86_400_000);
+    expect(loadConfig({ INTAKE_RETENTION_DAYS: '30' }).intake.retentionMs).toBe(30 * 86_400_000);
+    expect(() => loadConfig({ INTAKE_RETENTION_DAYS: '0' })).toThrow(/INTAKE_RETENTION_DAYS/);
+  });
+
   it('takes PORT=0 as any free port, and refuses one below it', () => {
     expect(loadConfig({ PORT: '0' }).http.port).toBe(0);
     expect(() => loadConfig({ PORT: '-1' })).toThrow(/- PORT: /);
   });
 
-    it('treats empty variables as unset', () => {
+  it('treats empty variables as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '' }).http.port).toBe(3000);
   });
 

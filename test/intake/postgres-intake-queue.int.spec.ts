@@ -134,6 +134,39 @@ describe('PostgreSQL intake queue', () => {
   });
 });
 
+describe('PostgreSQL intake queue retention', () => {
+  it('forgets processed messages queued before the cutoff, keeping dead letters and those still to process', async () => {
+    await db.pool.query('TRUNCATE intake_messages');
+    const queue = new PostgresIntakeQueue(db.pool, CONTRACT_RETRY_POLICY);
+    const document = { kind: 'test', contentType: 'text/plain', body: 'a notification' };
+    const enqueue = (id: string) => queue.enqueue({ deduplicationId: id, orderingKey: id, kind: 'test', document });
+    for (const id of ['old-done-1', 'old-done-2', 'old-dead', 'old-waiting', 'new-done']) await enqueue(id);
+    const received = await queue.receive({ max: 5, visibilityTimeoutMs: 60_000 });
+    const byId = new Map(received.map((m) => [m.deduplicationId, m]));
+    await queue.ackAll(['old-done-1', 'old-done-2', 'new-done'].map((id) => byId.get(id)!));
+    await queue.fail(byId.get('old-dead')!, 'refused', { permanent: true });
+    await queue.fail(byId.get('old-waiting')!, 'try again'); // pending again, backing off
+    await db.pool.query(
+      `UPDATE intake_messages SET enqueued_at = now() - interval '20 days' WHERE deduplication_id LIKE 'old-%'`,
+    );
+
+    // Batches of one: the purge goes on until a batch comes back short.
+    const cutoff = new Date(Date.now() - 14 * 86_400_000);
+    expect(await queue.forgetProcessed(cutoff, { batch: 1 })).toBe(2);
+    const { rows } = await db.pool.query('SELECT deduplication_id, state FROM intake_messages ORDER BY message_id');
+    expect(rows).toEqual([
+      { deduplication_id: 'old-dead', state: 'dead' },
+      { deduplication_id: 'old-waiting', state: 'pending' },
+      { deduplication_id: 'new-done', state: 'done' },
+    ]);
+    // A redelivery of a forgotten one is queued again (processing it again records nothing new:
+    // the ledger knows its facts by their ids); one still remembered is a duplicate.
+    expect(await enqueue('old-done-1')).toMatchObject({ enqueued: true });
+    expect(await enqueue('new-done')).toMatchObject({ enqueued: false });
+    expect(await queue.forgetProcessed(cutoff)).toBe(0);
+  });
+});
+
 describe('PostgreSQL intake queue acknowledgements', () => {
   it('acknowledge a batch with work bounded by the batch, whatever the backlog and the plan kept', async () => {
     const batch = 50;
