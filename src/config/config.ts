@@ -180,7 +180,7 @@ export interface Config {
     readonly idlePollMs: number;
     /**
      * How long the PostgreSQL queue keeps processed messages, to answer a store's redelivery
-     * as a duplicate. Later, a redelivery is processed again and records nothing new.
+     * as a duplicate. Later, a redelivery is processed again (see forgetProcessed).
      */
     readonly retentionMs: number;
     /** Where accepted notifications wait: PostgreSQL (the default), or an SQS FIFO queue. */

@@ -225,8 +225,9 @@ export class PostgresIntakeQueue implements IntakeQueue {
 
   /**
    * Forgets the processed messages queued before `before`. They were kept only to answer a
-   * store's redelivery as a duplicate; a redelivery after this is queued and processed again,
-   * and records nothing new (the ledger knows its facts by their event ids). Dead letters and
+   * store's redelivery as a duplicate; a redelivery after this is queued and processed again
+   * (an App Store notification then records nothing new: the ledger knows its facts by their
+   * event ids; a Google one asks Google again, as any late one does). Dead letters and
    * messages still to process are kept. In batches, each its own transaction, so a large
    * first purge holds no long transaction. Returns how many it forgot.
    */
