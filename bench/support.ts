@@ -31,19 +31,11 @@ export async function benchPostgres(): Promise<BenchPostgres> {
       await server.stop();
       await rm(dataDir, { recursive: true, force: true });
     };
-    const settings = process.env.BENCH_POSTGRES_SETTINGS;
-    if (settings) await applySettings(serverUrl, settings);
-    if (process.env.FRESH_WAL !== '1') await writeWalOnce(serverUrl);
+    const settings = namedValues(process.env.BENCH_POSTGRES_SETTINGS);
+    if (Object.keys(settings).length > 0) await withClient(serverUrl, (c) => applySettings(c, settings));
+    if (process.env.FRESH_WAL !== '1') await withClient(serverUrl, writeWalOnce);
   }
-  const admin = async <T>(work: (client: pg.Client) => Promise<T>) => {
-    const client = new pg.Client({ connectionString: serverUrl });
-    await client.connect();
-    try {
-      return await work(client);
-    } finally {
-      await client.end();
-    }
-  };
+  const admin = <T>(work: (client: pg.Client) => Promise<T>) => withClient(serverUrl, work);
   let counter = 0;
   return {
     serverUrl,
@@ -70,20 +62,33 @@ export async function benchPostgres(): Promise<BenchPostgres> {
   };
 }
 
-/** BENCH_POSTGRES_SETTINGS=max_wal_size=4GB,...: server settings a reload applies, for the embedded server. */
-async function applySettings(serverUrl: string, settings: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
+async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    for (const pair of settings.split(',').filter(Boolean)) {
-      const [name, value] = pair.split('=') as [string, string];
-      if (!/^[a-z_]+$/.test(name)) throw new Error(`Not a setting name: ${name}`);
-      await client.query(`ALTER SYSTEM SET ${name} = ${pg.escapeLiteral(value)}`);
-    }
-    await client.query('SELECT pg_reload_conf()');
+    return await work(client);
   } finally {
     await client.end();
   }
+}
+
+/** `NAME=value,NAME=value` (SERVICE_ENV, BENCH_POSTGRES_SETTINGS) as an object; a value may hold '='. */
+export function namedValues(text: string | undefined): Record<string, string> {
+  return Object.fromEntries(
+    (text ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+  );
+}
+
+/** BENCH_POSTGRES_SETTINGS=max_wal_size=4GB,...: server settings a reload applies, for the embedded server. */
+async function applySettings(client: pg.Client, settings: Record<string, string>): Promise<void> {
+  for (const [name, value] of Object.entries(settings)) {
+    if (!/^[a-z_]+$/.test(name)) throw new Error(`Not a setting name: ${name}`);
+    await client.query(`ALTER SYSTEM SET ${name} = ${pg.escapeLiteral(value)}`);
+  }
+  await client.query('SELECT pg_reload_conf()');
 }
 
 /**
@@ -93,25 +98,19 @@ async function applySettings(serverUrl: string, settings: string): Promise<void>
  * while commits wait, which is the first minute of a service, not its steady state. About 10 s
  * here. FRESH_WAL=1 measures a new server instead.
  */
-async function writeWalOnce(serverUrl: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ bytes: string }>(
-      `SELECT pg_size_bytes(current_setting('max_wal_size')) AS bytes`,
-    );
-    const rounds = Math.ceil((Number(rows[0]!.bytes) * 1.2) / 100e6); // about 100 MB of WAL a round
-    process.stderr.write(`writing ${rounds * 100} MB of WAL once, so that its segments are recycled ...\n`);
-    await client.query('CREATE TABLE bench_wal_warmup (payload text)');
-    for (let round = 0; round < rounds; round++) {
-      await client.query(`INSERT INTO bench_wal_warmup SELECT repeat('x', 900) FROM generate_series(1, 100000)`);
-      await client.query('TRUNCATE bench_wal_warmup');
-    }
-    await client.query('DROP TABLE bench_wal_warmup');
-    await client.query('CHECKPOINT');
-  } finally {
-    await client.end();
+async function writeWalOnce(client: pg.Client): Promise<void> {
+  const { rows } = await client.query<{ bytes: string }>(
+    `SELECT pg_size_bytes(current_setting('max_wal_size')) AS bytes`,
+  );
+  const rounds = Math.ceil((Number(rows[0]!.bytes) * 1.2) / 100e6); // about 100 MB of WAL a round
+  process.stderr.write(`writing ${rounds * 100} MB of WAL once, so that its segments are recycled ...\n`);
+  await client.query('CREATE TABLE bench_wal_warmup (payload text)');
+  for (let round = 0; round < rounds; round++) {
+    await client.query(`INSERT INTO bench_wal_warmup SELECT repeat('x', 900) FROM generate_series(1, 100000)`);
+    await client.query('TRUNCATE bench_wal_warmup');
   }
+  await client.query('DROP TABLE bench_wal_warmup');
+  await client.query('CHECKPOINT');
 }
 
 /** Nearest rank; an empty list is NaN. */

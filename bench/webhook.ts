@@ -39,7 +39,7 @@ import { migrate } from '../src/db/migrate.ts';
 import { createPool } from '../src/db/pool.ts';
 import { AppleVerifier, loadTrustedRoots } from '../src/ingest/apple/apple-verifier.ts';
 import { PostgresIntakeQueue } from '../src/intake/postgres-intake-queue.ts';
-import { benchPostgres, inParallel, machine, median, percentile } from './support.ts';
+import { benchPostgres, namedValues, inParallel, machine, median, percentile } from './support.ts';
 import { CpuMeter, findPostmaster, type CpuShares } from './webhook-cpu.ts';
 import { pacedRun, parseAnswer, stageTimes, type LatencyStages } from './webhook-latency.ts';
 import { appleWorkload, googleWorkload, type Delivery, type WebhookWorkload } from './webhook-workloads.ts';
@@ -66,12 +66,7 @@ const SETTINGS = {
    */
   pauseWorker: env.PAUSE_WORKER === '1',
   logLevel: env.LOG_LEVEL ?? 'info',
-  serviceEnv: Object.fromEntries(
-    (env.SERVICE_ENV ?? '')
-      .split(',')
-      .filter(Boolean)
-      .map((pair) => pair.split('=') as [string, string]),
-  ),
+  serviceEnv: namedValues(env.SERVICE_ENV),
   settleSeconds: Number(env.SETTLE_SECONDS ?? 60),
   drainSeconds: Number(env.DRAIN_SECONDS ?? 5),
   /** Processed messages already in the intake queue, as after a while in production (they are kept). */

@@ -37,7 +37,7 @@ import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { benchPostgres, machine, percentile } from './support.ts';
+import { benchPostgres, namedValues, machine, percentile } from './support.ts';
 import { CpuMeter, findPostmaster, type CpuShares } from './webhook-cpu.ts';
 import { NotificationSigner, type SignedNotification } from './webhook-notifications.ts';
 import { startService, tail, type RunningService } from './webhook-service.ts';
@@ -79,12 +79,7 @@ const SETTINGS = {
   postConcurrency: Number(env.POST_CONCURRENCY ?? 16),
   sampleDb: env.SAMPLE_DB !== '0',
   logLevel: env.LOG_LEVEL ?? 'info',
-  serviceEnv: Object.fromEntries(
-    (env.SERVICE_ENV ?? '')
-      .split(',')
-      .filter(Boolean)
-      .map((pair) => pair.split('=') as [string, string]),
-  ),
+  serviceEnv: namedValues(env.SERVICE_ENV),
 };
 const GOAL_PER_SECOND = 2_000;
 const GOAL_P99_MS = 500;
