@@ -77,4 +77,17 @@ describe('a verifier that remembers verified chains', () => {
       VerificationStatus.FAILURE,
     );
   });
+
+  it('refuses a signature that is not the 64 bytes of an ES256 one, and a JWS with parts to spare', async () => {
+    const signed = await ca.signer.sign(transactionPayload(NOW));
+    const [header, body, signature] = parts(signed);
+    const short = Buffer.from(signature, 'base64url').subarray(0, 48).toString('base64url');
+    expect(await refusal(verifier.verifyAndDecodeTransaction(`${header}.${body}.${short}`))).toBe(
+      VerificationStatus.VERIFICATION_FAILURE,
+    );
+    // What the library makes of a fourth part (it does not take it), not a pass for the first three.
+    expect(await refusal(verifier.verifyAndDecodeTransaction(`${signed}.${signature}`))).not.toBe(
+      VerificationStatus.OK,
+    );
+  });
 });
