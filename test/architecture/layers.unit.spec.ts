@@ -18,7 +18,7 @@ import { describe, expect, it } from 'vitest';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Libraries the domain may use: deterministic, no I/O, no clock. No node: module is used there today. */
-const PURE_FOR_THE_DOMAIN: readonly string[] = ['safe-stable-stringify', 'semver'];
+const PURE_FOR_THE_DOMAIN: readonly string[] = ['fast-deep-equal', 'safe-stable-stringify', 'semver'];
 
 interface Import {
   /** The importing file, relative to the repository, e.g. `src/cli/support.ts`. */
