@@ -328,6 +328,41 @@ describe('outgoing webhooks', () => {
     expect(await count()).toBe(before);
   });
 
+  it('tell the same events when rebuilt, a customer’s purchases folded in one batch, as when told one by one', async () => {
+    await addEndpoint();
+    const user = randomUUID();
+    await harness.notify(buy(user, '3000000000000021'));
+    await harness.processed();
+    await until(() => heardBy(user).length >= 2);
+    // Signed at the same moment: a later fact of the batch would count for the first's entitlements.
+    const bought = buy(user, '3000000000000022');
+    await harness.notify({
+      ...bought,
+      transaction: { ...bought.transaction, productId: 'com.example.pulse.coaching.monthly' },
+    });
+    await harness.processed();
+    await until(() => heardBy(user).length >= 4);
+    const told = async () =>
+      (
+        await harness.db.pool.query('SELECT id, payload FROM customer_events WHERE app_user_id = $1 ORDER BY id', [
+          user,
+        ])
+      ).rows;
+    const toldOneByOne = await told();
+    expect(toldOneByOne).toHaveLength(4);
+
+    // A rebuild reads the ledger in large batches: both purchases are folded in one, each
+    // fact's entitlements still counting the other purchase only as it stood at that fact.
+    await harness.subledger.customerEvents.stop();
+    await harness.db.pool.query('DELETE FROM webhook_deliveries WHERE app_user_id = $1', [user]);
+    await harness.db.pool.query('DELETE FROM customer_events WHERE app_user_id = $1', [user]);
+    await resetProjection(harness.db.pool, customerEventsProjection({ catalog: harness.subledger.catalog }));
+    await harness.subledger.customerEvents.start();
+    const head = await harness.subledger.eventStore.headPosition();
+    expect(await harness.subledger.customerEvents.waitFor(head, 10_000)).toBe(true);
+    expect(await told()).toEqual(toldOneByOne);
+  });
+
   it('refuse an endpoint with an unknown event type, or a URL that is not http(s)', async () => {
     const unknownType = await adminCall('POST', '/v1/admin/webhooks/endpoints', {
       url: receiver.url,

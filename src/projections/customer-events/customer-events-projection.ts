@@ -28,19 +28,19 @@ export function customerEventsProjection(options: { readonly catalog: Catalog })
       const facts = events.filter(isPurchaseEvent).filter((e) => parsePurchaseStreamId(e.streamId));
       if (facts.length === 0) return;
       const states = await loadStates(tx, [...new Set(facts.map((e) => e.streamId))]);
+      const folded = foldInTurn(facts, states);
       const others = new PurchasesOfCustomers(tx, states);
       // Everyone the batch's purchases name, read in one query rather than one per fact.
-      await others.load(ownersNamedBy(facts, states));
+      await others.load(ownersNamedBy(folded));
       const written: { event: CustomerEvent; id: string; ledger: RecordedEvent }[] = [];
 
-      for (const ledger of facts) {
-        const key = parsePurchaseStreamId(ledger.streamId)!;
-        const before = states.get(ledger.streamId) ?? initialState();
-        const after = evolve(before, ledger);
+      for (const { ledger, before, after } of folded) {
+        // The batch's purchases as they stand at this fact: a later fact, even of the same
+        // moment, must not count for this one's entitlements.
         states.set(ledger.streamId, after);
         const setOff = customerEventsOf({
           event: ledger,
-          key,
+          key: parsePurchaseStreamId(ledger.streamId)!,
           before,
           after,
           othersOf: (appUserId) => others.of(appUserId, ledger.streamId),
@@ -83,19 +83,20 @@ export function customerEventsProjection(options: { readonly catalog: Catalog })
   };
 }
 
-/** Every app user the facts' purchases name, once folded (folded here on copies: `states` is left as it is). */
-function ownersNamedBy(
-  facts: readonly (RecordedEvent & PurchaseEvent)[],
-  states: ReadonlyMap<string, PurchaseState>,
-): string[] {
+/** Each fact with its purchase before and after it, folded in order (on a copy: `states` is left as it is). */
+function foldInTurn(facts: readonly (RecordedEvent & PurchaseEvent)[], states: ReadonlyMap<string, PurchaseState>) {
   const folded = new Map(states);
-  const owners = new Set<string>();
-  for (const fact of facts) {
-    const after = evolve(folded.get(fact.streamId) ?? initialState(), fact);
-    folded.set(fact.streamId, after);
-    for (const link of after.links) owners.add(link.value.appUserId);
-  }
-  return [...owners];
+  return facts.map((ledger) => {
+    const before = folded.get(ledger.streamId) ?? initialState();
+    const after = evolve(before, ledger);
+    folded.set(ledger.streamId, after);
+    return { ledger, before, after };
+  });
+}
+
+/** Every app user the batch's purchases name once its facts are folded in. */
+function ownersNamedBy(folded: readonly { readonly after: PurchaseState }[]): string[] {
+  return [...new Set(folded.flatMap(({ after }) => after.links.map((link) => link.value.appUserId)))];
 }
 
 /** The other purchases of the customers a batch touches, read once per batch. */
