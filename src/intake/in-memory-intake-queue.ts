@@ -171,6 +171,15 @@ export class InMemoryIntakeQueue implements IntakeQueue {
     return this.pending.length;
   }
 
+  async forgetProcessed(before: Date): Promise<number> {
+    const forgotten = [...this.messages.values()].filter((m) => m.state === 'done' && m.enqueuedAt < before.getTime());
+    for (const message of forgotten) {
+      this.messages.delete(String(message.id));
+      this.byDeduplicationId.delete(message.deduplicationId);
+    }
+    return forgotten.length;
+  }
+
   /** The stored message, if this delivery is still the one holding it. */
   private held(message: ReceivedMessage): Message | undefined {
     const stored = this.messages.get(message.messageId);

@@ -96,4 +96,13 @@ export interface IntakeQueue {
   retryDeadLetter(messageId: string): Promise<boolean>;
   /** Messages waiting or in flight, for metrics and /ready. */
   depth(): Promise<number>;
+  /**
+   * Forgets the messages queued before `before` that need no remembering, and says how many:
+   * processed ones, never dead letters. A store's redelivery of a forgotten one is queued
+   * again (and records nothing new). SQS's record of a sent message is forgotten whether or
+   * not it was processed: which it was is SQS's to know, and SQS itself drops a message after
+   * its retention period (14 days at most); one forgotten early only misses being answered
+   * `duplicate`.
+   */
+  forgetProcessed(before: Date): Promise<number>;
 }

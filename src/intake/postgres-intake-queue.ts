@@ -1,3 +1,4 @@
+import { deleteInBatches } from '../db/delete-in-batches.ts';
 import { GroupCommit, type Pending } from '../db/group-commit.ts';
 import type { Queryable } from '../db/pool.ts';
 import { documentIdOf } from '../eventstore/source-documents.ts';
@@ -232,19 +233,16 @@ export class PostgresIntakeQueue implements IntakeQueue {
    * first purge holds no long transaction. Returns how many it forgot.
    */
   async forgetProcessed(before: Date, { batch = 10_000 }: { batch?: number } = {}): Promise<number> {
-    let forgotten = 0;
-    for (;;) {
-      const { rowCount } = await this.db.query(
-        // The old ones through the index on enqueued_at (migration 0028), deleted by their row
-        // addresses: joined back by key, PostgreSQL chose to scan the whole queue for each batch.
-        `DELETE FROM intake_messages WHERE ctid = ANY (ARRAY(
-           SELECT ctid FROM intake_messages WHERE enqueued_at < $1 AND state = 'done' LIMIT $2
-         ))`,
-        [before, batch],
-      );
-      forgotten += rowCount ?? 0;
-      if ((rowCount ?? 0) < batch) return forgotten;
-    }
+    return deleteInBatches(
+      this.db,
+      // The old ones through the index on enqueued_at (migration 0028), deleted by their row
+      // addresses: joined back by key, PostgreSQL chose to scan the whole queue for each batch.
+      `DELETE FROM intake_messages WHERE ctid = ANY (ARRAY(
+         SELECT ctid FROM intake_messages WHERE enqueued_at < $1 AND state = 'done' LIMIT $2
+       ))`,
+      [before],
+      batch,
+    );
   }
 
   async depth(): Promise<number> {

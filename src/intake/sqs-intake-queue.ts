@@ -11,6 +11,7 @@ import {
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { deleteInBatches } from '../db/delete-in-batches.ts';
 import { GroupCommit } from '../db/group-commit.ts';
 import type { Queryable } from '../db/pool.ts';
 import { SourceDocumentArchive } from '../eventstore/source-documents.ts';
@@ -318,6 +319,18 @@ export class SqsIntakeQueue implements IntakeQueue {
       }),
     );
     return Object.values(Attributes).reduce((sum, n) => sum + Number(n ?? 0), 0);
+  }
+
+  async forgetProcessed(before: Date, { batch = 10_000 }: { batch?: number } = {}): Promise<number> {
+    return deleteInBatches(
+      this.options.db,
+      // Through the index on enqueued_at (migration 0030), by row address, as the PostgreSQL queue does.
+      `DELETE FROM intake_sqs_messages WHERE ctid = ANY (ARRAY(
+         SELECT ctid FROM intake_sqs_messages WHERE enqueued_at < $1 AND dead_at IS NULL LIMIT $2
+       ))`,
+      [before],
+      batch,
+    );
   }
 
   /** The SQS message ids of those of these deduplication ids sent before. */

@@ -40,7 +40,7 @@ import { VoidedPurchasesPoll } from '../ingest/google/voided-poll.ts';
 import { IntakeWorker } from '../ingest/intake-worker.ts';
 import type { IntakeQueue } from '../intake/intake-queue.ts';
 import { intakeQueueOf } from '../intake/intake-queue-of.ts';
-import { INTAKE_CHANNEL, PostgresIntakeQueue } from '../intake/postgres-intake-queue.ts';
+import { INTAKE_CHANNEL } from '../intake/postgres-intake-queue.ts';
 import { openDatabase } from './database.ts';
 import { systemClock } from './system-clock.ts';
 import type { Clock } from '../domain/clock.ts';
@@ -215,7 +215,7 @@ export async function startSubledger(
       // (a queue that long-polls needs no wake-up).
       if (config.intake.queue.kind === 'postgres') signals.subscribe(INTAKE_CHANNEL, () => intake.nudge());
     }
-    if (processing && queue instanceof PostgresIntakeQueue) {
+    if (processing) {
       const retention = new PeriodicJob(
         'intake retention',
         3_600_000,

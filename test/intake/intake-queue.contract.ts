@@ -223,6 +223,23 @@ export function intakeQueueContract(adapter: string, setup: IntakeQueueContractS
       expect(await queue.ack(second!)).toBe(true);
     });
 
+    it('forgets processed messages, keeping dead letters: a redelivery of a forgotten one is queued again', async () => {
+      await queue.enqueue(message('processed'));
+      await queue.enqueue(message('dead'));
+      const received = await receive();
+      await queue.ack(received.find((m) => m.deduplicationId === 'processed')!);
+      await queue.fail(
+        received.find((m) => m.deduplicationId === 'dead')!,
+        'broken',
+        { permanent: true },
+      );
+      // Everything queued so far is older than this (each queue's own dating is tested with it).
+      expect(await queue.forgetProcessed(new Date('9999-12-31T00:00:00Z'))).toBe(1);
+      expect((await queue.enqueue(message('processed'))).enqueued).toBe(true);
+      expect((await queue.enqueue(message('dead'))).enqueued).toBe(false);
+      expect((await queue.deadLetters()).map((d) => d.deduplicationId)).toEqual(['dead']);
+    });
+
     it('counts the messages waiting or in flight as its depth, not those done or dead', async () => {
       for (const id of ['n-1', 'n-2', 'n-3', 'n-4']) await queue.enqueue(message(id));
       expect(await queue.depth()).toBe(4);

@@ -121,6 +121,31 @@ describe('SQS intake queue', () => {
     expect(await forgetful.receive({ max: 1, visibilityTimeoutMs: 60_000 })).toEqual([]);
   });
 
+  it('forgets its record of messages sent before the retention, keeping dead letters', async () => {
+    queues = await emulator.fifoQueue();
+    await db.pool.query('TRUNCATE intake_sqs_messages');
+    const queue = new SqsIntakeQueue({ sqs: emulator.sqs, ...queues, db: db.pool, retry: SQS_RETRY });
+    const enqueue = (id: string) => queue.enqueue({ deduplicationId: id, orderingKey: id, kind: 'test', document });
+    for (const id of ['old-1', 'old-2', 'old-dead', 'new']) await enqueue(id);
+    const received = await queue.receive({ max: 10, visibilityTimeoutMs: 60_000 });
+    await queue.fail(
+      received.find((m) => m.deduplicationId === 'old-dead')!,
+      'refused',
+      { permanent: true },
+    );
+    await db.pool.query(
+      `UPDATE intake_sqs_messages SET enqueued_at = now() - interval '20 days' WHERE deduplication_id LIKE 'old-%'`,
+    );
+
+    // Batches of one: the purge goes on until a batch comes back short.
+    const cutoff = new Date(Date.now() - 14 * 86_400_000);
+    expect(await queue.forgetProcessed(cutoff, { batch: 1 })).toBe(2);
+    const { rows } = await db.pool.query('SELECT deduplication_id FROM intake_sqs_messages ORDER BY 1');
+    expect(rows.map((r) => r.deduplication_id)).toEqual(['new', 'old-dead']);
+    expect((await queue.deadLetters()).map((d) => d.deduplicationId)).toEqual(['old-dead']);
+    expect(await queue.forgetProcessed(cutoff)).toBe(0);
+  });
+
   it('takes ordering keys and deduplication ids longer than SQS allows (a Play purchase token)', async () => {
     queues = await emulator.fifoQueue();
     const queue = new SqsIntakeQueue({ sqs: emulator.sqs, ...queues, db: db.pool, retry: SQS_RETRY });
