@@ -93,12 +93,22 @@ describe('append_to_streams', () => {
       // every local run reads about 540). The plan kept from the empty ledger is still the one
       // measured next.
       await client.query('SELECT * FROM append_to_streams($1::jsonb)', [group('grown')]);
+      // Should it read too much, the plans the function ran say where: auto_explain sends
+      // each, with its pages, to this connection as a notice.
+      const plans: string[] = [];
+      const keep = (notice: { message?: string }) => void plans.push(notice.message ?? '');
+      await client.query(`LOAD 'auto_explain'`);
+      await client.query(`SET auto_explain.log_min_duration = 0; SET auto_explain.log_analyze = on;
+        SET auto_explain.log_buffers = on; SET auto_explain.log_nested_statements = on; SET client_min_messages = log`);
+      client.on('notice', keep);
       const { pages, rows } = await pagesRead(client, 'SELECT * FROM append_to_streams($1::jsonb)', [group('big')]);
+      client.off('notice', keep);
       expect(rows).toBe(20);
       // Each append probes its events' ids and its stream's last version and inserts a few
       // rows with their index entries: tens of pages, where a scan of the ledger is thousands.
-      expect(pages).toBeLessThan(20 * 40);
+      expect(pages, plans.join('\n\n')).toBeLessThan(20 * 40);
     } finally {
+      await client.query('RESET client_min_messages; SET auto_explain.log_min_duration = -1');
       client.release();
     }
   });
