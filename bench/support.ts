@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
+import { databaseUrl, withAdmin } from '../test/support/admin-connection.ts';
 
 export interface BenchPostgres {
   readonly serverUrl: string;
@@ -32,19 +33,17 @@ export async function benchPostgres(): Promise<BenchPostgres> {
       await rm(dataDir, { recursive: true, force: true });
     };
     const settings = namedValues(process.env.BENCH_POSTGRES_SETTINGS);
-    if (Object.keys(settings).length > 0) await withClient(serverUrl, (c) => applySettings(c, settings));
-    if (process.env.FRESH_WAL !== '1') await withClient(serverUrl, writeWalOnce);
+    if (Object.keys(settings).length > 0) await withAdmin(serverUrl, (c) => applySettings(c, settings));
+    if (process.env.FRESH_WAL !== '1') await withAdmin(serverUrl, writeWalOnce);
   }
-  const admin = <T>(work: (client: pg.Client) => Promise<T>) => withClient(serverUrl, work);
+  const admin = <T>(work: (client: pg.Client) => Promise<T>) => withAdmin(serverUrl, work);
   let counter = 0;
   return {
     serverUrl,
     async freshDatabase(tag) {
       const name = `bench_${tag}_${process.pid}_${counter++}`;
       await admin((c) => c.query(`CREATE DATABASE ${name}`));
-      const url = new URL(serverUrl);
-      url.pathname = `/${name}`;
-      return url.toString();
+      return databaseUrl(serverUrl, name);
     },
     async dropDatabase(url) {
       await admin((c) => c.query(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`));
@@ -60,16 +59,6 @@ export async function benchPostgres(): Promise<BenchPostgres> {
     },
     stop: () => stopServer(),
   };
-}
-
-async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }
 
 /** `NAME=value,NAME=value` (SERVICE_ENV, BENCH_POSTGRES_SETTINGS) as an object; a value may hold '='. */

@@ -179,8 +179,9 @@ export interface Config {
     /** How often an idle worker looks at the PostgreSQL queue when nothing woke it. */
     readonly idlePollMs: number;
     /**
-     * How long the PostgreSQL queue keeps processed messages, to answer a store's redelivery
-     * as a duplicate. Later, a redelivery is processed again (see forgetProcessed).
+     * How long the intake queue remembers a notification (the PostgreSQL queue's processed
+     * messages, the SQS queue's record of those sent), to answer a store's redelivery as a
+     * duplicate. Later, a redelivery is processed again (see IntakeQueue.forgetProcessed).
      */
     readonly retentionMs: number;
     /** Where accepted notifications wait: PostgreSQL (the default), or an SQS FIFO queue. */

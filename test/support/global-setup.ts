@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { startEmbeddedPostgres } from '../../src/db/embedded-postgres.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createPool } from '../../src/db/pool.ts';
-import { databaseUrl, withAdmin } from './database.ts';
+import { databaseUrl, withAdmin } from './admin-connection.ts';
 import { freePort } from './free-port.ts';
 
 declare module 'vitest' {
