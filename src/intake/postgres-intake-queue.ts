@@ -1,7 +1,7 @@
 import { deleteInBatches } from '../db/delete-in-batches.ts';
 import { GroupCommit, type Pending } from '../db/group-commit.ts';
 import type { Queryable } from '../db/pool.ts';
-import { documentIdOf } from '../eventstore/source-documents.ts';
+import { archiveRows, INSERT_DOCUMENTS, INSERT_HEADERS } from '../eventstore/source-documents.ts';
 import {
   DEFAULT_RETRY_POLICY,
   retryDecision,
@@ -84,18 +84,19 @@ export class PostgresIntakeQueue implements IntakeQueue {
    */
   private async enqueueTogether(group: readonly Pending<NewIntakeMessage, Enqueued>[]): Promise<void> {
     const messages = group.map(({ request }) => request);
-    const documentIds = messages.map((m) => documentIdOf(m.document.body));
+    const documents = archiveRows(messages.map((m) => m.document));
+    const { documentIds } = documents;
     const { rows } = await this.db.query<{ ordinal: number; message_id: string | null; inserted: boolean }>({
       name: 'intake-enqueue',
       text: `WITH input AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                              $8::text[])
            WITH ORDINALITY AS i(deduplication_id, ordering_key, kind, document_id, document_kind, content_type, body,
-                                ordinal)
+                                body_encoding, ordinal)
        ),
+       headers AS (${INSERT_HEADERS('$10', '$11')}),
        documents AS (
-         INSERT INTO source_documents (document_id, kind, content_type, body)
-         SELECT DISTINCT ON (document_id) document_id, document_kind, content_type, body FROM input
-         ON CONFLICT (document_id) DO NOTHING
+         ${INSERT_DOCUMENTS('SELECT document_id, document_kind, content_type, body, body_encoding FROM input')}
        ),
        inserted AS (
          INSERT INTO intake_messages (deduplication_id, ordering_key, kind, document_id)
@@ -104,7 +105,7 @@ export class PostgresIntakeQueue implements IntakeQueue {
          ON CONFLICT (deduplication_id) DO NOTHING
          RETURNING message_id, deduplication_id
        ),
-       announced AS (SELECT pg_notify($8, '') AS done)
+       announced AS (SELECT pg_notify($9, '') AS done)
        SELECT i.ordinal::int,
               new.message_id,
               new.message_id IS NOT NULL
@@ -118,10 +119,12 @@ export class PostgresIntakeQueue implements IntakeQueue {
         messages.map((m) => m.orderingKey),
         messages.map((m) => m.kind),
         documentIds,
-        messages.map((m) => m.document.kind),
-        messages.map((m) => m.document.contentType),
-        messages.map((m) => m.document.body),
+        documents.kinds,
+        documents.contentTypes,
+        documents.bodies,
+        documents.encodings,
         INTAKE_CHANNEL,
+        ...documents.headers,
       ],
     });
     // Ids queued before (a store's redelivery), or by another transaction meanwhile (committed

@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresEventStore } from '../../src/eventstore/postgres/postgres-event-store.ts';
 import { START } from '../../src/eventstore/global-position.ts';
 import { SourceDocumentArchive, documentIdOf } from '../../src/eventstore/source-documents.ts';
+import { signNotification } from '../../src/dev/apple/test-notifications.ts';
+import { createAppleTestCa } from '../../src/dev/apple/test-signer.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { eventually } from '../support/eventually.ts';
 import { eventStoreContract } from './event-store.contract.ts';
@@ -178,5 +180,42 @@ describe('source document archive', () => {
     expect(await archive.find(ref.documentId)).toMatchObject({ body, kind: 'apple.notification.v2' });
     const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM source_documents');
     expect(rows[0].n).toBe(1);
+  });
+
+  it('keeps signed notifications with their shared header once, and gives each back byte for byte', async () => {
+    const ca = await createAppleTestCa();
+    const archive = new SourceDocumentArchive(db.pool);
+    const notifications = await Promise.all(
+      ['DID_RENEW', 'EXPIRED', 'SUBSCRIBED'].map((type) =>
+        signNotification(ca.signer, { type, signedDate: Date.now() }),
+      ),
+    );
+    // Apple's transactions carry more than our test signer's: a stored form of a few kB stays in its row too.
+    notifications.push(
+      await signNotification(ca.signer, {
+        type: 'DID_RENEW',
+        signedDate: Date.now(),
+        transaction: { appAccountToken: 'x'.repeat(3_000) },
+      }),
+    );
+    const refs = await archive.keepAll(
+      notifications.map((body) => ({ kind: 'apple.notification.v2', contentType: 'application/jose', body })),
+    );
+
+    // Addressed by the document as sent, not by the form its row holds.
+    expect(refs.map((r) => r.documentId)).toEqual(notifications.map(documentIdOf));
+    const found = await archive.findAll(refs.map((r) => r.documentId));
+    expect(refs.map((r) => found.get(r.documentId)?.body)).toEqual(notifications);
+    const { rows } = await db.pool.query<{ encoding: string; stored: number; toasted: number; headers: number }>(
+      `SELECT body_encoding AS encoding, max(octet_length(body))::int AS stored,
+              pg_relation_size(reltoastrelid)::int AS toasted, (SELECT count(*)::int FROM jws_headers) AS headers
+       FROM source_documents, pg_class
+       WHERE pg_class.oid = 'source_documents'::regclass AND document_id = ANY($1::text[])
+       GROUP BY body_encoding, reltoastrelid`,
+      [refs.map((r) => r.documentId)],
+    );
+    expect(rows).toEqual([{ encoding: 'jws-shared-headers', stored: expect.any(Number), toasted: 0, headers: 1 }]);
+    expect(rows[0]!.stored).toBeGreaterThan(3_000);
+    expect(rows[0]!.stored).toBeLessThan(Math.min(...notifications.map((n) => n.length)) / 2);
   });
 });
