@@ -23,35 +23,57 @@ export interface SharedHeadersForm {
 }
 
 const REFERENCE = '\u0001';
-const JWS = /^([\w-]+)\.([\w-]+)\.([\w-]*)$/;
+const BASE64URL = /^[\w-]+$/;
 /**
- * A compact JWS as a JSON string value, its header a JSON object (base64url `eyJ` is `{"`)
- * long enough that a digest in its place is shorter: a product id such as
- * "com.example.pulse" has three dotted parts too.
+ * Where a nested JWS starts: a JSON string whose first part is a JSON object's base64url
+ * (`eyJ` is `{"`). It is shared when that part is long enough for a digest in its place to be
+ * shorter, and the string has three parts: a product id such as "com.example.pulse" has
+ * three dotted parts too.
  */
-const NESTED_JWS = /"(eyJ[\w-]{61,})\.[\w-]+\.[\w-]*"/g;
+const NESTED_JWS_START = '"eyJ';
+const MIN_SHARED_HEADER = 64;
 const REFERENCES = /\u0001([0-9a-f]{64})\u0001/g;
 
 /** The stored form of a compact JWS, or undefined when the document is stored verbatim. */
 export function shareHeaders(jws: string): SharedHeadersForm | undefined {
-  const parts = JWS.exec(jws);
-  if (!parts) return undefined;
-  const [header, encodedPayload, signature] = [parts[1]!, parts[2]!, parts[3]!];
+  // Three base64url parts, split with indexOf: a regular expression over the whole 15 kB
+  // takes 12 µs. The payload needs no check: the form is kept only if it restores the JWS.
+  const firstDot = jws.indexOf('.');
+  const lastDot = jws.lastIndexOf('.');
+  if (firstDot < 1 || jws.indexOf('.', firstDot + 1) !== lastDot) return undefined;
+  const header = jws.slice(0, firstDot);
+  const encodedPayload = jws.slice(firstDot + 1, lastDot);
+  const signature = jws.slice(lastDot + 1);
+  if (!BASE64URL.test(header) || !(signature === '' || BASE64URL.test(signature))) return undefined;
   const payload = Buffer.from(encodedPayload, 'base64url').toString('utf8');
   if (payload.includes(REFERENCE)) return undefined;
-  const headers = new Map<string, string>([[digestOf(header), header]]);
+  // Digests by header, found by comparing (a Map would hash each 3 kB header to look it up).
+  const digests: { segment: string; digest: string }[] = [];
+  const reference = (segment: string) => {
+    let known = digests.find((d) => d.segment === segment);
+    if (!known) digests.push((known = { segment, digest: digestOf(segment) }));
+    return known.digest;
+  };
+  const outer = reference(header);
+  // Found with indexOf: a regular expression over the 11 kB payload took 27 µs here.
   let withReferences = '';
   let copied = 0;
-  for (const nested of payload.matchAll(NESTED_JWS)) {
-    const nestedHeader = nested[1]!;
-    const digest = digestOf(nestedHeader);
-    headers.set(digest, nestedHeader);
-    const start = nested.index + 1;
-    withReferences += `${payload.slice(copied, start)}${REFERENCE}${digest}${REFERENCE}`;
-    copied = start + nestedHeader.length;
+  for (let start = payload.indexOf(NESTED_JWS_START); start !== -1;) {
+    const end = payload.indexOf('"', start + 1);
+    if (end === -1) break;
+    const firstDot = payload.indexOf('.', start);
+    const secondDot = firstDot === -1 ? -1 : payload.indexOf('.', firstDot + 1);
+    const threeParts = secondDot !== -1 && secondDot < end && payload.lastIndexOf('.', end) === secondDot;
+    if (threeParts && firstDot - start - 1 >= MIN_SHARED_HEADER) {
+      const nestedHeader = payload.slice(start + 1, firstDot);
+      withReferences += `${payload.slice(copied, start + 1)}${REFERENCE}${reference(nestedHeader)}${REFERENCE}`;
+      copied = firstDot;
+    }
+    start = payload.indexOf(NESTED_JWS_START, end + 1);
   }
   withReferences += payload.slice(copied);
-  const form = { stored: `${digestOf(header)}.${signature}.${withReferences}`, headers };
+  const headers = new Map(digests.map(({ segment, digest }) => [digest, segment]));
+  const form = { stored: `${outer}.${signature}.${withReferences}`, headers };
   return restoreHeaders(form.stored, headers) === jws ? form : undefined;
 }
 

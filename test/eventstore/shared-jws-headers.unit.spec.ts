@@ -72,6 +72,7 @@ describe('a JWS archived with its headers shared', () => {
     // The reference marker itself, already in the payload.
     expect(shareHeaders(jws({ alg: 'ES256' }, '{"a":"\u0001"}'))).toBeUndefined();
     expect(shareHeaders('{"signedPayload":"a.b.c"}')).toBeUndefined();
+    expect(shareHeaders('{"signedPayload":"eyJhbGciOiJFUzI1NiJ9.e30.c2ln"}')).toBeUndefined();
     expect(shareHeaders('a.b.c.d')).toBeUndefined();
   });
 
