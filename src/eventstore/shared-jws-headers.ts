@@ -26,12 +26,12 @@ const REFERENCE = '\u0001';
 const BASE64URL = /^[\w-]+$/;
 /**
  * Where a nested JWS starts: a JSON string whose first part is a JSON object's base64url
- * (`eyJ` is `{"`). It is shared when that part is long enough for a digest in its place to be
- * shorter, and the string has three parts: a product id such as "com.example.pulse" has
+ * (`eyJ` is `{"`). It is shared when that part is long enough to be worth a reference (66
+ * characters), and the string has three parts: a product id such as "com.example.pulse" has
  * three dotted parts too.
  */
 const NESTED_JWS_START = '"eyJ';
-const MIN_SHARED_HEADER = 64;
+const MIN_SHARED_HEADER = 128;
 const REFERENCES = /\u0001([0-9a-f]{64})\u0001/g;
 
 /** The stored form of a compact JWS, or undefined when the document is stored verbatim. */

@@ -70,7 +70,7 @@ export class SourceDocumentArchive {
       values: [documentIds],
     });
     const shared = rows.filter((row) => row.body_encoding === 'jws-shared-headers');
-    await this.learnHeaders(shared.flatMap((row) => referencedHeaders(row.body)));
+    const headers = await this.headersOf(shared.flatMap((row) => referencedHeaders(row.body)));
     return new Map(
       rows.map((row) => [
         row.document_id,
@@ -78,23 +78,34 @@ export class SourceDocumentArchive {
           documentId: row.document_id,
           kind: row.kind,
           contentType: row.content_type,
-          body: row.body_encoding === 'verbatim' ? row.body : restoreHeaders(row.body, knownHeaders),
+          body: row.body_encoding === 'verbatim' ? row.body : restoreHeaders(row.body, headers),
           receivedAt: row.received_at,
         },
       ]),
     );
   }
 
-  private async learnHeaders(digests: readonly string[]): Promise<void> {
-    const unknown = [...new Set(digests)].filter((digest) => !knownHeaders.has(digest));
-    if (unknown.length === 0) return;
+  /** The headers with these digests: remembered ones, and the others read once. */
+  private async headersOf(digests: readonly string[]): Promise<Map<string, string>> {
+    const headers = new Map<string, string>();
+    const unknown: string[] = [];
+    for (const digest of new Set(digests)) {
+      const segment = knownHeaders.get(digest);
+      if (segment === undefined) unknown.push(digest);
+      else headers.set(digest, segment);
+    }
+    if (unknown.length === 0) return headers;
     const { rows } = await this.db.query<{ digest: string; segment: string }>({
       name: 'documents-headers',
       text: 'SELECT digest, segment FROM jws_headers WHERE digest = ANY($1::text[])',
       values: [unknown],
     });
     if (knownHeaders.size + rows.length > MAX_KNOWN_HEADERS) knownHeaders.clear();
-    for (const { digest, segment } of rows) knownHeaders.set(digest, segment);
+    for (const { digest, segment } of rows) {
+      knownHeaders.set(digest, segment);
+      headers.set(digest, segment);
+    }
+    return headers;
   }
 }
 

@@ -218,4 +218,23 @@ describe('source document archive', () => {
     expect(rows[0]!.stored).toBeGreaterThan(3_000);
     expect(rows[0]!.stored).toBeLessThan(Math.min(...notifications.map((n) => n.length)) / 2);
   });
+
+  it('restores documents whose headers it had remembered, when reading others makes it forget', async () => {
+    // A JWS of its own header each (the archive checks no signature): 1,000 fill what the
+    // archive remembers, and reading one more makes it start over.
+    const jws = (n: number) =>
+      `${Buffer.from(JSON.stringify({ alg: 'ES256', kid: `key-${n}` })).toString('base64url')}.` +
+      `${Buffer.from(JSON.stringify({ n })).toString('base64url')}.c2ln`;
+    const keep = (bodies: string[]) =>
+      archive.keepAll(bodies.map((body) => ({ kind: 'test.jws', contentType: 'application/jose', body })));
+    const archive = new SourceDocumentArchive(db.pool);
+    const first = Array.from({ length: 1_000 }, (_, n) => jws(n));
+    const refs = await keep(first);
+    expect((await archive.findAll(refs.map((r) => r.documentId))).size).toBe(1_000);
+
+    const [late] = await keep([jws(1_000)]);
+    const found = await archive.findAll([refs[0]!.documentId, late!.documentId]);
+    expect(found.get(refs[0]!.documentId)?.body).toBe(first[0]);
+    expect(found.get(late!.documentId)?.body).toBe(jws(1_000));
+  });
 });
