@@ -129,15 +129,16 @@ export function archiveRows(documents: readonly SourceDocument[]) {
   const forms = documents.map((d) => shareHeaders(d.body));
   const headers = new Map<string, string>();
   for (const form of forms) for (const [digest, segment] of form?.headers ?? []) headers.set(digest, segment);
+  // In digest order, as the documents are (DISTINCT ON sorts them): two groups sharing
+  // headers lock them in the same order, so they cannot deadlock.
+  const digests = [...headers.keys()].sort();
   return {
     documentIds: documents.map((d) => documentIdOf(d.body)),
     kinds: documents.map((d) => d.kind),
     contentTypes: documents.map((d) => d.contentType),
     bodies: documents.map((d, i) => forms[i]?.stored ?? d.body),
     encodings: forms.map((form): BodyEncoding => (form ? 'jws-shared-headers' : 'verbatim')),
-    // In digest order, as the documents are (DISTINCT ON sorts them): two groups sharing
-    // headers lock them in the same order, so they cannot deadlock.
-    headers: [[...headers.keys()].sort(), [...headers.keys()].sort().map((digest) => headers.get(digest)!)] as const,
+    headers: [digests, digests.map((digest) => headers.get(digest)!)] as const,
   };
 }
 
